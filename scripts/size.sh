@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Prints each wasm file's raw and gzipped size in dist/ and fails over the 400 KB gzip budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGET_BYTES=$((400 * 1000))
+total=0
+shopt -s nullglob
+files=(dist/*.wasm)
+[ ${#files[@]} -gt 0 ] || { echo "size: no wasm in dist/; run trunk build --release" >&2; exit 1; }
+for file in "${files[@]}"; do
+    raw=$(stat -c %s "$file")
+    gzipped=$(gzip -9 -c "$file" | wc -c)
+    total=$((total + gzipped))
+    printf 'size: %-40s %8d bytes raw %8d bytes gzip\n' "$(basename "$file")" "$raw" "$gzipped"
+done
+printf 'size: total %d bytes gzip, budget %d\n' "$total" "$BUDGET_BYTES"
+if [ "$total" -gt "$BUDGET_BYTES" ]; then
+    echo "size: over the 400 KB gzip budget" >&2
+    exit 1
+fi

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make test`: the three layers (native, wasm in headless Chromium, end-to-end against a release
+# build), then the size budget. Prints how many tests ran and passed in each layer.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOGS=target/test-logs
+mkdir -p "$LOGS"
+export CHROMEDRIVER=/usr/bin/chromedriver
+total_passed=0
+total_failed=0
+layer_results=()
+
+# Sums cargo's "test result: ... N passed; M failed" lines (the wasm runner prints the same).
+count_cargo() {
+    local log=$1
+    passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
+    failed=$(grep -oE '[0-9]+ failed;' "$log" | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
+}
+
+count_node() {
+    local log=$1
+    passed=$(grep -oE '^ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
+    failed=$(grep -oE '^ℹ fail [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
+}
+
+# run_layer NAME COUNTER COMMAND...: runs a layer, shows its output, records its counts.
+run_layer() {
+    local name=$1 counter=$2
+    shift 2
+    local log="$LOGS/$name.log"
+    echo "== $name: $*"
+    "$@" 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    passed=0 failed=0
+    $counter "$log"
+    passed=${passed:-0} failed=${failed:-0}
+    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+        echo "$name: the command failed before counting tests (exit $status); see $log"
+    fi
+    if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+        echo "$name: no test ran"
+    fi
+    layer_results+=("$name: $passed passed, $failed failed")
+    total_passed=$((total_passed + passed))
+    total_failed=$((total_failed + failed))
+}
+
+run_layer native count_cargo cargo test --workspace --locked
+run_layer wasm count_cargo cargo test --locked -p dynamoscope-web --target wasm32-unknown-unknown --test browser
+echo "== building the release page (trunk build --release)"
+if trunk build --release >"$LOGS/trunk.log" 2>&1; then
+    run_layer e2e count_node node --test --test-reporter=spec tests/e2e/
+    echo "== size budget"
+    scripts/size.sh || total_failed=$((total_failed + 1))
+else
+    cat "$LOGS/trunk.log"
+    echo "e2e: the release build failed; see $LOGS/trunk.log"
+    layer_results+=("e2e: 0 passed, 1 failed")
+    total_failed=$((total_failed + 1))
+fi
+
+echo
+echo "== summary"
+printf '%s\n' "${layer_results[@]}"
+echo "total: $total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

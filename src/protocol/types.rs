@@ -1,0 +1,95 @@
+//! Names shared by every part of the node.
+
+use serde::{Deserialize, Serialize};
+
+/// A physical node of the cluster. Virtual nodes (tokens) belong to one of these (§4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u32);
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "n{}", self.0)
+    }
+}
+
+/// Keys are opaque to Dynamo (§4.1); strings keep them readable on the page.
+pub type Key = String;
+
+/// Values are opaque bytes (§4.1).
+pub type Value = Vec<u8>;
+
+/// Largest value a put accepts.
+pub const VALUE_BYTES_MAX: usize = 64 * 1024;
+
+/// Longest key a request accepts.
+pub const KEY_BYTES_MAX: usize = 1024;
+
+/// A point on the 128-bit ring (§4.2).
+pub type RingPosition = u128;
+
+/// An arc of the ring: the positions after `start_exclusive` up to and including
+/// `end_inclusive`, wrapping past zero. `start_exclusive == end_inclusive` is the whole ring
+/// (a ring with one token owns everything).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct KeyRange {
+    pub start_exclusive: RingPosition,
+    pub end_inclusive: RingPosition,
+}
+
+impl KeyRange {
+    pub fn is_whole_ring(&self) -> bool {
+        self.start_exclusive == self.end_inclusive
+    }
+
+    pub fn contains(&self, position: RingPosition) -> bool {
+        let offset = position.wrapping_sub(self.start_exclusive);
+        self.is_whole_ring() || (offset >= 1 && offset <= self.width())
+    }
+
+    /// How many positions the arc holds, saturating at `u128::MAX` for the whole ring.
+    pub fn width(&self) -> u128 {
+        if self.is_whole_ring() {
+            u128::MAX
+        } else {
+            self.end_inclusive.wrapping_sub(self.start_exclusive)
+        }
+    }
+
+    /// Which of `bucket_count` equal sub-arcs holds `position`, so that two replicas of the
+    /// same range put every key into the same bucket (§4.7).
+    pub fn bucket_of(&self, position: RingPosition, bucket_count: u32) -> u32 {
+        assert!(bucket_count > 0, "a range has at least one bucket");
+        assert!(self.contains(position), "position {position:#x} is outside {self:?}");
+        let offset = position.wrapping_sub(self.start_exclusive).wrapping_sub(1);
+        let bucket_width = (self.width() / u128::from(bucket_count)).max(1);
+        let bucket = (offset / bucket_width).min(u128::from(bucket_count - 1));
+        bucket as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_wraps_past_zero() {
+        let range = KeyRange { start_exclusive: u128::MAX - 9, end_inclusive: 10 };
+        assert!(range.contains(u128::MAX));
+        assert!(range.contains(0));
+        assert!(range.contains(10));
+        assert!(!range.contains(u128::MAX - 9), "the start is exclusive");
+        assert!(!range.contains(11));
+        assert_eq!(range.width(), 20);
+    }
+
+    #[test]
+    fn buckets_split_the_range_evenly_and_cover_its_ends() {
+        let range = KeyRange { start_exclusive: 100, end_inclusive: 200 };
+        assert_eq!(range.bucket_of(101, 4), 0);
+        assert_eq!(range.bucket_of(200, 4), 3);
+        assert_eq!(range.bucket_of(150, 4), 1);
+        let whole = KeyRange { start_exclusive: 7, end_inclusive: 7 };
+        assert!(whole.contains(7) && whole.contains(0));
+        assert_eq!(whole.bucket_of(u128::MAX, 2), 1);
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    dynamoscope_web::node_main()
+}

@@ -1,0 +1,107 @@
+//! Starts, feeds and terminates node workers. A crash is `Worker.terminate()`: real, not drawn.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker};
+
+use crate::wire::{decode, encode, FromWorker, ToWorker};
+
+mod cluster;
+pub use cluster::Cluster;
+
+/// What a node worker tells the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkerEvent {
+    Message(FromWorker),
+    /// The worker threw (a panic in the node) or sent bytes the page cannot read.
+    Failed(String),
+}
+
+/// One running node worker. Dropping it terminates the worker.
+pub struct NodeWorker {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl NodeWorker {
+    /// Starts a worker running the `node` bin; `on_event` hears everything it says.
+    pub fn spawn(on_event: Rc<dyn Fn(WorkerEvent)>) -> Result<NodeWorker, String> {
+        let worker = Worker::new(&loader_url()?).map_err(describe)?;
+        let on_message_event = on_event.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            on_message_event(read_event(&event));
+        });
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            on_event(WorkerEvent::Failed(event.message()));
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(NodeWorker { worker, _on_message: on_message, _on_error: on_error })
+    }
+
+    pub fn post(&self, message: &ToWorker) {
+        let array = Uint8Array::from(encode(message).as_slice());
+        let transfer = Array::of1(&array.buffer());
+        // A terminated worker ignores messages; posting never fails for live ones.
+        let _ = self.worker.post_message_with_transfer(&array, &transfer);
+    }
+}
+
+impl Drop for NodeWorker {
+    fn drop(&mut self) {
+        // Unhook first: events already queued for this worker must not reach freed closures.
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+    }
+}
+
+fn read_event(event: &MessageEvent) -> WorkerEvent {
+    let Ok(array) = event.data().dyn_into::<Uint8Array>() else {
+        return WorkerEvent::Failed("worker sent something other than bytes".into());
+    };
+    match decode::<FromWorker>(&array.to_vec()) {
+        Ok(message) => WorkerEvent::Message(message),
+        Err(error) => WorkerEvent::Failed(error.to_string()),
+    }
+}
+
+thread_local! {
+    static LOADER_URL: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+}
+
+/// The loader script's object URL, made once and shared by every worker.
+fn loader_url() -> Result<String, String> {
+    if let Some(url) = LOADER_URL.with(|cell| cell.get().cloned()) {
+        return Ok(url);
+    }
+    let url = make_loader_url()?;
+    LOADER_URL.with(|cell| {
+        cell.get_or_init(|| url.clone());
+    });
+    Ok(url)
+}
+
+/// A tiny classic-worker script that loads trunk's no-modules build of the `node` bin.
+fn make_loader_url() -> Result<String, String> {
+    let base = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.base_uri().ok().flatten())
+        .ok_or("the page has no base URI")?;
+    let base = base.rsplit_once('/').map(|(directory, _)| format!("{directory}/")).unwrap_or(base);
+    let script =
+        format!("importScripts('{base}node.js'); wasm_bindgen({{ module_or_path: '{base}node_bg.wasm' }});");
+    let parts = Array::of1(&JsValue::from_str(&script));
+    let options = BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
+    Url::create_object_url_with_blob(&blob).map_err(describe)
+}
+
+fn describe(error: JsValue) -> String {
+    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+}

@@ -1,0 +1,33 @@
+//! wasm-bindgen tests that run inside headless Chromium (`make test`, layer "wasm").
+#![cfg(target_arch = "wasm32")]
+
+use dynamoscope::protocol::ring::ring_position;
+use dynamoscope::protocol::{Node, NodeId, Observation, Output, Timer};
+use dynamoscope_web::wire::{decode, encode, FromWorker, ToWorker, WireError};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// §4.2 ring positions must not depend on the architecture: the same constant as the native test.
+#[wasm_bindgen_test]
+fn md5_ring_position_on_wasm32_equals_native() {
+    assert_eq!(ring_position(b"cart:alice"), 0x8058b8419f7314c232f72104b2d043da);
+    assert_eq!(ring_position(b""), 0xd41d8cd98f00b204e9800998ecf8427e);
+}
+
+#[wasm_bindgen_test]
+fn node_ticks_inside_the_browser() {
+    let mut node = Node::new(NodeId(2), 9);
+    node.handle_timer(1_000, Timer::Tick);
+    let outputs: Vec<Output> = node.drain_outputs().collect();
+    assert_eq!(outputs[0], Output::Observe(Observation::Ticked { count: 1 }));
+    assert!(matches!(outputs[1], Output::SetTimer { at_ms, .. } if at_ms > 1_000));
+}
+
+#[wasm_bindgen_test]
+fn wire_bytes_round_trip_and_reject_garbage_in_the_browser() {
+    let tick = ToWorker::Tick { now_ms: 123_456 };
+    assert_eq!(decode::<ToWorker>(&encode(&tick)), Ok(tick));
+    assert_eq!(decode::<FromWorker>(&encode(&FromWorker::Ready)), Ok(FromWorker::Ready));
+    assert!(matches!(decode::<ToWorker>(&[0xff; 3]), Err(WireError::Malformed(_))));
+}
