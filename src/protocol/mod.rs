@@ -1,29 +1,58 @@
-//! The Dynamo node, as one sans-IO state machine.
+//! The Dynamo node (DeCandia et al., SOSP 2007), as one sans-IO state machine.
 //!
-//! The driving loop, whoever runs it (the native fabric in [`crate::sim`] or a Web Worker in the
-//! browser), looks like this:
+//! A [`Node`] never reads a clock, draws entropy from the operating system or does I/O. Its
+//! driver (the simulator's fabric natively, a Web Worker in the browser) owns time and the
+//! network. Inputs are `handle_*(now_ms, ..)`; every effect comes back as an [`Output`]:
 //!
 //! ```
-//! use dynamoscope::protocol::{Node, NodeId, Output, Timer};
+//! use dynamoscope::protocol::{ClientOperation, ClientRequest, ClusterConfig, Node, NodeId, Output, RequestId};
 //!
-//! let mut node = Node::new(NodeId(1), 42);
-//! node.handle_timer(0, Timer::Tick);
+//! let config = ClusterConfig::default(); // five nodes, (N, R, W) = (3, 2, 2), strategy 3
+//! let mut node = Node::new(config, NodeId(1), 42).expect("a valid configuration");
+//! let put = ClientOperation::Put { key: "cart:alice".into(), value: b"book".to_vec(), context: None };
+//! node.handle_client(0, ClientRequest { id: RequestId(1), operation: put });
 //! for output in node.drain_outputs() {
 //!     match output {
-//!         Output::SetTimer { at_ms, timer } => { /* schedule `timer` at virtual time `at_ms` */ }
-//!         Output::Observe(observation) => { /* record it in the trace for the page */ }
+//!         // Deliver later with `handle_message(now_ms, from, message)` at `to`.
+//!         Output::Send { to, message } => {}
+//!         // Call `handle_timer(at_ms, timer)` when virtual time reaches `at_ms`.
+//!         Output::SetTimer { at_ms, timer } => {}
+//!         // The answer to a client request.
+//!         Output::Reply { request, result } => {}
+//!         // What happened, in the paper's terms: the trace and the page draw these.
+//!         Output::Observe(observation) => {}
 //!     }
+//! }
+//! // Before acknowledging the step, persist what must survive a crash.
+//! if node.take_durable_changed() {
+//!     let disk: Vec<u8> = node.durable_bytes(); // `Node::restore(.., &disk)` restarts from it
 //! }
 //! ```
 //!
+//! Mechanisms and where they live: [`ring`] (§4.2, §4.3, §6.2), [`vclock`] and [`store`]
+//! (§4.4), `coordinator` (§4.5, §5), [`handoff`] (§4.6), [`merkle`] and `anti_entropy` (§4.7),
+//! [`membership`] and `gossip` (§4.8, §4.9), `failure` (§4.8.3).
+//!
 //! Nothing in this module imports the fabric, the browser or the UI.
 
+mod anti_entropy;
+pub mod config;
+mod coordinator;
+mod failure;
+mod gossip;
+pub mod handoff;
+pub mod membership;
 pub mod merkle;
+pub mod message;
 pub mod node;
+pub mod observation;
 pub mod ring;
 pub mod store;
 pub mod types;
 pub mod vclock;
 
-pub use node::{Node, Observation, Output, Timer};
-pub use types::{Key, NodeId, Value};
+pub use config::{ClusterConfig, ConfigError, FailureDetector};
+pub use message::{ClientError, ClientOperation, ClientRequest, ClientResponse, Message, MessageKind, RequestId};
+pub use node::{AdminCommand, Node, Output, Timer};
+pub use observation::Observation;
+pub use types::{Key, KeyRange, NodeId, Value};

@@ -1,66 +1,263 @@
-//! The node state machine. Inputs are `handle_*(now_ms, ..)`; outputs are drained as data.
+//! The node state machine. Inputs are `handle_*(now_ms, ..)`; every effect is an [`Output`]
+//! drained with [`Node::drain_outputs`]. Mechanisms live in sibling modules as `impl Node`
+//! blocks: `coordinator` (§4.5, §5), `handoff` (§4.6), `anti_entropy` (§4.7), `gossip` (§4.8,
+//! §4.9) and `failure` (§4.8.3).
 
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::anti_entropy::Exchange;
+use super::config::{ClusterConfig, ConfigError};
+use super::coordinator::{Forwarding, Operation};
+use super::failure::Detector;
+use super::gossip::Transfers;
+use super::handoff::HintStore;
+use super::membership::{MemberStatus, MembershipView};
+use super::message::{ClientRequest, ClientResult, Message, OperationId, RequestId};
+use super::observation::Observation;
+use super::ring::Ring;
+use super::store::VersionedStore;
 use super::types::NodeId;
 
-/// Timers the node asks its driver to fire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Timers the node asks its driver to fire. A timer whose work is already done is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Timer {
-    /// The periodic tick that paces the node's background work.
-    Tick,
+    Gossip,
+    AntiEntropy,
+    HintHandoff,
+    /// Probe unreachable peers again and, with phi accrual, re-evaluate suspicion.
+    FailureDetector,
+    /// A coordinator's replica timeout: replicas that have not answered get a fallback.
+    Operation(OperationId),
+    /// The node a request was forwarded to has not answered.
+    Forward(RequestId),
+    GossipReply {
+        peer: NodeId,
+        round: u64,
+    },
+    Transfer(u64),
 }
 
-/// Structured events for the trace and the page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Observation {
-    Ticked { count: u64 },
+/// Operator commands (§4.8.1: membership changes are explicit).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AdminCommand {
+    /// Join the ring through the configured seeds.
+    Join,
+    /// Hand this node's ranges on, then leave the ring.
+    Leave,
+    /// Change a setting on this node; the driver sends it to every node.
+    SetConfig(Box<ClusterConfig>),
 }
 
 /// Every effect of the node is one of these values.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Output {
+    Send { to: NodeId, message: Message },
     SetTimer { at_ms: u64, timer: Timer },
+    Reply { request: RequestId, result: ClientResult },
     Observe(Observation),
 }
 
-/// How often the node's tick fires, in virtual milliseconds.
-pub const TICK_INTERVAL_MS: u64 = 100;
+/// What survives a crash: written to disk before a step is acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Durable {
+    pub store: VersionedStore,
+    pub hints: HintStore,
+    /// The membership view, this node's own record and tokens included.
+    pub view: MembershipView,
+    /// How many times this node has started; mixed into the random seed so a restart does
+    /// not replay the same choices.
+    pub incarnation: u64,
+}
 
-/// Outputs a single input may produce before the driver must drain them.
-const OUTPUTS_MAX: usize = 4096;
+/// Outputs one input may produce before the driver must drain them.
+pub const OUTPUTS_MAX: usize = 1 << 16;
+/// Client operations a coordinator runs at once.
+pub const OPERATIONS_MAX: usize = 4096;
 
 pub struct Node {
-    id: NodeId,
-    seed: u64,
-    ticks: u64,
-    outputs: Vec<Output>,
+    pub(super) config: ClusterConfig,
+    pub(super) id: NodeId,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) durable: Durable,
+    pub(super) durable_changed: bool,
+    pub(super) now_ms: u64,
+    pub(super) current_ring: Ring,
+    pub(super) future_ring: Ring,
+    pub(super) operations: BTreeMap<OperationId, Operation>,
+    pub(super) forwards: BTreeMap<RequestId, Forwarding>,
+    pub(super) next_operation: u64,
+    pub(super) detector: Detector,
+    pub(super) exchanges: BTreeMap<(NodeId, u64), Exchange>,
+    pub(super) next_exchange: u64,
+    pub(super) anti_entropy_cursor: usize,
+    pub(super) transfers: Transfers,
+    pub(super) gossip_round: u64,
+    pub(super) pending_gossip: BTreeMap<NodeId, u64>,
+    pub(super) outputs: Vec<Output>,
 }
 
 impl Node {
-    pub fn new(id: NodeId, seed: u64) -> Node {
-        Node { id, seed, ticks: 0, outputs: Vec::new() }
+    /// A node of the configured initial cluster, or (if it is not an initial member) a node
+    /// that knows the initial cluster and waits for an operator's `Join`.
+    pub fn new(config: ClusterConfig, id: NodeId, seed: u64) -> Result<Node, ConfigError> {
+        config.validate()?;
+        let view = MembershipView::bootstrap(config.strategy, &config.initial_members, config.token_seed);
+        let durable = Durable {
+            store: VersionedStore::new(config.conflict_policy),
+            hints: HintStore::default(),
+            view,
+            incarnation: 0,
+        };
+        Ok(Node::start(config, id, seed, durable))
+    }
+
+    /// Restarts a node from its disk (the bytes of [`Node::durable_bytes`]). Volatile state —
+    /// requests in flight, failure-detector suspicions, Merkle exchanges — starts empty.
+    pub fn restore(config: ClusterConfig, id: NodeId, seed: u64, bytes: &[u8]) -> Result<Node, String> {
+        config.validate().map_err(|error| error.to_string())?;
+        let mut durable: Durable =
+            postcard::from_bytes(bytes).map_err(|error| format!("unreadable durable state: {error}"))?;
+        durable.incarnation += 1;
+        let mut node = Node::start(config, id, seed, durable);
+        node.durable_changed = true;
+        Ok(node)
+    }
+
+    fn start(config: ClusterConfig, id: NodeId, seed: u64, durable: Durable) -> Node {
+        let rng_seed = seed ^ u64::from(id.0).rotate_left(32) ^ durable.incarnation.rotate_left(48);
+        let mut node = Node {
+            detector: Detector::new(config.failure_detector),
+            config,
+            id,
+            rng: ChaCha8Rng::seed_from_u64(rng_seed),
+            durable,
+            durable_changed: false,
+            now_ms: 0,
+            current_ring: Ring::default(),
+            future_ring: Ring::default(),
+            operations: BTreeMap::new(),
+            forwards: BTreeMap::new(),
+            next_operation: 0,
+            exchanges: BTreeMap::new(),
+            next_exchange: 0,
+            anti_entropy_cursor: 0,
+            transfers: Transfers::default(),
+            gossip_round: 0,
+            pending_gossip: BTreeMap::new(),
+            outputs: Vec::new(),
+        };
+        node.refresh_rings();
+        node.schedule_periodic_timers();
+        node
+    }
+
+    /// Spreads each node's periodic work over its first interval, so nodes do not act in
+    /// lockstep.
+    fn schedule_periodic_timers(&mut self) {
+        let periodic = [
+            (Timer::Gossip, self.config.gossip_interval_ms),
+            (Timer::AntiEntropy, self.config.anti_entropy_interval_ms),
+            (Timer::HintHandoff, self.config.hint_handoff_interval_ms),
+            (Timer::FailureDetector, self.config.unreachable_retry_ms),
+        ];
+        for (timer, interval_ms) in periodic {
+            let at_ms = self.now_ms + 1 + self.rng.next_u64() % interval_ms;
+            self.set_timer(at_ms, timer);
+        }
     }
 
     pub fn id(&self) -> NodeId {
         self.id
     }
 
-    pub fn seed(&self) -> u64 {
-        self.seed
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
     }
 
-    pub fn ticks(&self) -> u64 {
-        self.ticks
+    pub fn durable(&self) -> &Durable {
+        &self.durable
+    }
+
+    /// The ring requests are routed on, as this node sees it.
+    pub fn ring(&self) -> &Ring {
+        &self.current_ring
+    }
+
+    pub fn status(&self) -> Option<MemberStatus> {
+        self.durable.view.record(self.id).map(|record| record.status)
+    }
+
+    pub fn is_reachable(&self, peer: NodeId) -> bool {
+        self.detector.is_reachable(peer)
+    }
+
+    /// Peers this node currently believes unreachable, ascending.
+    pub fn unreachable_peers(&self) -> Vec<NodeId> {
+        self.detector.unreachable_peers()
+    }
+
+    /// The durable state as bytes, for the driver's disk.
+    pub fn durable_bytes(&self) -> Vec<u8> {
+        postcard::to_allocvec(&self.durable).expect("durable state always serializes")
+    }
+
+    /// True once after any step that changed durable state: the driver must persist
+    /// [`Node::durable_bytes`] before it acknowledges the step.
+    pub fn take_durable_changed(&mut self) -> bool {
+        std::mem::take(&mut self.durable_changed)
+    }
+
+    pub fn handle_message(&mut self, now_ms: u64, from: NodeId, message: Message) {
+        self.advance(now_ms);
+        if let Err(reason) = self.admit(from, &message) {
+            self.observe(Observation::MessageRejected { from, reason });
+            return;
+        }
+        self.note_alive(from);
+        self.dispatch(from, message);
+    }
+
+    /// Decodes bytes from the network and handles them; undecodable bytes are observed as a
+    /// rejection, never a panic.
+    pub fn handle_message_bytes(&mut self, now_ms: u64, from: NodeId, bytes: &[u8]) {
+        match Message::decode(bytes) {
+            Ok(message) => self.handle_message(now_ms, from, message),
+            Err(reason) => {
+                self.advance(now_ms);
+                self.observe(Observation::MessageRejected { from, reason });
+            }
+        }
     }
 
     pub fn handle_timer(&mut self, now_ms: u64, timer: Timer) {
+        self.advance(now_ms);
         match timer {
-            Timer::Tick => {
-                self.ticks += 1;
-                self.push(Output::Observe(Observation::Ticked { count: self.ticks }));
-                self.push(Output::SetTimer { at_ms: now_ms + TICK_INTERVAL_MS, timer: Timer::Tick });
-            }
+            Timer::Gossip => self.on_gossip_timer(),
+            Timer::AntiEntropy => self.on_anti_entropy_timer(),
+            Timer::HintHandoff => self.on_hint_handoff_timer(),
+            Timer::FailureDetector => self.on_failure_detector_timer(),
+            Timer::Operation(operation) => self.on_operation_timer(operation),
+            Timer::Forward(request) => self.on_forward_timer(request),
+            Timer::GossipReply { peer, round } => self.on_gossip_reply_timer(peer, round),
+            Timer::Transfer(transfer) => self.on_transfer_timer(transfer),
+        }
+    }
+
+    pub fn handle_client(&mut self, now_ms: u64, request: ClientRequest) {
+        self.advance(now_ms);
+        self.accept_client_request(request);
+    }
+
+    pub fn handle_admin(&mut self, now_ms: u64, command: AdminCommand) {
+        self.advance(now_ms);
+        match command {
+            AdminCommand::Join => self.begin_join(),
+            AdminCommand::Leave => self.begin_leave(),
+            AdminCommand::SetConfig(config) => self.set_config(*config),
         }
     }
 
@@ -69,30 +266,110 @@ impl Node {
         self.outputs.drain(..)
     }
 
+    fn set_config(&mut self, config: ClusterConfig) {
+        if let Err(error) = config.validate() {
+            self.observe(Observation::MessageRejected { from: self.id, reason: error.to_string() });
+            return;
+        }
+        self.durable.store.set_policy(config.conflict_policy);
+        self.detector.set_kind(config.failure_detector);
+        self.config = config;
+        self.durable_changed = true;
+    }
+
+    /// Refuses messages no correct peer sends: unknown senders, self-addressed ones, and
+    /// out-of-bounds fields.
+    fn admit(&self, from: NodeId, message: &Message) -> Result<(), String> {
+        if from == self.id {
+            return Err("a message from this node itself".into());
+        }
+        let known = self.durable.view.record(from).is_some();
+        let introduces_itself = matches!(message, Message::Gossip { .. } | Message::GossipReply { .. });
+        if !known && !introduces_itself {
+            return Err(format!("{from} is not a member this node knows"));
+        }
+        message.validate()
+    }
+
+    fn dispatch(&mut self, from: NodeId, message: Message) {
+        match message {
+            Message::Forward { request } => self.coordinate(request, Some(from)),
+            Message::ForwardReply { request_id, result } => self.on_forward_reply(from, request_id, result),
+            Message::ReplicaWrite { operation, key, version, hint } => {
+                self.on_replica_write(from, operation, key, version, hint)
+            }
+            Message::ReplicaWriteAck { operation } => self.on_replica_write_ack(from, operation),
+            Message::ReplicaRead { operation, key } => self.on_replica_read(from, operation, key),
+            Message::ReplicaReadReply { operation, versions } => {
+                self.on_replica_read_reply(from, operation, versions)
+            }
+            Message::ReadRepair { key, versions } => self.on_read_repair(from, key, versions),
+            Message::HintHandoff { hint, key, versions } => self.on_hint_handoff(from, hint, key, versions),
+            Message::HintHandoffAck { hint } => self.on_hint_handoff_ack(from, hint),
+            Message::Gossip { records } => self.on_gossip(from, records, true),
+            Message::GossipReply { records } => self.on_gossip(from, records, false),
+            Message::MerkleCompare { exchange, range, depth, level, hashes } => {
+                self.on_merkle_compare(from, exchange, range, depth, level, hashes)
+            }
+            Message::MerkleInSync { exchange, range } => self.on_merkle_in_sync(from, exchange, range),
+            Message::MerkleSync { exchange, range, leaves, entries, reply_wanted } => {
+                self.on_merkle_sync(from, exchange, range, leaves, entries, reply_wanted)
+            }
+            Message::RangeRequest { transfer, range } => self.on_range_request(from, transfer, range),
+            Message::RangeTransfer { transfer, range, entries } => {
+                self.on_range_transfer(from, transfer, range, entries)
+            }
+            Message::RangeTransferAck { transfer, range } => {
+                self.on_range_transfer_ack(from, transfer, range)
+            }
+        }
+    }
+
+    fn advance(&mut self, now_ms: u64) {
+        // Drivers deliver in time order; a late input must not move the clock backwards.
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    /// Recomputes both rings after the membership view changed.
+    pub(super) fn refresh_rings(&mut self) {
+        self.current_ring = self.durable.view.current_ring();
+        self.future_ring = self.durable.view.future_ring();
+    }
+
+    pub(super) fn next_operation_id(&mut self) -> OperationId {
+        self.next_operation += 1;
+        OperationId(self.next_operation)
+    }
+
+    pub(super) fn send(&mut self, to: NodeId, message: Message) {
+        debug_assert_ne!(to, self.id, "a node never messages itself");
+        self.push(Output::Send { to, message });
+    }
+
+    pub(super) fn set_timer(&mut self, at_ms: u64, timer: Timer) {
+        debug_assert!(at_ms >= self.now_ms, "timers are never set in the past");
+        self.push(Output::SetTimer { at_ms, timer });
+    }
+
+    pub(super) fn reply(&mut self, request: RequestId, result: ClientResult) {
+        self.push(Output::Reply { request, result });
+    }
+
+    pub(super) fn observe(&mut self, observation: Observation) {
+        self.push(Output::Observe(observation));
+    }
+
     fn push(&mut self, output: Output) {
-        assert!(self.outputs.len() < OUTPUTS_MAX, "driver did not drain the node's outputs");
+        assert!(self.outputs.len() < OUTPUTS_MAX, "the driver did not drain the node's outputs");
         self.outputs.push(output);
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tick_counts_and_schedules_the_next_one() {
-        let mut node = Node::new(NodeId(3), 7);
-        node.handle_timer(250, Timer::Tick);
-        let outputs: Vec<Output> = node.drain_outputs().collect();
-        assert_eq!(
-            outputs,
-            vec![
-                Output::Observe(Observation::Ticked { count: 1 }),
-                Output::SetTimer { at_ms: 250 + TICK_INTERVAL_MS, timer: Timer::Tick },
-            ]
-        );
-        assert_eq!(node.drain_outputs().count(), 0, "outputs are drained once");
-        node.handle_timer(350, Timer::Tick);
-        assert_eq!(node.ticks(), 2);
+    /// A uniformly chosen element, or None for an empty slice.
+    pub(super) fn choose<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+        if items.is_empty() {
+            return None;
+        }
+        let index = (self.rng.next_u64() % items.len() as u64) as usize;
+        Some(items[index])
     }
 }

@@ -1,9 +1,18 @@
 //! Consistent hashing (§4.2): keys and tokens live on a 128-bit ring given by MD5.
+//!
+//! A [`Ring`] maps positions to the physical nodes that own them through virtual nodes
+//! (tokens, §4.2), builds preference lists (§4.3) and lists the arcs each node replicates.
+//! Two of the paper's partitioning strategies (§6.2) decide where tokens go: random tokens
+//! (strategy 1) and equal partitions moved whole between nodes (strategy 3).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use md5::{Digest, Md5};
+use rand_core::RngCore;
+use serde::{Deserialize, Serialize};
 
-/// A point on the ring: the MD5 digest of a key read as a big-endian 128-bit number (§4.2).
-pub type RingPosition = u128;
+pub use super::types::RingPosition;
+use super::types::{KeyRange, NodeId};
 
 /// Where `key` lands on the ring. The same on every architecture: MD5 is defined on bytes and
 /// the digest is read big-endian.
@@ -14,9 +23,262 @@ pub fn ring_position(key: &[u8]) -> RingPosition {
     u128::from_be_bytes(bytes)
 }
 
+/// A virtual node's position on the ring: it ends the arc it coordinates (§4.2).
+pub type Token = u128;
+
+/// How tokens are placed on the ring (§6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartitionStrategy {
+    /// Strategy 1: T random tokens per node; partitions are the arcs between consecutive tokens.
+    RandomTokens { tokens_per_node: u32 },
+    /// Strategy 3: Q equal partitions, Q/S tokens per node; a token is a partition's end.
+    EqualPartitions { partitions: u32 },
+}
+
+/// The tokens of every node, sorted clockwise (§4.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ring {
+    tokens: Vec<(Token, NodeId)>,
+}
+
+impl Ring {
+    /// A ring of the given tokens. Two nodes claiming one token is resolved for the smaller
+    /// `NodeId`, so every node that sees the same tokens builds the same ring.
+    pub fn new(tokens: impl IntoIterator<Item = (Token, NodeId)>) -> Ring {
+        let mut tokens: Vec<(Token, NodeId)> = tokens.into_iter().collect();
+        tokens.sort_unstable();
+        tokens.dedup_by_key(|(token, _)| *token);
+        Ring { tokens }
+    }
+
+    /// Strategy 3: one token per partition, at the partition's end (§6.2).
+    pub fn from_partition_assignment(assignment: &BTreeMap<NodeId, BTreeSet<u32>>, partitions: u32) -> Ring {
+        Ring::new(assignment.iter().flat_map(|(node, owned)| {
+            owned.iter().map(move |partition| (partition_token(*partition, partitions), *node))
+        }))
+    }
+
+    /// Whether the ring has no tokens at all.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The tokens in clockwise order, each with its node.
+    pub fn tokens(&self) -> &[(Token, NodeId)] {
+        &self.tokens
+    }
+
+    /// The physical nodes holding at least one token.
+    pub fn nodes(&self) -> BTreeSet<NodeId> {
+        self.tokens.iter().map(|(_, node)| *node).collect()
+    }
+
+    /// The first `n` distinct physical nodes met walking clockwise from the first token at or
+    /// after `position`, skipping tokens of nodes already chosen (§4.3). Fewer if the ring has
+    /// fewer nodes.
+    pub fn preference_list(&self, position: RingPosition, n: usize) -> Vec<NodeId> {
+        self.distinct_nodes_clockwise(position, n)
+    }
+
+    /// Every distinct node in that same clockwise order: the top N followed by the fallbacks a
+    /// sloppy quorum uses (§4.6).
+    pub fn extended_preference_list(&self, position: RingPosition) -> Vec<NodeId> {
+        self.distinct_nodes_clockwise(position, usize::MAX)
+    }
+
+    /// The arc between the previous token and the token at or after `position` (the partition a
+    /// key falls in). Panics on an empty ring, which has no partitions.
+    pub fn range_of(&self, position: RingPosition) -> KeyRange {
+        assert!(!self.is_empty(), "an empty ring has no ranges");
+        self.range_ending_at(self.successor_index(position))
+    }
+
+    /// All arcs between consecutive tokens, in token order, each with its coordinator (the
+    /// owner of its end token).
+    pub fn ranges(&self) -> Vec<(KeyRange, NodeId)> {
+        (0..self.tokens.len()).map(|index| (self.range_ending_at(index), self.tokens[index].1)).collect()
+    }
+
+    /// The arcs whose preference list of length n includes `node`: the ranges that node
+    /// replicates (§4.3).
+    pub fn ranges_replicated_by(&self, node: NodeId, n: usize) -> Vec<KeyRange> {
+        self.ranges()
+            .into_iter()
+            .filter(|(range, _)| self.preference_list(range.end_inclusive, n).contains(&node))
+            .map(|(range, _)| range)
+            .collect()
+    }
+
+    /// Fraction of the ring each node coordinates (§6.2, Fig. 8), as shares summing to 1.
+    pub fn ownership_shares(&self) -> BTreeMap<NodeId, f64> {
+        let ring_size = 2f64.powi(128);
+        let mut shares = BTreeMap::new();
+        for (range, node) in self.ranges() {
+            // The whole ring's width saturates one short of 2^128; it is exactly one share.
+            let share = if range.is_whole_ring() { 1.0 } else { range.width() as f64 / ring_size };
+            *shares.entry(node).or_insert(0.0) += share;
+        }
+        shares
+    }
+
+    /// Index of the first token at or after `position`, wrapping to the first token.
+    fn successor_index(&self, position: RingPosition) -> usize {
+        let index = self.tokens.partition_point(|(token, _)| *token < position);
+        if index == self.tokens.len() {
+            0
+        } else {
+            index
+        }
+    }
+
+    /// The arc ending at the token at `index`, starting after the token before it.
+    fn range_ending_at(&self, index: usize) -> KeyRange {
+        let previous = (index + self.tokens.len() - 1) % self.tokens.len();
+        KeyRange { start_exclusive: self.tokens[previous].0, end_inclusive: self.tokens[index].0 }
+    }
+
+    /// Every token once, clockwise from the first token at or after `position`.
+    fn clockwise_from(&self, position: RingPosition) -> impl Iterator<Item = &(Token, NodeId)> {
+        let start = if self.is_empty() { 0 } else { self.successor_index(position) };
+        self.tokens[start..].iter().chain(self.tokens[..start].iter())
+    }
+
+    /// Up to `limit` distinct nodes in clockwise order from `position`.
+    fn distinct_nodes_clockwise(&self, position: RingPosition, limit: usize) -> Vec<NodeId> {
+        let mut seen = BTreeSet::new();
+        let mut chosen = Vec::new();
+        for (_, node) in self.clockwise_from(position) {
+            if chosen.len() >= limit {
+                break;
+            }
+            if seen.insert(*node) {
+                chosen.push(*node);
+            }
+        }
+        chosen
+    }
+}
+
+/// Strategy 1: `count` tokens drawn from the given seeded generator (high 64 bits first).
+pub fn random_tokens(rng: &mut impl RngCore, count: u32) -> Vec<Token> {
+    (0..count)
+        .map(|_| {
+            let high = u128::from(rng.next_u64());
+            let low = u128::from(rng.next_u64());
+            (high << 64) | low
+        })
+        .collect()
+}
+
+/// Strategy 3: the token (end position) of partition `index` of `partitions` equal partitions.
+/// Partition i covers [i*W, (i+1)*W - 1] with W = floor(2^128 / Q), the last one ending at
+/// `u128::MAX` and so absorbing the remainder 2^128 mod Q (< Q positions).
+pub fn partition_token(index: u32, partitions: u32) -> Token {
+    assert!(index < partitions, "partition {index} does not exist among {partitions}");
+    if index == partitions - 1 {
+        return u128::MAX;
+    }
+    // `index + 1 < partitions`, so the product stays below 2^128.
+    u128::from(index + 1) * partition_width(partitions) - 1
+}
+
+/// Strategy 3: which of `partitions` equal partitions holds `position`.
+pub fn partition_of(position: RingPosition, partitions: u32) -> u32 {
+    assert!(partitions > 0, "there is at least one partition");
+    if partitions == 1 {
+        return 0;
+    }
+    let index = (position / partition_width(partitions)).min(u128::from(partitions - 1));
+    index as u32
+}
+
+/// W = floor(2^128 / Q) for Q >= 2, computed without forming 2^128.
+fn partition_width(partitions: u32) -> u128 {
+    assert!(partitions >= 2, "one partition is the whole ring, wider than u128 holds");
+    let divisor = u128::from(partitions);
+    u128::MAX / divisor + (u128::MAX % divisor + 1) / divisor
+}
+
+/// Strategy 3, joining (§6.2): the joiner first takes every partition of 0..Q that nobody owns,
+/// then takes one at a time from the node holding the most (ties: largest `NodeId`, which gives
+/// its highest-numbered partition) until it holds floor(Q/S), S counting the joiner, but never
+/// from a node holding fewer than two more than the joiner (a move that would not even out the
+/// load; it can only come up when partitions are listed twice), so no donor is emptied. The
+/// first node to join takes
+/// all Q. On an assignment owning each partition once and balanced, as these functions leave
+/// it, exactly floor(Q/S) partitions move, all to the joiner; views that are only eventually
+/// consistent (§4.8) can hand over unbalanced or incomplete ones, which this rule tolerates.
+/// Partitions numbered Q or more are dropped.
+pub fn assign_partitions_on_join(
+    current: &BTreeMap<NodeId, BTreeSet<u32>>,
+    joiner: NodeId,
+    partitions: u32,
+) -> BTreeMap<NodeId, BTreeSet<u32>> {
+    assert!(partitions > 0, "there is at least one partition");
+    assert!(!current.contains_key(&joiner), "{joiner} has already joined");
+    let mut next: BTreeMap<NodeId, BTreeSet<u32>> =
+        current.iter().map(|(node, owned)| (*node, owned.range(..partitions).copied().collect())).collect();
+    let owned: BTreeSet<u32> = next.values().flatten().copied().collect();
+    let mut taken: BTreeSet<u32> = (0..partitions).filter(|partition| !owned.contains(partition)).collect();
+    let joiner_share = partitions as usize / (next.len() + 1);
+    for _ in 0..joiner_share {
+        if taken.len() >= joiner_share {
+            break;
+        }
+        let Some(partition) = take_from_most_loaded(&mut next, taken.len()) else { break };
+        taken.insert(partition);
+    }
+    next.insert(joiner, taken);
+    next
+}
+
+/// Removes the highest-numbered partition of the most loaded node (ties: largest `NodeId`),
+/// unless that node holds fewer than two more than the joiner's `joiner_count`.
+fn take_from_most_loaded(
+    assignment: &mut BTreeMap<NodeId, BTreeSet<u32>>,
+    joiner_count: usize,
+) -> Option<u32> {
+    let (_, owned) = assignment.iter_mut().max_by_key(|(node, owned)| (owned.len(), **node))?;
+    if owned.len() < joiner_count + 2 {
+        return None;
+    }
+    owned.pop_last()
+}
+
+/// Strategy 3, leaving (§6.2): the leaver's partitions go one by one, lowest-numbered first, to
+/// whichever remaining node holds the fewest (ties: smallest `NodeId`). Leaving the last node
+/// yields an empty map.
+pub fn assign_partitions_on_leave(
+    current: &BTreeMap<NodeId, BTreeSet<u32>>,
+    leaver: NodeId,
+) -> BTreeMap<NodeId, BTreeSet<u32>> {
+    let mut next = current.clone();
+    let orphaned = next.remove(&leaver).unwrap_or_else(|| panic!("{leaver} is not a member"));
+    if next.is_empty() {
+        return next;
+    }
+    for partition in orphaned {
+        give_to_least_loaded(&mut next, partition);
+    }
+    next
+}
+
+/// Adds `partition` to the node holding the fewest (ties: smallest `NodeId`).
+fn give_to_least_loaded(assignment: &mut BTreeMap<NodeId, BTreeSet<u32>>, partition: u32) {
+    let receiver = assignment
+        .iter()
+        .min_by_key(|(node, owned)| (owned.len(), **node))
+        .map(|(node, _)| *node)
+        .expect("a leave with remaining members has a receiver");
+    assignment.get_mut(&receiver).expect("the receiver is a member").insert(partition);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
 
     /// §4.2: "Dynamo applies a MD5 hash on the key to generate a 128-bit identifier".
     /// The expected values are MD5 digests computed independently (Python's hashlib), fixed
@@ -26,5 +288,372 @@ mod tests {
         assert_eq!(ring_position(b""), 0xd41d8cd98f00b204e9800998ecf8427e);
         assert_eq!(ring_position(b"cart:alice"), 0x8058b8419f7314c232f72104b2d043da);
         assert_ne!(ring_position(b"cart:alice"), ring_position(b"cart:bob"));
+    }
+
+    fn ring_of(tokens: &[(Token, u32)]) -> Ring {
+        Ring::new(tokens.iter().map(|(token, node)| (*token, NodeId(*node))))
+    }
+
+    fn node_ids(ids: &[u32]) -> Vec<NodeId> {
+        ids.iter().copied().map(NodeId).collect()
+    }
+
+    /// §4.3: "the preference list for a key is constructed by skipping positions in the ring to
+    /// ensure that the list contains only distinct physical nodes".
+    #[test]
+    fn preference_list_skips_a_second_virtual_node_of_a_chosen_node_section_4_3() {
+        let ring = ring_of(&[(10, 1), (20, 1), (30, 2), (40, 2), (50, 3)]);
+        assert_eq!(ring.preference_list(5, 3), node_ids(&[1, 2, 3]));
+        assert_eq!(ring.preference_list(5, 2), node_ids(&[1, 2]));
+    }
+
+    /// §4.3: the walk is clockwise, so it wraps from the largest token to the smallest.
+    #[test]
+    fn preference_list_wraps_past_the_last_token_section_4_3() {
+        let ring = ring_of(&[(10, 1), (20, 2), (30, 3)]);
+        assert_eq!(ring.preference_list(31, 2), node_ids(&[1, 2]));
+        assert_eq!(ring.preference_list(u128::MAX, 3), node_ids(&[1, 2, 3]));
+        assert_eq!(ring.preference_list(25, 3), node_ids(&[3, 1, 2]));
+        assert_eq!(ring.extended_preference_list(25), node_ids(&[3, 1, 2]));
+    }
+
+    /// §4.3: a ring of fewer than N nodes yields every node once; an empty ring yields none.
+    #[test]
+    fn preference_list_is_short_on_a_small_ring_section_4_3() {
+        let ring = ring_of(&[(10, 1), (20, 2), (30, 1)]);
+        assert_eq!(ring.preference_list(0, 3), node_ids(&[1, 2]));
+        assert!(Ring::default().preference_list(0, 3).is_empty());
+        assert!(Ring::default().ranges().is_empty());
+    }
+
+    /// §4.2: a node "is responsible for the region in the ring between it and its predecessor",
+    /// the token itself included.
+    #[test]
+    fn a_key_exactly_on_a_token_belongs_to_that_tokens_arc_section_4_2() {
+        let ring = ring_of(&[(10, 1), (20, 2), (30, 3)]);
+        assert_eq!(ring.range_of(20), KeyRange { start_exclusive: 10, end_inclusive: 20 });
+        assert_eq!(ring.preference_list(20, 1), node_ids(&[2]));
+        assert_eq!(ring.range_of(21), KeyRange { start_exclusive: 20, end_inclusive: 30 });
+        assert_eq!(ring.range_of(0), KeyRange { start_exclusive: 30, end_inclusive: 10 });
+    }
+
+    /// §4.2: one token owns the whole ring.
+    #[test]
+    fn a_single_token_owns_the_whole_ring_section_4_2() {
+        let ring = ring_of(&[(7, 4)]);
+        assert!(ring.range_of(123).is_whole_ring());
+        assert_eq!(ring.ownership_shares(), BTreeMap::from([(NodeId(4), 1.0)]));
+    }
+
+    /// §4.2: every node must build the same ring from the same tokens, collisions included.
+    #[test]
+    fn a_token_collision_goes_to_the_smaller_node_section_4_2() {
+        let forward = ring_of(&[(10, 5), (10, 2), (20, 3)]);
+        let backward = ring_of(&[(20, 3), (10, 2), (10, 5)]);
+        assert_eq!(forward, backward);
+        assert_eq!(forward.tokens(), &[(10, NodeId(2)), (20, NodeId(3))]);
+        assert_eq!(forward.nodes(), BTreeSet::from([NodeId(2), NodeId(3)]));
+    }
+
+    /// §4.2: `range_of` names the very arc `ranges` lists for the token ending it.
+    #[test]
+    fn range_of_agrees_with_ranges_section_4_2() {
+        let ring = ring_of(&[(100, 1), (200, 2), (300, 1), (400, 3)]);
+        for (range, coordinator) in ring.ranges() {
+            assert_eq!(ring.range_of(range.end_inclusive), range);
+            assert_eq!(ring.range_of(range.start_exclusive.wrapping_add(1)), range);
+            assert_eq!(ring.preference_list(range.end_inclusive, 1), vec![coordinator]);
+        }
+    }
+
+    /// §4.3: "each node becomes responsible for the region of the ring between it and its Nth
+    /// predecessor": with N = 3 on five nodes, node 3 replicates the three arcs ending at
+    /// nodes 1, 2 and 3.
+    #[test]
+    fn ranges_replicated_by_covers_the_arcs_up_to_the_nth_predecessor_section_4_3() {
+        let ring = ring_of(&[(10, 0), (20, 1), (30, 2), (40, 3), (50, 4)]);
+        let expected = vec![
+            KeyRange { start_exclusive: 10, end_inclusive: 20 },
+            KeyRange { start_exclusive: 20, end_inclusive: 30 },
+            KeyRange { start_exclusive: 30, end_inclusive: 40 },
+        ];
+        assert_eq!(ring.ranges_replicated_by(NodeId(3), 3), expected);
+        let wrapping = ring.ranges_replicated_by(NodeId(0), 3);
+        assert_eq!(wrapping.len(), 3);
+        assert!(wrapping.contains(&KeyRange { start_exclusive: 50, end_inclusive: 10 }));
+    }
+
+    /// §6.2 strategy 1: the same seed gives the same tokens, so a simulation replays exactly.
+    #[test]
+    fn random_tokens_are_reproducible_from_the_seed_section_6_2() {
+        let first = random_tokens(&mut ChaCha8Rng::seed_from_u64(9), 8);
+        let second = random_tokens(&mut ChaCha8Rng::seed_from_u64(9), 8);
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 8);
+        assert_ne!(first, random_tokens(&mut ChaCha8Rng::seed_from_u64(10), 8));
+    }
+
+    /// §6.2 strategy 3: partitions start at zero and the last ends at the top of the ring.
+    #[test]
+    fn equal_partitions_tile_the_ring_from_zero_section_6_2() {
+        assert_eq!(partition_token(0, 1), u128::MAX);
+        assert_eq!(partition_token(0, 4), (1u128 << 126) - 1);
+        assert_eq!(partition_token(3, 4), u128::MAX);
+        assert_eq!(partition_of(0, 4), 0);
+        assert_eq!(partition_of(1u128 << 126, 4), 1);
+        assert_eq!(partition_of(u128::MAX, 4), 3);
+        assert_eq!(partition_of(u128::MAX, 1), 0);
+    }
+
+    /// §6.2 strategy 3: equal partitions spread over nodes give each node an equal share.
+    #[test]
+    fn equal_partitions_give_equal_ownership_shares_section_6_2() {
+        let mut assignment = BTreeMap::new();
+        for node in 0..4 {
+            assignment = assign_partitions_on_join(&assignment, NodeId(node), 8);
+        }
+        let shares = Ring::from_partition_assignment(&assignment, 8).ownership_shares();
+        assert_eq!(shares.len(), 4);
+        assert!(shares.values().all(|share| (share - 0.25).abs() < 1e-12));
+    }
+
+    /// §6.2 strategy 3: the first node takes everything; the donor rule is the documented one;
+    /// the last node leaving empties the map.
+    #[test]
+    fn joins_and_leaves_follow_the_documented_rules_section_6_2() {
+        let first = assign_partitions_on_join(&BTreeMap::new(), NodeId(1), 5);
+        assert_eq!(first[&NodeId(1)], (0..5).collect());
+        let second = assign_partitions_on_join(&first, NodeId(2), 5);
+        assert_eq!(second[&NodeId(2)], BTreeSet::from([3, 4]));
+        let third = assign_partitions_on_join(&second, NodeId(3), 5);
+        assert_eq!(third[&NodeId(3)], BTreeSet::from([2]));
+        let after_leave = assign_partitions_on_leave(&third, NodeId(1));
+        assert_eq!(after_leave[&NodeId(3)], BTreeSet::from([0, 2]));
+        assert_eq!(after_leave[&NodeId(2)], BTreeSet::from([1, 3, 4]));
+        let alone = assign_partitions_on_leave(&first, NodeId(1));
+        assert!(alone.is_empty());
+    }
+
+    /// §6.2 strategy 3: a join or leave on an unknown or existing node is a programming error.
+    #[test]
+    #[should_panic(expected = "has already joined")]
+    fn joining_twice_panics_section_6_2() {
+        let first = assign_partitions_on_join(&BTreeMap::new(), NodeId(1), 5);
+        assign_partitions_on_join(&first, NodeId(1), 5);
+    }
+
+    /// §6.2 strategy 3: Q must be positive.
+    #[test]
+    #[should_panic(expected = "at least one partition")]
+    fn zero_partitions_panics_section_6_2() {
+        partition_of(5, 0);
+    }
+
+    fn assignment_of(entries: &[(u32, &[u32])]) -> BTreeMap<NodeId, BTreeSet<u32>> {
+        entries.iter().map(|(node, owned)| (NodeId(*node), owned.iter().copied().collect())).collect()
+    }
+
+    /// §6.2 strategy 3 under §4.8's eventual consistency: a join planned from a stale view may
+    /// see unowned partitions, which the joiner takes first, or an unbalanced assignment, from
+    /// which it takes only while that evens out the load.
+    #[test]
+    fn a_join_tolerates_unowned_and_unbalanced_assignments_section_6_2() {
+        let holes = assignment_of(&[(1, &[0, 1, 2, 3, 4, 5]), (2, &[])]);
+        let after_holes = assign_partitions_on_join(&holes, NodeId(3), 8);
+        assert_eq!(after_holes[&NodeId(3)], BTreeSet::from([6, 7]));
+        assert_eq!(after_holes[&NodeId(1)].len(), 6, "the joiner already holds floor(8/3)");
+        let lopsided = assignment_of(&[(1, &[0, 1, 2, 3, 4, 5, 6]), (2, &[7])]);
+        let after_lopsided = assign_partitions_on_join(&lopsided, NodeId(3), 8);
+        assert_eq!(after_lopsided[&NodeId(3)], BTreeSet::from([5, 6]));
+        assert_eq!(after_lopsided[&NodeId(2)], BTreeSet::from([7]));
+        let beyond = assignment_of(&[(1, &[0]), (2, &[1]), (3, &[2, 9])]);
+        let after_beyond = assign_partitions_on_join(&beyond, NodeId(4), 3);
+        assert!(after_beyond[&NodeId(4)].is_empty(), "floor(3/4) is zero");
+        assert_eq!(after_beyond[&NodeId(3)], BTreeSet::from([2]), "partitions beyond Q are dropped");
+        let twice = assignment_of(&[(1, &[0, 1]), (2, &[0, 1])]);
+        let after_twice = assign_partitions_on_join(&twice, NodeId(3), 3);
+        assert_eq!(after_twice[&NodeId(3)], BTreeSet::from([2]));
+        assert!(after_twice.values().all(|owned| !owned.is_empty()), "no donor is emptied");
+    }
+
+    fn ring_strategy() -> impl Strategy<Value = Ring> {
+        prop::collection::vec((any::<u128>(), 0u32..8), 1..40).prop_map(|tokens| ring_of(&tokens))
+    }
+
+    /// Positions both arbitrary and on or next to a token, where off-by-one errors live.
+    fn position_strategy(ring: &Ring) -> impl Strategy<Value = RingPosition> {
+        let tokens: Vec<Token> = ring.tokens().iter().map(|(token, _)| *token).collect();
+        prop_oneof![
+            any::<u128>(),
+            (prop::sample::select(tokens), -1i8..=1).prop_map(|(token, step)| match step {
+                -1 => token.wrapping_sub(1),
+                0 => token,
+                _ => token.wrapping_add(1),
+            }),
+        ]
+    }
+
+    fn ring_and_position() -> impl Strategy<Value = (Ring, RingPosition)> {
+        ring_strategy().prop_flat_map(|ring| {
+            let positions = position_strategy(&ring);
+            (Just(ring), positions)
+        })
+    }
+
+    fn owner_of(assignment: &BTreeMap<NodeId, BTreeSet<u32>>, partition: u32) -> Vec<NodeId> {
+        assignment.iter().filter(|(_, owned)| owned.contains(&partition)).map(|(node, _)| *node).collect()
+    }
+
+    fn assert_one_owner_each_and_balanced(assignment: &BTreeMap<NodeId, BTreeSet<u32>>, partitions: u32) {
+        if assignment.is_empty() {
+            return;
+        }
+        for partition in 0..partitions {
+            assert_eq!(owner_of(assignment, partition).len(), 1, "partition {partition}");
+        }
+        let counts: Vec<usize> = assignment.values().map(BTreeSet::len).collect();
+        let spread = counts.iter().max().unwrap() - counts.iter().min().unwrap();
+        assert!(spread <= 1, "counts {counts:?}");
+    }
+
+    proptest! {
+        /// §4.3: with at least N nodes every position gets exactly N distinct nodes, and they
+        /// head the extended list of §4.6 fallbacks.
+        #[test]
+        fn preference_list_has_n_distinct_nodes_heading_the_extended_list_section_4_3(
+            (ring, position) in ring_and_position(),
+            n in 1usize..5,
+        ) {
+            prop_assume!(ring.nodes().len() >= n);
+            let preferred = ring.preference_list(position, n);
+            let distinct: BTreeSet<NodeId> = preferred.iter().copied().collect();
+            prop_assert_eq!(preferred.len(), n);
+            prop_assert_eq!(distinct.len(), n);
+            let extended = ring.extended_preference_list(position);
+            prop_assert_eq!(&extended[..n], &preferred[..]);
+            prop_assert_eq!(extended.len(), ring.nodes().len());
+        }
+
+        /// §4.2: the arcs between consecutive tokens cover the ring exactly once.
+        #[test]
+        fn ranges_cover_the_ring_exactly_once_section_4_2((ring, position) in ring_and_position()) {
+            let ranges = ring.ranges();
+            let total = ranges.iter().fold(0u128, |sum, (range, _)| sum.wrapping_add(range.width()));
+            if ranges.len() == 1 {
+                prop_assert!(ranges[0].0.is_whole_ring());
+            } else {
+                prop_assert_eq!(total, 0, "widths sum to 2^128");
+            }
+            for pair in ranges.windows(2) {
+                prop_assert_eq!(pair[0].0.end_inclusive, pair[1].0.start_exclusive);
+                prop_assert!(pair[0].0.end_inclusive < pair[1].0.end_inclusive);
+            }
+            let holders: Vec<KeyRange> =
+                ranges.iter().map(|(range, _)| *range).filter(|range| range.contains(position)).collect();
+            prop_assert_eq!(holders, vec![ring.range_of(position)]);
+        }
+
+        /// §4.3: a node replicates exactly the arcs whose preference list names it.
+        #[test]
+        fn ranges_replicated_by_match_preference_lists_section_4_3(
+            (ring, position) in ring_and_position(),
+            n in 1usize..4,
+        ) {
+            let range = ring.range_of(position);
+            for node in ring.preference_list(position, n) {
+                prop_assert!(ring.ranges_replicated_by(node, n).contains(&range));
+            }
+        }
+
+        /// §6.2 strategy 3: every partition is W wide except the last, which also holds the
+        /// remainder 2^128 mod Q; positions map back to the partition whose token ends them.
+        #[test]
+        fn equal_partitions_have_equal_widths_section_6_2(partitions in prop_oneof![1u32..300, Just(1 << 20), Just(u32::MAX)]) {
+            let sample_count = partitions.min(300);
+            let width = if partitions == 1 { 0 } else { partition_width(partitions) };
+            let remainder = if partitions == 1 { 0 } else { 0u128.wrapping_sub(width.wrapping_mul(u128::from(partitions))) };
+            for index in (0..sample_count).chain(partitions - sample_count..partitions) {
+                let end = partition_token(index, partitions);
+                let start = if index == 0 { 0 } else { partition_token(index - 1, partitions) + 1 };
+                prop_assert_eq!(partition_of(start, partitions), index);
+                prop_assert_eq!(partition_of(end, partitions), index);
+                if partitions > 1 {
+                    let expected = if index == partitions - 1 { width + remainder } else { width };
+                    prop_assert_eq!(end - start + 1, expected);
+                }
+            }
+            prop_assert!(remainder < u128::from(partitions));
+        }
+
+        /// §6.2 strategy 3: after any sequence of joins and leaves every partition has one owner
+        /// and node counts differ by at most 1; a join moves floor(Q/S) partitions, all to the
+        /// joiner, and a leave moves only the leaver's.
+        #[test]
+        fn joins_and_leaves_keep_one_owner_and_balance_section_6_2(
+            partitions in 1u32..120,
+            toggles in prop::collection::vec(0u32..10, 0..30),
+        ) {
+            let mut assignment = BTreeMap::new();
+            for toggle in toggles {
+                let node = NodeId(toggle);
+                let next = if assignment.contains_key(&node) {
+                    assign_partitions_on_leave(&assignment, node)
+                } else {
+                    assign_partitions_on_join(&assignment, node, partitions)
+                };
+                assert_one_owner_each_and_balanced(&next, partitions);
+                assert_only_the_toggled_node_moves(&assignment, &next, node, partitions);
+                assignment = next;
+            }
+        }
+    }
+
+    proptest! {
+        /// §6.2 strategy 3 under §4.8: from any assignment of disjoint partitions the joiner gets
+        /// every unowned one, only the joiner gains, and no donor is emptied.
+        #[test]
+        fn a_join_from_any_assignment_only_feeds_the_joiner_section_6_2(
+            partitions in 1u32..60,
+            owners in prop::collection::vec(prop::option::of(0u32..6), 60),
+        ) {
+            let mut current: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
+            for (partition, owner) in (0..partitions).zip(owners) {
+                if let Some(owner) = owner {
+                    current.entry(NodeId(owner)).or_default().insert(partition);
+                }
+            }
+            let next = assign_partitions_on_join(&current, NodeId(9), partitions);
+            let joined = &next[&NodeId(9)];
+            for partition in 0..partitions {
+                let before = owner_of(&current, partition);
+                let after = owner_of(&next, partition);
+                prop_assert_eq!(after.len(), 1);
+                prop_assert!(before == after || after == vec![NodeId(9)]);
+                prop_assert!(!before.is_empty() || joined.contains(&partition));
+            }
+            for (node, owned) in &current {
+                prop_assert!(owned.is_empty() || !next[node].is_empty(), "{} was emptied", node);
+            }
+        }
+    }
+
+    /// Every partition that changes hands goes to or comes from `toggled`, and a join takes
+    /// the fewest partitions balance allows.
+    fn assert_only_the_toggled_node_moves(
+        before: &BTreeMap<NodeId, BTreeSet<u32>>,
+        after: &BTreeMap<NodeId, BTreeSet<u32>>,
+        toggled: NodeId,
+        partitions: u32,
+    ) {
+        if before.is_empty() || after.is_empty() {
+            return;
+        }
+        for partition in 0..partitions {
+            let (old, new) = (owner_of(before, partition)[0], owner_of(after, partition)[0]);
+            assert!(old == new || old == toggled || new == toggled, "partition {partition}: {old} to {new}");
+        }
+        if let Some(gained) = after.get(&toggled).filter(|_| !before.contains_key(&toggled)) {
+            assert_eq!(gained.len(), partitions as usize / after.len());
+        }
     }
 }

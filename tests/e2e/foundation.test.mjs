@@ -40,6 +40,7 @@ test('five node workers report ready, one crashes for real and restarts', async 
   later.forEach((ticks, index) => assert.ok(ticks > before[index], `node ${[1, 2, 4, 5][index]} keeps ticking`));
   assert.equal(await ticksOf(page, 3), crashedTicks, 'a crashed node counts nothing');
   assert.equal(await page.getAttribute(node(3), 'data-status'), 'crashed');
+  await screenshot(page, 'foundation-crashed');
 
   await page.click(node(3));
   await page.waitForSelector(`${node(3)}[data-status="up"]`, { timeout: READY_TIMEOUT_MS });

@@ -2,7 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use dynamoscope::protocol::ring::ring_position;
-use dynamoscope::protocol::{Node, NodeId, Observation, Output, Timer};
+use dynamoscope::protocol::{ClusterConfig, Message, Node, NodeId, Output, Timer};
 use dynamoscope_web::wire::{decode, encode, FromWorker, ToWorker, WireError};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -15,13 +15,19 @@ fn md5_ring_position_on_wasm32_equals_native() {
     assert_eq!(ring_position(b""), 0xd41d8cd98f00b204e9800998ecf8427e);
 }
 
+/// §4.8: a node in the browser gossips with a peer when its gossip timer fires.
 #[wasm_bindgen_test]
-fn node_ticks_inside_the_browser() {
-    let mut node = Node::new(NodeId(2), 9);
-    node.handle_timer(1_000, Timer::Tick);
+fn a_node_gossips_inside_the_browser() {
+    let mut node = Node::new(ClusterConfig::default(), NodeId(2), 9).unwrap();
+    node.drain_outputs().for_each(drop);
+    node.handle_timer(1_000, Timer::Gossip);
     let outputs: Vec<Output> = node.drain_outputs().collect();
-    assert_eq!(outputs[0], Output::Observe(Observation::Ticked { count: 1 }));
-    assert!(matches!(outputs[1], Output::SetTimer { at_ms, .. } if at_ms > 1_000));
+    assert!(outputs
+        .iter()
+        .any(|output| matches!(output, Output::Send { message: Message::Gossip { .. }, .. })));
+    assert!(outputs
+        .iter()
+        .any(|output| matches!(output, Output::SetTimer { at_ms: 2_000, timer: Timer::Gossip })));
 }
 
 #[wasm_bindgen_test]

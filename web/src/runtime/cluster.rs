@@ -8,7 +8,7 @@ use super::{NodeWorker, WorkerEvent};
 use crate::wire::{FromWorker, ToWorker};
 
 /// Virtual milliseconds that pass per page tick.
-pub const TICK_VIRTUAL_MS: u64 = 100;
+pub const TICK_VIRTUAL_MS: u64 = 250;
 
 /// Upper bound on nodes, so every per-node loop on the page is bounded.
 pub const NODES_MAX: u32 = 64;

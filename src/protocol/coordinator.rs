@@ -1,0 +1,516 @@
+//! get and put (§4.5, §5): routing to the key's top N, coordination with a sloppy quorum
+//! (§4.6), and read repair (§5).
+
+use std::collections::BTreeMap;
+
+use super::message::{
+    ClientError, ClientOperation, ClientRequest, ClientResponse, ClientResult, Message, OperationId,
+    OperationKind, RequestId,
+};
+use super::node::{Node, Timer, OPERATIONS_MAX};
+use super::observation::{Observation, RepairSource, UnreachableReason};
+use super::ring::ring_position;
+use super::store::{merged_context, reconcile, PutOutcome, Version};
+use super::types::{Key, NodeId};
+
+/// One replica request of an operation.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The top-N node this stand-in replaces, if it is a fallback (§4.6).
+    hint_for: Option<NodeId>,
+    sent_ms: u64,
+    answered: bool,
+    given_up: bool,
+}
+
+/// A get or put this node coordinates.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    request: RequestId,
+    /// The node that forwarded the request, or None for this node's own client.
+    reply_to: Option<NodeId>,
+    kind: OperationKind,
+    key: Key,
+    /// The version a put writes.
+    version: Option<Version>,
+    required: usize,
+    preference_list: Vec<NodeId>,
+    extended: Vec<NodeId>,
+    /// Index into `extended` of the next candidate fallback.
+    next_fallback: usize,
+    targets: BTreeMap<NodeId, Target>,
+    /// Who answered, with what they hold (empty for put acknowledgements).
+    answers: BTreeMap<NodeId, Vec<Version>>,
+    replied: bool,
+    deadline_ms: u64,
+}
+
+/// A request this node handed to a node of the key's top N.
+#[derive(Clone, Debug)]
+pub struct Forwarding {
+    request: ClientRequest,
+    target: NodeId,
+}
+
+impl Node {
+    pub(super) fn accept_client_request(&mut self, request: ClientRequest) {
+        let operation = request.operation.kind();
+        let key = request.operation.key().to_string();
+        self.observe(Observation::RequestReceived { request: request.id, operation, key });
+        if let Err(error) = request.operation.validate() {
+            return self.reply(request.id, Err(error));
+        }
+        if let Err(reason) = self.serving() {
+            return self.reply(request.id, Err(ClientError::NotServing(reason)));
+        }
+        self.route(request);
+    }
+
+    fn serving(&self) -> Result<(), String> {
+        if self.status() == Some(super::membership::MemberStatus::Left) {
+            return Err(format!("{} has left the ring", self.id));
+        }
+        if self.current_ring.is_empty() {
+            return Err(format!("{} knows no ring yet", self.id));
+        }
+        Ok(())
+    }
+
+    /// §4.5: a node outside the key's top N forwards to the first reachable node in it.
+    fn route(&mut self, request: ClientRequest) {
+        let position = ring_position(request.operation.key().as_bytes());
+        let preference = self.current_ring.preference_list(position, self.config.replicas_n);
+        if preference.contains(&self.id) {
+            return self.coordinate(request, None);
+        }
+        let Some(target) = preference.iter().copied().find(|node| self.is_reachable(*node)) else {
+            return self.coordinate(request, None);
+        };
+        if self.forwards.len() >= OPERATIONS_MAX || self.forwards.contains_key(&request.id) {
+            let reason = "too many requests in flight, or a duplicate request id".to_string();
+            return self.reply(request.id, Err(ClientError::NotServing(reason)));
+        }
+        let key = request.operation.key().to_string();
+        self.observe(Observation::RequestForwarded { request: request.id, key, to: target });
+        self.set_timer(self.now_ms + self.config.request_timeout_ms, Timer::Forward(request.id));
+        self.send(target, Message::Forward { request: request.clone() });
+        self.forwards.insert(request.id, Forwarding { request, target });
+    }
+
+    pub(super) fn on_forward_reply(&mut self, from: NodeId, request: RequestId, result: ClientResult) {
+        match self.forwards.get(&request) {
+            None => {}
+            Some(forwarding) if forwarding.target != from => {
+                let reason =
+                    format!("a reply for request {} from {from}, not {}", request.0, forwarding.target);
+                self.observe(Observation::MessageRejected { from, reason });
+            }
+            Some(_) => {
+                self.forwards.remove(&request);
+                self.reply(request, result);
+            }
+        }
+    }
+
+    /// The node forwarded to did not answer: it is unreachable, and this node coordinates.
+    pub(super) fn on_forward_timer(&mut self, request: RequestId) {
+        if let Some(forwarding) = self.forwards.remove(&request) {
+            self.mark_unreachable(forwarding.target, UnreachableReason::ForwardTimeout);
+            self.coordinate(forwarding.request, None);
+        }
+    }
+
+    /// Runs one get or put round as its coordinator (§4.5).
+    pub(super) fn coordinate(&mut self, request: ClientRequest, reply_to: Option<NodeId>) {
+        if self.operations.len() >= OPERATIONS_MAX {
+            let error = ClientError::NotServing("too many requests in flight".into());
+            return self.deliver(reply_to, request.id, Err(error));
+        }
+        let key = request.operation.key().to_string();
+        let position = ring_position(key.as_bytes());
+        let preference_list = self.current_ring.preference_list(position, self.config.replicas_n);
+        let extended = self.current_ring.extended_preference_list(position);
+        let (targets, next_fallback) = self.pick_targets(&preference_list, &extended);
+        let kind = request.operation.kind();
+        let required = match kind {
+            OperationKind::Get => self.config.reads_r,
+            OperationKind::Put => self.config.writes_w,
+        };
+        let operation_id = self.next_operation_id();
+        let mut operation = Operation {
+            request: request.id,
+            reply_to,
+            kind,
+            key: key.clone(),
+            version: None,
+            required,
+            preference_list: preference_list.clone(),
+            extended,
+            next_fallback,
+            targets: BTreeMap::new(),
+            answers: BTreeMap::new(),
+            replied: false,
+            deadline_ms: self.now_ms + self.config.request_timeout_ms,
+        };
+        self.observe(Observation::RequestCoordinated {
+            request: request.id,
+            operation: kind,
+            key: key.clone(),
+            preference_list: preference_list.clone(),
+            targets: targets.clone(),
+        });
+        let local = preference_list.contains(&self.id);
+        match request.operation {
+            ClientOperation::Put { value, context, .. } => {
+                let version = self.new_version(&key, value, context);
+                if local {
+                    self.apply_version(&key, version.clone(), self.id);
+                    operation.answers.insert(self.id, Vec::new());
+                }
+                operation.version = Some(version);
+            }
+            ClientOperation::Get { .. } => {
+                if local {
+                    let versions = self.local_versions(&key);
+                    operation.answers.insert(self.id, versions);
+                }
+            }
+        }
+        for (target, hint_for) in targets {
+            self.send_replica_request(operation_id, &mut operation, target, hint_for);
+        }
+        self.operations.insert(operation_id, operation);
+        self.set_timer(self.now_ms + self.config.replica_timeout_ms, Timer::Operation(operation_id));
+        self.check_progress(operation_id);
+    }
+
+    /// The first N healthy nodes of the extended preference list (§4.6): reachable top-N nodes
+    /// as they are, then one reachable fallback per unreachable top-N node, carrying its hint.
+    fn pick_targets(
+        &self,
+        preference: &[NodeId],
+        extended: &[NodeId],
+    ) -> (Vec<(NodeId, Option<NodeId>)>, usize) {
+        let mut targets = Vec::new();
+        let mut down = Vec::new();
+        for node in preference.iter().copied().filter(|node| *node != self.id) {
+            if self.is_reachable(node) {
+                targets.push((node, None));
+            } else {
+                down.push(node);
+            }
+        }
+        let mut cursor = preference.len();
+        for intended in down {
+            if let Some((index, fallback)) = self.next_healthy(extended, cursor, &targets) {
+                targets.push((fallback, Some(intended)));
+                cursor = index + 1;
+            }
+        }
+        (targets, cursor)
+    }
+
+    fn next_healthy(
+        &self,
+        extended: &[NodeId],
+        from_index: usize,
+        taken: &[(NodeId, Option<NodeId>)],
+    ) -> Option<(usize, NodeId)> {
+        extended.iter().copied().enumerate().skip(from_index).find(|(_, node)| {
+            *node != self.id && self.is_reachable(*node) && !taken.iter().any(|(target, _)| target == node)
+        })
+    }
+
+    /// §4.4: the coordinator's clock for a new version is the context advanced at itself.
+    fn new_version(
+        &mut self,
+        key: &str,
+        value: Vec<u8>,
+        context: Option<super::vclock::VectorClock>,
+    ) -> Version {
+        let mut clock = context.unwrap_or_default();
+        clock.increment(self.id, self.now_ms);
+        let dropped = clock.truncate(self.config.clock_truncation_threshold);
+        if !dropped.is_empty() {
+            self.observe(Observation::ClockTruncated { key: key.to_string(), dropped });
+        }
+        Version { clock, value, written_at_ms: self.now_ms }
+    }
+
+    fn send_replica_request(
+        &mut self,
+        operation_id: OperationId,
+        operation: &mut Operation,
+        target: NodeId,
+        hint_for: Option<NodeId>,
+    ) {
+        let message = match &operation.version {
+            Some(version) => Message::ReplicaWrite {
+                operation: operation_id,
+                key: operation.key.clone(),
+                version: version.clone(),
+                hint: hint_for,
+            },
+            None => Message::ReplicaRead { operation: operation_id, key: operation.key.clone() },
+        };
+        self.send(target, message);
+        operation
+            .targets
+            .insert(target, Target { hint_for, sent_ms: self.now_ms, answered: false, given_up: false });
+    }
+
+    /// Replies once the quorum is met, and finishes once nobody is left to wait for.
+    fn check_progress(&mut self, operation_id: OperationId) {
+        let Some(operation) = self.operations.get(&operation_id) else { return };
+        if !operation.replied && operation.answers.len() >= operation.required {
+            self.reply_success(operation_id);
+        }
+        let operation = &self.operations[&operation_id];
+        let waiting = operation.targets.values().any(|target| !target.answered && !target.given_up);
+        if operation.replied && !waiting {
+            self.finish(operation_id);
+        }
+    }
+
+    fn reply_success(&mut self, operation_id: OperationId) {
+        let operation = self.operations.get_mut(&operation_id).expect("the operation is running");
+        operation.replied = true;
+        let result = match &operation.version {
+            Some(version) => ClientResponse::Put { context: version.clock.clone(), coordinator: self.id },
+            None => {
+                let seen: Vec<Version> = operation.answers.values().flatten().cloned().collect();
+                let versions = reconcile(&seen);
+                let context = merged_context(&versions);
+                ClientResponse::Got { versions, context, coordinator: self.id }
+            }
+        };
+        let (request, reply_to) = (operation.request, operation.reply_to);
+        let observation = Observation::QuorumMet {
+            request,
+            operation: operation.kind,
+            key: operation.key.clone(),
+            required: operation.required,
+            answered: operation.answers.len(),
+        };
+        self.observe(observation);
+        self.deliver(reply_to, request, Ok(result));
+    }
+
+    fn deliver(&mut self, reply_to: Option<NodeId>, request: RequestId, result: ClientResult) {
+        match reply_to {
+            None => self.reply(request, result),
+            Some(forwarder) => self.send(forwarder, Message::ForwardReply { request_id: request, result }),
+        }
+    }
+
+    /// Ends an operation: a get sends read repairs to the top-N replicas that answered with
+    /// less than the reconciled set, late answers included (§5).
+    fn finish(&mut self, operation_id: OperationId) {
+        let Some(operation) = self.operations.remove(&operation_id) else { return };
+        if !operation.replied {
+            self.observe(Observation::QuorumFailed {
+                request: operation.request,
+                operation: operation.kind,
+                key: operation.key.clone(),
+                required: operation.required,
+                answered: operation.answers.len(),
+            });
+            let error = ClientError::QuorumFailed {
+                operation: operation.kind,
+                required: operation.required,
+                answered: operation.answers.len(),
+            };
+            self.deliver(operation.reply_to, operation.request, Err(error));
+        }
+        if operation.kind == OperationKind::Get {
+            self.read_repair(&operation);
+        }
+    }
+
+    fn read_repair(&mut self, operation: &Operation) {
+        let seen: Vec<Version> = operation.answers.values().flatten().cloned().collect();
+        let reconciled = reconcile(&seen);
+        if reconciled.is_empty() {
+            return;
+        }
+        for (node, versions) in &operation.answers {
+            if !operation.preference_list.contains(node) || reconcile(versions) == reconciled {
+                continue;
+            }
+            if *node == self.id {
+                self.merge_versions(&operation.key, &reconciled, self.id, RepairSource::ReadRepair);
+            } else {
+                self.observe(Observation::ReadRepairSent { key: operation.key.clone(), to: *node });
+                self.send(
+                    *node,
+                    Message::ReadRepair { key: operation.key.clone(), versions: reconciled.clone() },
+                );
+            }
+        }
+    }
+
+    /// Replicas that missed the replica timeout are unreachable; a fallback replaces each
+    /// while the quorum is short (§4.6). At the deadline the operation ends.
+    pub(super) fn on_operation_timer(&mut self, operation_id: OperationId) {
+        let Some(operation) = self.operations.get(&operation_id) else { return };
+        if self.now_ms >= operation.deadline_ms {
+            return self.finish(operation_id);
+        }
+        let timeout_ms = self.config.replica_timeout_ms;
+        let overdue: Vec<(NodeId, Option<NodeId>)> = operation
+            .targets
+            .iter()
+            .filter(|(_, target)| {
+                !target.answered && !target.given_up && target.sent_ms + timeout_ms <= self.now_ms
+            })
+            .map(|(node, target)| (*node, target.hint_for))
+            .collect();
+        for (node, hint_for) in overdue {
+            self.replace_target(operation_id, node, hint_for.or(Some(node)));
+        }
+        self.check_progress(operation_id);
+        if let Some(operation) = self.operations.get(&operation_id) {
+            let waiting = operation.targets.values().any(|target| !target.answered && !target.given_up);
+            if !waiting && operation.next_fallback >= operation.extended.len() {
+                return self.finish(operation_id);
+            }
+            let at_ms = (self.now_ms + timeout_ms).min(operation.deadline_ms);
+            self.set_timer(at_ms, Timer::Operation(operation_id));
+        }
+    }
+
+    fn replace_target(&mut self, operation_id: OperationId, node: NodeId, hint_for: Option<NodeId>) {
+        self.mark_unreachable(node, UnreachableReason::ReplicaTimeout);
+        let mut operation = self.operations.remove(&operation_id).expect("the operation is running");
+        if let Some(target) = operation.targets.get_mut(&node) {
+            target.given_up = true;
+        }
+        // A put keeps looking for N copies after it replied, so a hint still gets stored; a get
+        // has nothing left to find once it replied.
+        if !operation.replied || operation.kind == OperationKind::Put {
+            let taken: Vec<(NodeId, Option<NodeId>)> =
+                operation.targets.keys().map(|node| (*node, None)).collect();
+            if let Some((index, fallback)) =
+                self.next_healthy(&operation.extended, operation.next_fallback, &taken)
+            {
+                operation.next_fallback = index + 1;
+                self.send_replica_request(operation_id, &mut operation, fallback, hint_for);
+            } else {
+                operation.next_fallback = operation.extended.len();
+            }
+        }
+        self.operations.insert(operation_id, operation);
+    }
+
+    /// Marks `from`'s answer; answers from nodes that were never asked are forged.
+    fn record_answer(
+        &mut self,
+        from: NodeId,
+        operation_id: OperationId,
+        kind: OperationKind,
+        versions: Vec<Version>,
+    ) {
+        let Some(operation) = self.operations.get_mut(&operation_id) else { return };
+        let Some(target) = operation.targets.get_mut(&from).filter(|_| operation.kind == kind) else {
+            let reason = format!("an answer to operation {} that {from} was not asked for", operation_id.0);
+            return self.observe(Observation::MessageRejected { from, reason });
+        };
+        if target.answered {
+            return;
+        }
+        target.answered = true;
+        operation.answers.insert(from, versions);
+        self.check_progress(operation_id);
+    }
+
+    pub(super) fn on_replica_write(
+        &mut self,
+        from: NodeId,
+        operation: OperationId,
+        key: Key,
+        version: Version,
+        hint: Option<NodeId>,
+    ) {
+        match hint {
+            Some(owner) if owner != self.id => self.store_hint(owner, from, key, version),
+            _ => self.apply_version(&key, version, from),
+        }
+        self.send(from, Message::ReplicaWriteAck { operation });
+    }
+
+    pub(super) fn on_replica_write_ack(&mut self, from: NodeId, operation: OperationId) {
+        self.record_answer(from, operation, OperationKind::Put, Vec::new());
+    }
+
+    pub(super) fn on_replica_read(&mut self, from: NodeId, operation: OperationId, key: Key) {
+        let versions = self.local_versions(&key);
+        self.observe(Observation::ReplicaRead { key, coordinator: from, versions: versions.len() });
+        self.send(from, Message::ReplicaReadReply { operation, versions });
+    }
+
+    pub(super) fn on_replica_read_reply(
+        &mut self,
+        from: NodeId,
+        operation: OperationId,
+        versions: Vec<Version>,
+    ) {
+        self.record_answer(from, operation, OperationKind::Get, versions);
+    }
+
+    pub(super) fn on_read_repair(&mut self, from: NodeId, key: Key, versions: Vec<Version>) {
+        self.merge_versions(&key, &versions, from, RepairSource::ReadRepair);
+    }
+
+    /// What this node holds for `key`: its own versions and any it keeps as a stand-in.
+    fn local_versions(&self, key: &str) -> Vec<Version> {
+        let mut versions = self.durable.store.get(key).to_vec();
+        versions.extend(self.durable.hints.versions_of(key));
+        reconcile(&versions)
+    }
+
+    /// Stores one version written by `coordinator`, observing siblings made or reconciled.
+    pub(super) fn apply_version(&mut self, key: &str, version: Version, coordinator: NodeId) {
+        let siblings_before = self.durable.store.get(key).len();
+        let outcome = self.durable.store.put(key, version);
+        let (siblings, stale) = match outcome {
+            PutOutcome::Stored { siblings, .. } => (siblings, false),
+            PutOutcome::Obsolete => (siblings_before, true),
+        };
+        self.durable_changed |= !stale;
+        self.observe(Observation::ReplicaWritten { key: key.to_string(), coordinator, siblings, stale });
+        self.observe_sibling_change(key, siblings_before, siblings);
+    }
+
+    /// Merges versions learned by repair, handoff or transfer; true if anything changed.
+    pub(super) fn merge_versions(
+        &mut self,
+        key: &str,
+        versions: &[Version],
+        from: NodeId,
+        source: RepairSource,
+    ) -> bool {
+        let siblings_before = self.durable.store.get(key).len();
+        let stored = self.durable.store.put_all(key, versions);
+        if stored == 0 {
+            return false;
+        }
+        self.durable_changed = true;
+        self.observe(Observation::KeyRepaired { key: key.to_string(), from, source });
+        let siblings_after = self.durable.store.get(key).len();
+        self.observe_sibling_change(key, siblings_before, siblings_after);
+        true
+    }
+
+    fn observe_sibling_change(&mut self, key: &str, before: usize, after: usize) {
+        if after > 1 && after > before {
+            self.observe(Observation::SiblingsCreated { key: key.to_string(), siblings: after });
+        } else if before > 1 && after < before {
+            let observation = Observation::SiblingsReconciled {
+                key: key.to_string(),
+                siblings_before: before,
+                siblings_after: after,
+            };
+            self.observe(observation);
+        }
+    }
+}
