@@ -254,6 +254,10 @@ fn a_joining_node_gossips_in_receives_its_ranges_and_old_holders_drop_them_secti
         );
     }
     assert!(!cluster.observed(|o| matches!(o, Observation::RangeDropped { .. })).is_empty());
+    let pulled = cluster.observed(|o| matches!(o, Observation::RangeTransferFinished { to: NodeId(6), .. }));
+    assert!(!pulled.is_empty(), "n6 received ranges from their current holders");
+    let rejected = cluster.observed(|o| matches!(o, Observation::MessageRejected { .. }));
+    assert!(rejected.is_empty(), "nobody refused the joiner: {rejected:?}");
     for key in &keys {
         let holders: Vec<u32> = (1..=6).filter(|id| !cluster.stored(*id, key).is_empty()).collect();
         let preference: Vec<u32> = cluster.preference_list(1, key).iter().map(|node| node.0).collect();

@@ -78,16 +78,7 @@ impl Node {
     }
 
     pub(super) fn on_gossip(&mut self, from: NodeId, records: Vec<MemberRecord>, wants_reply: bool) {
-        let outcome = self.durable.view.merge(&records);
-        if outcome.rejected > 0 {
-            let reason = format!("{} invalid membership records", outcome.rejected);
-            self.observe(Observation::MessageRejected { from, reason });
-        }
-        if !outcome.changes.is_empty() {
-            self.durable_changed = true;
-            self.observe(Observation::GossipMerged { from, changes: outcome.changes });
-            self.after_membership_change();
-        }
+        self.merge_records(from, &records);
         if wants_reply {
             let records: Vec<MemberRecord> = self.durable.view.records().cloned().collect();
             self.send(from, Message::GossipReply { records });
@@ -96,6 +87,20 @@ impl Node {
             if std::mem::take(&mut self.transfers.awaiting_view) {
                 self.plan_and_start_join();
             }
+        }
+    }
+
+    /// Reconciles this node's view with `from`'s records (§4.8).
+    fn merge_records(&mut self, from: NodeId, records: &[MemberRecord]) {
+        let outcome = self.durable.view.merge(records);
+        if outcome.rejected > 0 {
+            let reason = format!("{} invalid membership records", outcome.rejected);
+            self.observe(Observation::MessageRejected { from, reason });
+        }
+        if !outcome.changes.is_empty() {
+            self.durable_changed = true;
+            self.observe(Observation::GossipMerged { from, changes: outcome.changes });
+            self.after_membership_change();
         }
     }
 
@@ -121,6 +126,12 @@ impl Node {
     pub(super) fn begin_join(&mut self) {
         if let Some(status) = self.status().filter(|status| *status != MemberStatus::Left) {
             let reason = format!("{} cannot join: it is already {status:?}", self.id);
+            return self.observe(Observation::MessageRejected { from: self.id, reason });
+        }
+        if self.status() == Some(MemberStatus::Left) && !self.durable.view.handoff_settled(self.id) {
+            // Rejoining now would replace the Left record before its successors claimed its
+            // tokens, leaving a hole in the ring.
+            let reason = format!("{} cannot rejoin until its successors took over its tokens", self.id);
             return self.observe(Observation::MessageRejected { from: self.id, reason });
         }
         let mut contacts: Vec<NodeId> =
@@ -165,7 +176,7 @@ impl Node {
         }
         let peer = candidates.remove(0);
         let transfer = self.open_transfer(range, peer, candidates, Direction::Pull);
-        self.send(peer, Message::RangeRequest { transfer, range });
+        self.send_range_request(peer, transfer, range);
     }
 
     fn open_transfer(
@@ -227,7 +238,23 @@ impl Node {
             .collect()
     }
 
-    pub(super) fn on_range_request(&mut self, from: NodeId, transfer: u64, range: KeyRange) {
+    fn send_range_request(&mut self, peer: NodeId, transfer: u64, range: KeyRange) {
+        let requester = self.durable.view.record(self.id).cloned().expect("a joiner has its own record");
+        self.send(peer, Message::RangeRequest { transfer, range, requester });
+    }
+
+    pub(super) fn on_range_request(
+        &mut self,
+        from: NodeId,
+        transfer: u64,
+        range: KeyRange,
+        requester: MemberRecord,
+    ) {
+        if requester.node != from {
+            let reason = format!("{from} sent a range request carrying {}'s record", requester.node);
+            return self.observe(Observation::MessageRejected { from, reason });
+        }
+        self.merge_records(from, std::slice::from_ref(&requester));
         self.send_range(transfer, range, from);
     }
 
@@ -279,7 +306,7 @@ impl Node {
             let peer = pending.candidates.remove(0);
             let range = pending.range;
             let transfer = self.open_transfer(range, peer, pending.candidates, Direction::Pull);
-            self.send(peer, Message::RangeRequest { transfer, range });
+            self.send_range_request(peer, transfer, range);
             return;
         }
         // Nobody left to ask (or the receiver is gone): anti-entropy repairs what was missed.

@@ -6,7 +6,9 @@
 //! A token listed by several records belongs to the highest claim `(claim_epoch, node)`. A
 //! leaving node names a successor for each token; those names count as claims at the leaver's
 //! `claim_epoch + 1`, so ownership passes without a hole until each successor lists the
-//! tokens in its own record ([`MembershipView::claim_inherited`]).
+//! tokens in its own record ([`MembershipView::claim_inherited`]). A claim counts only if it
+//! names a known node serving that ring (current: Normal or Leaving; future: Normal or
+//! Joining), so no ring routes to a departed node whatever races gossip delivers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -175,14 +177,14 @@ impl MembershipView {
     }
 
     /// The ring requests are routed on (§4.8): tokens of Normal and Leaving members, plus a Left
-    /// member's tokens at its successors.
+    /// member's tokens at its successors; only Normal and Leaving nodes appear.
     pub fn current_ring(&self) -> Ring {
         ring_of(&self.resolve(RingKind::Current))
     }
 
     /// The ring once pending changes complete (§4.9): tokens of Normal and Joining members; a
     /// Leaving or Left member's tokens go to its successors or, without successors (strategy 1),
-    /// vanish.
+    /// vanish; only Normal and Joining nodes appear.
     pub fn future_ring(&self) -> Ring {
         ring_of(&self.resolve(RingKind::Future))
     }
@@ -341,12 +343,25 @@ impl MembershipView {
         let mut winners: BTreeMap<Token, Claim> = BTreeMap::new();
         for record in self.records.values() {
             let successors_considered = Some(record.node) != ignored;
-            for (token, claim) in claims_of(record, kind, successors_considered) {
+            let claims = claims_of(record, kind, successors_considered);
+            for (token, claim) in claims.into_iter().filter(|(_, (_, owner))| self.serves(*owner, kind)) {
                 let winner = winners.entry(token).or_insert(claim);
                 *winner = (*winner).max(claim);
             }
         }
         winners
+    }
+
+    /// Whether `node` is known and may be routed to on that ring. Claims naming anyone else are
+    /// void, so that concurrent leaves naming each other as successors (§4.8 races) leave a gap
+    /// that the next token's owner covers rather than a route to a departed node.
+    fn serves(&self, node: NodeId, kind: RingKind) -> bool {
+        self.record(node).is_some_and(|record| match record.status {
+            MemberStatus::Normal => true,
+            MemberStatus::Leaving => kind == RingKind::Current,
+            MemberStatus::Joining => kind == RingKind::Future,
+            MemberStatus::Left => false,
+        })
     }
 
     /// Every token that routes, or may come to route, to `leaver`, with the epoch of the highest
@@ -925,7 +940,10 @@ mod tests {
         view.records().cloned().collect()
     }
 
-    fn views_in_two_orders() -> impl Strategy<Value = (Vec<Vec<(u32, u64)>>, Vec<Vec<(u32, u64)>>)> {
+    /// Views as lists of (node, version) entries.
+    type Views = Vec<Vec<(u32, u64)>>;
+
+    fn views_in_two_orders() -> impl Strategy<Value = (Views, Views)> {
         let view = prop::collection::vec((0u32..6, 0u64..8), 0..8);
         prop::collection::vec(view, 1..5)
             .prop_flat_map(|views| (Just(views.clone()), Just(views).prop_shuffle()))
@@ -1074,6 +1092,84 @@ mod tests {
                 for node in view.future_ring().nodes() {
                     let status = view.record(node).unwrap().status;
                     prop_assert!(matches!(status, MemberStatus::Normal | MemberStatus::Joining));
+                }
+            }
+        }
+    }
+
+    /// One node per entry, each with its own view; absent nodes have not heard of the cluster.
+    struct Cluster {
+        views: BTreeMap<NodeId, MembershipView>,
+        strategy: PartitionStrategy,
+        rng: ChaCha8Rng,
+    }
+
+    impl Cluster {
+        fn act(&mut self, actor: NodeId, peer: NodeId, gossip: bool) {
+            if !self.views.contains_key(&actor) {
+                // A newcomer first fetches a view from a seed node, as an operator would point it at one.
+                let seed = self.views[&NodeId(0)].clone();
+                self.views.insert(actor, seed);
+            }
+            if gossip {
+                self.exchange(actor, peer);
+                return;
+            }
+            let view = self.views.get_mut(&actor).expect("inserted above");
+            advance(view, self.strategy, actor, &mut self.rng);
+            if let Some(claim) = view.claim_inherited(actor) {
+                view.update_own(claim);
+            }
+        }
+
+        /// Push-pull gossip between two nodes that have views (§4.8).
+        fn exchange(&mut self, one: NodeId, other: NodeId) {
+            let Some(theirs) = self.views.get(&other).map(records_of) else { return };
+            let view = self.views.get_mut(&one).expect("only nodes with views gossip");
+            view.merge(&theirs);
+            let mine = records_of(view);
+            self.views.get_mut(&other).expect("checked above").merge(&mine);
+        }
+
+        fn gossip_until_quiet(&mut self) {
+            let nodes: Vec<NodeId> = self.views.keys().copied().collect();
+            for _ in 0..2 {
+                for pair in nodes.windows(2) {
+                    self.exchange(pair[0], pair[1]);
+                }
+                for pair in nodes.windows(2).rev() {
+                    self.exchange(pair[0], pair[1]);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// §4.8: nodes acting on their own, possibly stale, views and gossiping at random never
+        /// panic, and once gossip has spread everything they agree on the view and the ring.
+        #[test]
+        fn gossiping_nodes_converge_on_one_ring_section_4_8(
+            strategy in prop_oneof![Just(RANDOM), Just(PartitionStrategy::EqualPartitions { partitions: 10 })],
+            actions in prop::collection::vec((0u32..6, 0u32..6, any::<bool>()), 0..40),
+        ) {
+            let initial = MembershipView::bootstrap(strategy, &node_ids(0..3), 5);
+            let views = (0..3).map(|node| (NodeId(node), initial.clone())).collect();
+            let mut cluster = Cluster { views, strategy, rng: ChaCha8Rng::seed_from_u64(4) };
+            for (actor, peer, gossip) in actions {
+                cluster.act(NodeId(actor), NodeId(peer), gossip);
+            }
+            cluster.gossip_until_quiet();
+            let first = cluster.views.values().next().expect("the initial members have views").clone();
+            prop_assert!(cluster.views.values().all(|view| *view == first));
+            prop_assert!(cluster.views.values().all(|view| view.ring_digest() == first.ring_digest()));
+            {
+                for node in first.current_ring().nodes() {
+                    let status = first.record(node).unwrap().status;
+                    prop_assert!(matches!(status, MemberStatus::Normal | MemberStatus::Leaving), "current {:?}", status);
+                }
+                for node in first.future_ring().nodes() {
+                    let status = first.record(node).unwrap().status;
+                    prop_assert!(matches!(status, MemberStatus::Normal | MemberStatus::Joining), "future {:?}", status);
                 }
             }
         }

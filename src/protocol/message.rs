@@ -199,10 +199,12 @@ pub enum Message {
         entries: Vec<KeyVersions>,
         reply_wanted: bool,
     },
-    /// A joining node asks a current replica for a range it will hold (§4.9).
+    /// A joining node asks a current replica for a range it will hold (§4.9). It carries the
+    /// joiner's own record, since the replica may not have heard of it by gossip yet.
     RangeRequest {
         transfer: u64,
         range: KeyRange,
+        requester: MemberRecord,
     },
     /// A range's keys, to a node that now holds it (a joiner, or a leaver's successor).
     RangeTransfer {

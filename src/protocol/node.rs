@@ -284,7 +284,10 @@ impl Node {
             return Err("a message from this node itself".into());
         }
         let known = self.durable.view.record(from).is_some();
-        let introduces_itself = matches!(message, Message::Gossip { .. } | Message::GossipReply { .. });
+        let introduces_itself = matches!(
+            message,
+            Message::Gossip { .. } | Message::GossipReply { .. } | Message::RangeRequest { .. }
+        );
         if !known && !introduces_itself {
             return Err(format!("{from} is not a member this node knows"));
         }
@@ -315,7 +318,9 @@ impl Node {
             Message::MerkleSync { exchange, range, leaves, entries, reply_wanted } => {
                 self.on_merkle_sync(from, exchange, range, leaves, entries, reply_wanted)
             }
-            Message::RangeRequest { transfer, range } => self.on_range_request(from, transfer, range),
+            Message::RangeRequest { transfer, range, requester } => {
+                self.on_range_request(from, transfer, range, requester)
+            }
             Message::RangeTransfer { transfer, range, entries } => {
                 self.on_range_transfer(from, transfer, range, entries)
             }

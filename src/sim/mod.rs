@@ -1,2 +1,14 @@
 //! The deterministic simulator: the fabric that owns virtual time and the network, and drives
 //! [`crate::protocol`] nodes natively. Knows nothing of the browser.
+//!
+//! A run is a pure function of (configuration, seed, actions): [`scenario::Scenario`] holds
+//! exactly that, [`run::Simulation`] plays it on a [`fabric::Fabric`], and the [`trace::Trace`]
+//! records everything.
+
+pub mod fabric;
+pub mod metrics;
+pub mod network;
+pub mod run;
+pub mod scenario;
+pub mod trace;
+pub mod workload;

@@ -1,0 +1,49 @@
+//! Runs are data: the same scenario gives the same trace; a golden hash pins behaviour.
+
+use dynamoscope::protocol::message::{ClientResponse, OperationKind};
+use dynamoscope::sim::run::Simulation;
+use dynamoscope::sim::scenario::Scenario;
+use dynamoscope::sim::trace::TraceMode;
+
+fn scenario(name: &str) -> Scenario {
+    let path = format!("{}/static/scenarios/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn run(scenario: &Scenario, mode: TraceMode) -> Simulation {
+    let mut simulation = Simulation::new(scenario.clone(), mode).unwrap();
+    simulation.run();
+    simulation
+}
+
+#[test]
+fn the_same_scenario_run_twice_gives_an_identical_trace() {
+    let scenario = scenario("cart-partition");
+    let first = run(&scenario, TraceMode::Full);
+    let second = run(&scenario, TraceMode::Full);
+    assert_eq!(first.fabric().trace().hash(), second.fabric().trace().hash());
+    assert_eq!(first.fabric().trace().len(), second.fabric().trace().len());
+    assert!(first.fabric().trace().events().eq(second.fabric().trace().events()), "event by event");
+    let hash_only = run(&scenario, TraceMode::HashOnly);
+    assert_eq!(hash_only.fabric().trace().hash(), first.fabric().trace().hash());
+    let mut other_seed = scenario.clone();
+    other_seed.seed += 1;
+    assert_ne!(run(&other_seed, TraceMode::HashOnly).fabric().trace().hash(), first.fabric().trace().hash());
+}
+
+#[test]
+fn a_hinted_write_is_read_back_from_the_restarted_owner() {
+    let simulation = run(&scenario("hinted-handoff"), TraceMode::Full);
+    assert!(simulation.action_errors().is_empty(), "{:?}", simulation.action_errors());
+    let metrics = simulation.fabric().metrics();
+    assert!(metrics.hints_stored >= 1 && metrics.hints_delivered >= 1, "{metrics:?}");
+    let last_get =
+        simulation.history().iter().rev().find(|outcome| outcome.kind == OperationKind::Get).unwrap();
+    match &last_get.result {
+        Ok(ClientResponse::Got { versions, .. }) => {
+            assert_eq!(versions.len(), 1);
+            assert_eq!(versions[0].value, b"book,lamp".to_vec());
+        }
+        other => panic!("{other:?}"),
+    }
+}
