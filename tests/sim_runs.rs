@@ -47,3 +47,19 @@ fn a_hinted_write_is_read_back_from_the_restarted_owner() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The golden hash of `static/scenarios/hinted-handoff.json`: an accidental change of behaviour
+/// (of the node or the fabric) changes it. If a change is intended, update it here and in
+/// `web/tests/browser.rs`, which asserts the same hash on wasm32.
+pub const HINTED_HANDOFF_TRACE_HASH: u64 = 0x5d33_c3a4_ad69_4677;
+
+#[test]
+fn the_golden_trace_hash_is_unchanged() {
+    let simulation = run(&scenario("hinted-handoff"), TraceMode::HashOnly);
+    assert_eq!(
+        simulation.fabric().trace().hash(),
+        HINTED_HANDOFF_TRACE_HASH,
+        "trace hash {:#018x}",
+        simulation.fabric().trace().hash()
+    );
+}

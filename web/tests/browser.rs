@@ -37,3 +37,16 @@ fn wire_bytes_round_trip_and_reject_garbage_in_the_browser() {
     assert_eq!(decode::<FromWorker>(&encode(&FromWorker::Ready)), Ok(FromWorker::Ready));
     assert!(matches!(decode::<ToWorker>(&[0xff; 3]), Err(WireError::Malformed(_))));
 }
+
+/// §4.6 scenario run by the simulator compiled to wasm32: the trace hash equals the native one
+/// (`tests/sim_runs.rs`), so x86_64 and wasm32 produce the same run.
+#[wasm_bindgen_test]
+fn the_simulator_on_wasm32_reproduces_the_native_trace_hash() {
+    use dynamoscope::sim::run::Simulation;
+    use dynamoscope::sim::scenario::Scenario;
+    use dynamoscope::sim::trace::TraceMode;
+    let scenario = Scenario::from_json(include_str!("../../static/scenarios/hinted-handoff.json")).unwrap();
+    let mut simulation = Simulation::new(scenario, TraceMode::HashOnly).unwrap();
+    simulation.run();
+    assert_eq!(simulation.fabric().trace().hash(), 0x5d33_c3a4_ad69_4677);
+}
