@@ -15,6 +15,19 @@ fn cluster() -> Cluster {
     Cluster::new(ClusterConfig::default())
 }
 
+/// A cluster holding `count` keys `{prefix}{index}`, each written with value "v" through its
+/// coordinator and replicated.
+fn cluster_with_keys(count: usize, prefix: &str) -> (Cluster, Vec<String>) {
+    let mut cluster = cluster();
+    let keys: Vec<String> = (0..count).map(|index| format!("{prefix}{index}")).collect();
+    for key in &keys {
+        let coordinator = cluster.preference_list(1, key)[0].0;
+        cluster.put_ok(coordinator, key, "v", None);
+    }
+    cluster.run_for(100);
+    (cluster, keys)
+}
+
 /// A node of the key's top N that is not `excluded`, and a node outside the top N.
 fn inside_and_outside(cluster: &Cluster, key: &str) -> (Vec<NodeId>, NodeId) {
     let preference = cluster.preference_list(1, key);
@@ -185,13 +198,7 @@ fn a_get_repairs_a_replica_that_answered_with_less_section_5() {
 
 #[test]
 fn merkle_anti_entropy_repairs_a_wiped_replica_comparing_only_differing_branches_section_4_7() {
-    let mut cluster = cluster();
-    let keys: Vec<String> = (0..40).map(|index| format!("key{index}")).collect();
-    for key in &keys {
-        let coordinator = cluster.preference_list(1, key)[0].0;
-        cluster.put_ok(coordinator, key, "v", None);
-    }
-    cluster.run_for(100);
+    let (mut cluster, keys) = cluster_with_keys(40, "key");
     cluster.wipe_and_restart(3);
     let owned: Vec<&String> =
         keys.iter().filter(|key| cluster.preference_list(1, key).contains(&NodeId(3))).collect();
@@ -224,13 +231,7 @@ fn merkle_anti_entropy_repairs_a_wiped_replica_comparing_only_differing_branches
 
 #[test]
 fn a_joining_node_gossips_in_receives_its_ranges_and_old_holders_drop_them_section_4_8_and_4_9() {
-    let mut cluster = cluster();
-    let keys: Vec<String> = (0..60).map(|index| format!("item{index}")).collect();
-    for key in &keys {
-        let coordinator = cluster.preference_list(1, key)[0].0;
-        cluster.put_ok(coordinator, key, "v", None);
-    }
-    cluster.run_for(100);
+    let (mut cluster, keys) = cluster_with_keys(60, "item");
     cluster.add_node(NodeId(6));
     cluster.admin(6, AdminCommand::Join);
     cluster.run_for(30_000);
@@ -274,13 +275,7 @@ fn a_joining_node_gossips_in_receives_its_ranges_and_old_holders_drop_them_secti
 
 #[test]
 fn a_leaving_node_hands_its_ranges_on_before_it_goes_section_4_9() {
-    let mut cluster = cluster();
-    let keys: Vec<String> = (0..60).map(|index| format!("item{index}")).collect();
-    for key in &keys {
-        let coordinator = cluster.preference_list(1, key)[0].0;
-        cluster.put_ok(coordinator, key, "v", None);
-    }
-    cluster.run_for(100);
+    let (mut cluster, keys) = cluster_with_keys(60, "item");
     cluster.admin(2, AdminCommand::Leave);
     cluster.run_for(30_000);
     assert_eq!(cluster.node(2).status(), Some(MemberStatus::Left));
