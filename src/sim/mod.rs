@@ -6,8 +6,10 @@
 //! records everything.
 
 pub mod core;
+pub mod checker;
 pub mod fabric;
 pub mod metrics;
+pub mod nemesis;
 pub mod network;
 pub mod run;
 pub mod scenario;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::fabric::{Fabric, Reply};
+use super::nemesis::schedule;
 use super::scenario::{Action, Scenario, TimedAction};
 use super::trace::TraceMode;
 use super::workload::{Workload, WorkloadRequest};
@@ -55,8 +56,14 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    pub fn new(scenario: Scenario, mode: TraceMode) -> Result<Simulation, String> {
+    pub fn new(mut scenario: Scenario, mode: TraceMode) -> Result<Simulation, String> {
         scenario.validate().map_err(|error| error.to_string())?;
+        // The nemesis becomes plain actions, so `scenario()` replays the same run without it.
+        if let Some(nemesis) = scenario.nemesis.take() {
+            let members = &scenario.config.initial_members;
+            let faults = schedule(&nemesis, members, &scenario.network, scenario.duration_ms, scenario.seed);
+            scenario.actions = merge_actions(std::mem::take(&mut scenario.actions), faults);
+        }
         let fabric = Fabric::new(scenario.config.clone(), scenario.network.clone(), scenario.seed, mode)?;
         let workload = match &scenario.workload {
             Some(config) => Some(Workload::new(config.clone(), scenario.seed, scenario.workload_stop_ms())?),

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nemesis::NemesisConfig;
 use super::network::NetworkConfig;
 use super::workload::WorkloadConfig;
 use crate::protocol::store::ConflictPolicy;
@@ -32,6 +33,9 @@ pub struct Scenario {
     /// Clients stop this long before the end, so the run can settle (default: 20% of it).
     #[serde(default)]
     pub quiet_ms: Option<u64>,
+    /// Random faults drawn from the seed, merged into `actions` when the run starts.
+    #[serde(default)]
+    pub nemesis: Option<NemesisConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,6 +163,11 @@ impl Scenario {
         }
         if let Some(workload) = &self.workload {
             workload.validate().map_err(|reason| error("workload", reason))?;
+        }
+        if let Some(nemesis) = &self.nemesis {
+            nemesis
+                .validate(self.duration_ms)
+                .map_err(|(field, reason)| error(format!("nemesis.{field}"), reason))?;
         }
         if self.actions.len() > ACTIONS_MAX {
             return Err(error("actions", format!("at most {ACTIONS_MAX} actions")));
