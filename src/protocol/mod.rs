@@ -52,7 +52,9 @@ pub mod types;
 pub mod vclock;
 
 pub use config::{ClusterConfig, ConfigError, FailureDetector};
-pub use message::{ClientError, ClientOperation, ClientRequest, ClientResponse, Message, MessageKind, RequestId};
+pub use message::{
+    ClientError, ClientOperation, ClientRequest, ClientResponse, Message, MessageKind, RequestId,
+};
 pub use node::{AdminCommand, Node, Output, Timer};
 pub use observation::Observation;
 pub use types::{Key, KeyRange, NodeId, Value};

@@ -201,7 +201,9 @@ fn partition_width(partitions: u32) -> u128 {
 
 /// Strategy 3, joining (§6.2): the joiner first takes every partition of 0..Q that nobody owns,
 /// then takes one at a time from the node holding the most (ties: largest `NodeId`, which gives
-/// its highest-numbered partition) until it holds floor(Q/S), S counting the joiner, but never
+/// the partition nearest the joiner's next evenly spaced target, so the joiner's partitions
+/// spread round the ring instead of forming one run whose successor would replicate all of it)
+/// until it holds floor(Q/S), S counting the joiner, but never
 /// from a node holding fewer than two more than the joiner (a move that would not even out the
 /// load; it can only come up when partitions are listed twice), so no donor is emptied. The
 /// first node to join takes
@@ -225,24 +227,33 @@ pub fn assign_partitions_on_join(
         if taken.len() >= joiner_share {
             break;
         }
-        let Some(partition) = take_from_most_loaded(&mut next, taken.len()) else { break };
+        let target = (taken.len() as u64 * u64::from(partitions) / joiner_share as u64) as u32;
+        let Some(partition) = take_from_most_loaded(&mut next, taken.len(), target, partitions) else {
+            break;
+        };
         taken.insert(partition);
     }
     next.insert(joiner, taken);
     next
 }
 
-/// Removes the highest-numbered partition of the most loaded node (ties: largest `NodeId`),
-/// unless that node holds fewer than two more than the joiner's `joiner_count`.
+/// Removes from the most loaded node (ties: largest `NodeId`) its partition nearest `target`
+/// going clockwise, unless that node holds fewer than two more than the joiner's
+/// `joiner_count`.
 fn take_from_most_loaded(
     assignment: &mut BTreeMap<NodeId, BTreeSet<u32>>,
     joiner_count: usize,
+    target: u32,
+    partitions: u32,
 ) -> Option<u32> {
     let (_, owned) = assignment.iter_mut().max_by_key(|(node, owned)| (owned.len(), **node))?;
     if owned.len() < joiner_count + 2 {
         return None;
     }
-    owned.pop_last()
+    let nearest = owned.range(target..).next().or_else(|| owned.first()).copied()?;
+    debug_assert!(nearest < partitions);
+    owned.remove(&nearest);
+    Some(nearest)
 }
 
 /// Strategy 3, leaving (§6.2): the leaver's partitions go one by one, lowest-numbered first, to
@@ -424,12 +435,12 @@ mod tests {
         let first = assign_partitions_on_join(&BTreeMap::new(), NodeId(1), 5);
         assert_eq!(first[&NodeId(1)], (0..5).collect());
         let second = assign_partitions_on_join(&first, NodeId(2), 5);
-        assert_eq!(second[&NodeId(2)], BTreeSet::from([3, 4]));
+        assert_eq!(second[&NodeId(2)], BTreeSet::from([0, 2]), "evenly spaced targets 0 and 2");
         let third = assign_partitions_on_join(&second, NodeId(3), 5);
-        assert_eq!(third[&NodeId(3)], BTreeSet::from([2]));
+        assert_eq!(third[&NodeId(3)], BTreeSet::from([1]), "from n1, the nearest to target 0");
         let after_leave = assign_partitions_on_leave(&third, NodeId(1));
-        assert_eq!(after_leave[&NodeId(3)], BTreeSet::from([0, 2]));
-        assert_eq!(after_leave[&NodeId(2)], BTreeSet::from([1, 3, 4]));
+        assert_eq!(after_leave[&NodeId(3)], BTreeSet::from([1, 3]));
+        assert_eq!(after_leave[&NodeId(2)], BTreeSet::from([0, 2, 4]));
         let alone = assign_partitions_on_leave(&first, NodeId(1));
         assert!(alone.is_empty());
     }
@@ -464,7 +475,7 @@ mod tests {
         assert_eq!(after_holes[&NodeId(1)].len(), 6, "the joiner already holds floor(8/3)");
         let lopsided = assignment_of(&[(1, &[0, 1, 2, 3, 4, 5, 6]), (2, &[7])]);
         let after_lopsided = assign_partitions_on_join(&lopsided, NodeId(3), 8);
-        assert_eq!(after_lopsided[&NodeId(3)], BTreeSet::from([5, 6]));
+        assert_eq!(after_lopsided[&NodeId(3)], BTreeSet::from([0, 4]));
         assert_eq!(after_lopsided[&NodeId(2)], BTreeSet::from([7]));
         let beyond = assignment_of(&[(1, &[0]), (2, &[1]), (3, &[2, 9])]);
         let after_beyond = assign_partitions_on_join(&beyond, NodeId(4), 3);

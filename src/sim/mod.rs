@@ -5,8 +5,8 @@
 //! exactly that, [`run::Simulation`] plays it on a [`fabric::Fabric`], and the [`trace::Trace`]
 //! records everything.
 
-pub mod core;
 pub mod checker;
+pub mod core;
 pub mod fabric;
 pub mod metrics;
 pub mod nemesis;
