@@ -16,6 +16,11 @@ serve: setup
 test: setup
 	@scripts/test.sh
 
+# 10,000 randomized runs of the checker (about two minutes on 2 cores).
+check-long: setup
+	cargo build --locked --profile fast --bin dynamoscope
+	target/fast/dynamoscope check --seeds 0..10000
+
 build: setup
 	trunk build --release
 
