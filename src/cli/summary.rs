@@ -34,6 +34,11 @@ pub struct Summary {
     pub convergence_ms: Option<u64>,
     /// Each invariant by name, in the checker's order: "ok", "violated: …", "not applicable: …".
     pub invariants: InOrder,
+    /// Acknowledged puts lost because every node holding them was wiped (not a violation).
+    pub lost_with_wiped: usize,
+    /// Acknowledged puts whose value a concurrent put through the same coordinator with the
+    /// same context replaced: the paper's vector clocks give both the same clock (§4.4).
+    pub lost_to_equal_clocks: usize,
     /// Scenario actions that could not be applied, with their times.
     pub action_errors: Vec<String>,
     pub trace: TraceSize,
@@ -149,6 +154,8 @@ impl Summary {
                     .map(|(name, verdict)| (name.clone(), verdict_text(verdict)))
                     .collect(),
             ),
+            lost_with_wiped: report.lost_with_wiped,
+            lost_to_equal_clocks: report.lost_to_equal_clocks,
             action_errors: simulation
                 .action_errors()
                 .iter()
@@ -219,6 +226,10 @@ impl Summary {
             },
         ];
         lines.extend(self.action_errors.iter().map(|error| format!("action failed at {error}")));
+        lines.push(format!(
+            "acknowledged puts lost: {} with wiped replicas, {} to equal clocks (§4.4)",
+            self.lost_with_wiped, self.lost_to_equal_clocks
+        ));
         lines.push("invariants:".into());
         lines.extend(self.invariants.0.iter().map(|(name, status)| format!("  {name}: {status}")));
         if let Some(bench) = &self.bench {
