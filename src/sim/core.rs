@@ -85,7 +85,8 @@ pub struct FabricCore {
     rng: ChaCha8Rng,
     now_ms: u64,
     slots: BTreeMap<NodeId, Slot>,
-    queue: BTreeMap<(u64, u64), Event>,
+    /// Boxed: a B-tree shifts its entries on insert, and a message is large.
+    queue: BTreeMap<(u64, u64), Box<Event>>,
     sequence: u64,
     next_message_id: u64,
     next_request: u64,
@@ -281,7 +282,7 @@ impl FabricCore {
         let mut by_node: BTreeMap<NodeId, Vec<Input>> = BTreeMap::new();
         for _ in 0..EVENTS_PER_INSTANT_MAX {
             let Some(entry) = self.queue.first_entry().filter(|entry| entry.key().0 == at_ms) else { break };
-            let event = entry.remove();
+            let event = *entry.remove();
             if let Some(input) = self.admit(event) {
                 by_node.entry(input.0).or_default().push(input.1);
             }
@@ -322,6 +323,13 @@ impl FabricCore {
 
     /// Records that `node` handled `input` and takes its outputs, in order.
     pub fn complete(&mut self, node: NodeId, input: &Input, outputs: Vec<Output>) {
+        self.delivered(node, input);
+        self.collect(node, outputs);
+    }
+
+    /// Records that `node` is handed `input`: the first half of [`FabricCore::complete`], for
+    /// hosts that give the input away by value before they have its outputs.
+    pub fn delivered(&mut self, node: NodeId, input: &Input) {
         let at_ms = self.now_ms;
         let record = match input {
             Input::Message { message_id, .. } => {
@@ -333,6 +341,10 @@ impl FabricCore {
             Input::Admin(command) => TraceEvent::Admin { at_ms, node, command: command.clone() },
         };
         self.trace.push(&record);
+    }
+
+    /// Takes `node`'s outputs for the input last recorded with [`FabricCore::delivered`].
+    pub fn collect_outputs(&mut self, node: NodeId, outputs: Vec<Output>) {
         self.collect(node, outputs);
     }
 
@@ -414,7 +426,7 @@ impl FabricCore {
             return self.drop_event(event, DropReason::QueueFull);
         }
         self.sequence += 1;
-        self.queue.insert((at_ms, self.sequence), event);
+        self.queue.insert((at_ms, self.sequence), Box::new(event));
     }
 
     fn drop_event(&mut self, event: Event, reason: DropReason) {

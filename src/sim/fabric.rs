@@ -138,10 +138,11 @@ impl Fabric {
         let mut delivered = 0;
         for (id, inputs) in instant.batches {
             for input in inputs {
+                self.core.delivered(id, &input);
                 let node = self.nodes.get_mut(&id).expect("the core delivers only to running nodes");
-                deliver(node, instant.at_ms, &input);
+                deliver(node, instant.at_ms, input);
                 let outputs: Vec<Output> = node.drain_outputs().collect();
-                self.core.complete(id, &input, outputs);
+                self.core.collect_outputs(id, outputs);
                 delivered += 1;
             }
         }
@@ -220,12 +221,12 @@ impl Fabric {
     }
 }
 
-/// Hands one input to a node: the one place the native host calls `handle_*`.
-pub fn deliver(node: &mut Node, now_ms: u64, input: &Input) {
+/// Hands one input to a node: the one place a host calls `handle_*`.
+pub fn deliver(node: &mut Node, now_ms: u64, input: Input) {
     match input {
-        Input::Message { from, message, .. } => node.handle_message(now_ms, *from, message.clone()),
-        Input::Timer(timer) => node.handle_timer(now_ms, *timer),
-        Input::Client(request) => node.handle_client(now_ms, request.clone()),
-        Input::Admin(command) => node.handle_admin(now_ms, command.clone()),
+        Input::Message { from, message, .. } => node.handle_message(now_ms, from, message),
+        Input::Timer(timer) => node.handle_timer(now_ms, timer),
+        Input::Client(request) => node.handle_client(now_ms, request),
+        Input::Admin(command) => node.handle_admin(now_ms, command),
     }
 }

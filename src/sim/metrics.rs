@@ -14,7 +14,8 @@ pub struct Metrics {
     pub messages_delivered: u64,
     pub messages_dropped: u64,
     pub queue_full_drops: u64,
-    pub messages_by_kind: BTreeMap<String, u64>,
+    /// Messages sent, by kind (see [`kind_name`] for the names, in [`MessageKind`] order).
+    pub messages_by_kind: [u64; MESSAGE_KINDS],
     pub hints_stored: u64,
     pub hints_delivered: u64,
     pub hints_dropped: u64,
@@ -29,7 +30,7 @@ pub struct Metrics {
 impl Metrics {
     pub fn count_sent(&mut self, message: &Message) {
         self.messages_sent += 1;
-        *self.messages_by_kind.entry(kind_name(message.kind()).to_string()).or_default() += 1;
+        self.messages_by_kind[message.kind() as usize] += 1;
         if let Message::MerkleCompare { level, hashes, .. } = message {
             self.merkle_hashes_sent += hashes.len() as u64;
             if *level == 0 {
@@ -52,6 +53,28 @@ impl Metrics {
         }
     }
 }
+
+/// How many kinds of message there are.
+pub const MESSAGE_KINDS: usize = 9;
+
+impl Metrics {
+    /// Messages sent by kind name, for reports.
+    pub fn messages_by_kind_name(&self) -> BTreeMap<&'static str, u64> {
+        ALL_KINDS.iter().map(|kind| (kind_name(*kind), self.messages_by_kind[*kind as usize])).collect()
+    }
+}
+
+const ALL_KINDS: [MessageKind; MESSAGE_KINDS] = [
+    MessageKind::ClientRequest,
+    MessageKind::ReplicaWrite,
+    MessageKind::ReplicaRead,
+    MessageKind::Hint,
+    MessageKind::Handoff,
+    MessageKind::ReadRepair,
+    MessageKind::Gossip,
+    MessageKind::Merkle,
+    MessageKind::RangeTransfer,
+];
 
 pub fn kind_name(kind: MessageKind) -> &'static str {
     match kind {
