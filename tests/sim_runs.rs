@@ -63,3 +63,24 @@ fn the_golden_trace_hash_is_unchanged() {
         simulation.fabric().trace().hash()
     );
 }
+
+/// The page's cluster (default configuration, default network, seed 2007) after 10 s of virtual
+/// time with no user action. `tests/e2e/runtime.test.mjs` asserts the same hash from the page,
+/// where every node is a real Web Worker: the browser runtime reproduces the native trace.
+pub const PAGE_CLUSTER_10S_TRACE_HASH: u64 = 0x1284_69a5_1507_342f;
+
+#[test]
+fn the_page_cluster_golden_hash_is_unchanged() {
+    use dynamoscope::protocol::ClusterConfig;
+    use dynamoscope::sim::fabric::Fabric;
+    use dynamoscope::sim::network::NetworkConfig;
+    let mut fabric =
+        Fabric::new(ClusterConfig::default(), NetworkConfig::default(), 2007, TraceMode::HashOnly).unwrap();
+    fabric.run_until(10_000);
+    assert_eq!(
+        fabric.trace().hash(),
+        PAGE_CLUSTER_10S_TRACE_HASH,
+        "trace hash {:016x}",
+        fabric.trace().hash()
+    );
+}

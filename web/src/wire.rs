@@ -1,25 +1,31 @@
 //! What crosses between the page and a node worker: postcard bytes in a transferred buffer.
 
+use dynamoscope::protocol::{ClusterConfig, Output};
+use dynamoscope::sim::core::Input;
 use serde::{Deserialize, Serialize};
 
 /// Largest message either side accepts; anything longer is rejected before decoding.
-pub const MESSAGE_BYTES_MAX: usize = 1 << 20;
+pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Creates the worker's node. Sent once, after the worker reported [`FromWorker::Ready`].
-    Start { node_id: u32, seed: u64 },
-    /// Delivers a timer tick at virtual time `now_ms`.
-    Tick { now_ms: u64 },
+    /// Creates the worker's node, fresh or from its disk. Sent once, after the worker
+    /// reported [`FromWorker::Ready`].
+    Start { node_id: u32, seed: u64, config: Box<ClusterConfig>, disk: Option<Vec<u8>> },
+    /// The inputs the fabric delivers to this node at one instant, in order.
+    Step { now_ms: u64, inputs: Vec<Input> },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {
     /// The worker's wasm is loaded and its message handler is installed.
     Ready,
-    /// The node's state after the last input.
-    Status { node_id: u32, ticks: u64, now_ms: u64 },
-    /// The worker refused an input; the page shows the reason.
+    /// The node exists; these are its first outputs (its periodic timers).
+    Started { outputs: Vec<Output> },
+    /// One list of outputs per input of the step, and the node's durable state if the step
+    /// changed it (written before this reply: the step is acknowledged only once it is safe).
+    Stepped { outputs: Vec<Vec<Output>>, disk: Option<Vec<u8>> },
+    /// The worker refused a message; the page shows the reason.
     Rejected { reason: String },
 }
 
@@ -54,13 +60,17 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dynamoscope::protocol::Timer;
 
     #[test]
     fn messages_round_trip_through_bytes() {
-        let start = ToWorker::Start { node_id: 4, seed: u64::MAX };
+        let start =
+            ToWorker::Start { node_id: 4, seed: u64::MAX, config: Box::default(), disk: Some(vec![1, 2]) };
         assert_eq!(decode::<ToWorker>(&encode(&start)), Ok(start));
-        let status = FromWorker::Status { node_id: 4, ticks: 17, now_ms: 1700 };
-        assert_eq!(decode::<FromWorker>(&encode(&status)), Ok(status));
+        let step = ToWorker::Step { now_ms: 1_700, inputs: vec![Input::Timer(Timer::Gossip)] };
+        assert_eq!(decode::<ToWorker>(&encode(&step)), Ok(step));
+        let stepped = FromWorker::Stepped { outputs: vec![Vec::new()], disk: None };
+        assert_eq!(decode::<FromWorker>(&encode(&stepped)), Ok(stepped));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use dynamoscope::protocol::ring::ring_position;
 use dynamoscope::protocol::{ClusterConfig, Message, Node, NodeId, Output, Timer};
+use dynamoscope::sim::core::Input;
 use dynamoscope_web::wire::{decode, encode, FromWorker, ToWorker, WireError};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -32,8 +33,8 @@ fn a_node_gossips_inside_the_browser() {
 
 #[wasm_bindgen_test]
 fn wire_bytes_round_trip_and_reject_garbage_in_the_browser() {
-    let tick = ToWorker::Tick { now_ms: 123_456 };
-    assert_eq!(decode::<ToWorker>(&encode(&tick)), Ok(tick));
+    let step = ToWorker::Step { now_ms: 123_456, inputs: vec![Input::Timer(Timer::Gossip)] };
+    assert_eq!(decode::<ToWorker>(&encode(&step)), Ok(step));
     assert_eq!(decode::<FromWorker>(&encode(&FromWorker::Ready)), Ok(FromWorker::Ready));
     assert!(matches!(decode::<ToWorker>(&[0xff; 3]), Err(WireError::Malformed(_))));
 }

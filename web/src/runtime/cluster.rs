@@ -1,83 +1,411 @@
-//! The set of node workers the page runs, and the virtual clock that paces them.
+//! The cluster in the browser: [`FabricCore`] is the network and the clock, and every node runs
+//! in its own Web Worker. One instant at a time, the inputs due are posted to their workers
+//! concurrently; once every worker answered, their outputs go back to the core in canonical
+//! order (ascending node id, then input order) — the same order the native fabric uses.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
+
+use dynamoscope::protocol::{ClusterConfig, NodeId, Output};
+use dynamoscope::sim::core::{FabricCore, Input, NodeStatus};
+use dynamoscope::sim::network::NetworkConfig;
+use dynamoscope::sim::trace::{Fault, TraceMode};
 
 use super::{NodeWorker, WorkerEvent};
 use crate::wire::{FromWorker, ToWorker};
 
-/// Virtual milliseconds that pass per page tick.
-pub const TICK_VIRTUAL_MS: u64 = 250;
-
 /// Upper bound on nodes, so every per-node loop on the page is bounded.
 pub const NODES_MAX: u32 = 64;
+/// Instants one pump may run, so a fast-forward never freezes the page.
+const INSTANTS_PER_PUMP_MAX: usize = 256;
+
+/// What the page shows of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSnapshot {
+    pub id: u32,
+    pub status: SlotStatus,
+    /// Inputs its current process has handled.
+    pub inputs_handled: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotStatus {
+    /// The worker is loading its wasm or its node.
+    Starting,
+    Up,
+    /// The worker was terminated.
+    Crashed,
+    /// The worker threw; the message says why.
+    Failed(String),
+}
+
+impl SlotStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SlotStatus::Starting => "starting",
+            SlotStatus::Up => "up",
+            SlotStatus::Crashed => "crashed",
+            SlotStatus::Failed(_) => "failed",
+        }
+    }
+}
 
 struct Slot {
-    worker: NodeWorker,
-    started: bool,
+    worker: Option<NodeWorker>,
+    status: SlotStatus,
+    inputs_handled: u64,
+    /// The first outputs of a process that started, held until it may join the clock.
+    started: Option<Vec<Output>>,
+    restarted: bool,
+}
+
+/// One instant whose inputs are with the workers.
+struct Step {
+    batches: Vec<(NodeId, Vec<Input>)>,
+    replies: BTreeMap<NodeId, Vec<Vec<Output>>>,
 }
 
 pub struct Cluster {
-    slots: BTreeMap<u32, Slot>,
-    now_ms: u64,
+    core: FabricCore,
+    config: ClusterConfig,
     seed: u64,
-    on_event: Rc<dyn Fn(u32, WorkerEvent)>,
+    slots: BTreeMap<NodeId, Slot>,
+    /// Each node's durable state, as its worker last persisted it before acknowledging a step.
+    disks: BTreeMap<NodeId, Vec<u8>>,
+    step: Option<Step>,
+    /// Crashes and restarts asked for while an instant was in flight: they apply right after it,
+    /// between instants, as in the native fabric.
+    deferred: Vec<(u32, bool)>,
+    /// Virtual milliseconds the clock may still advance before the next wall-clock tick.
+    budget_ms: u64,
+    paused: bool,
+    /// A fast-forward target: run as fast as possible until this virtual time.
+    settle_to_ms: Option<u64>,
+    settle_waiters: Vec<Box<dyn FnOnce(u64)>>,
+    on_change: Rc<dyn Fn(Vec<NodeSnapshot>, u64)>,
     this: Weak<RefCell<Cluster>>,
 }
 
 impl Cluster {
-    pub fn new(seed: u64, on_event: Rc<dyn Fn(u32, WorkerEvent)>) -> Rc<RefCell<Cluster>> {
-        Rc::new_cyclic(|this| {
-            RefCell::new(Cluster { slots: BTreeMap::new(), now_ms: 0, seed, on_event, this: this.clone() })
-        })
+    /// A fresh cluster of the configured initial members, at virtual time zero.
+    pub fn new(
+        config: ClusterConfig,
+        seed: u64,
+        on_change: Rc<dyn Fn(Vec<NodeSnapshot>, u64)>,
+    ) -> Result<Rc<RefCell<Cluster>>, String> {
+        config.validate().map_err(|error| error.to_string())?;
+        let core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)?;
+        let cluster = Rc::new_cyclic(|this| {
+            RefCell::new(Cluster {
+                core,
+                config: config.clone(),
+                seed,
+                slots: BTreeMap::new(),
+                disks: BTreeMap::new(),
+                step: None,
+                deferred: Vec::new(),
+                budget_ms: 0,
+                paused: false,
+                settle_to_ms: None,
+                settle_waiters: Vec::new(),
+                on_change,
+                this: this.clone(),
+            })
+        });
+        for node in &config.initial_members {
+            if node.0 == 0 || node.0 > NODES_MAX {
+                return Err(format!("node ids run from 1 to {NODES_MAX}, not {}", node.0));
+            }
+            cluster.borrow_mut().spawn(*node, false)?;
+        }
+        Ok(cluster)
     }
 
-    /// Starts a fresh worker for `node_id`; the node is created once the worker reports ready.
-    pub fn start(&mut self, node_id: u32) -> Result<(), String> {
-        if node_id == 0 || node_id > NODES_MAX {
-            return Err(format!("node ids run from 1 to {NODES_MAX}, not {node_id}"));
-        }
-        if self.slots.contains_key(&node_id) {
-            return Err(format!("node n{node_id} is already running"));
-        }
+    fn spawn(&mut self, node: NodeId, restarted: bool) -> Result<(), String> {
         let cluster = self.this.clone();
-        let on_event = self.on_event.clone();
-        let seed = self.seed ^ u64::from(node_id);
         let worker = NodeWorker::spawn(Rc::new(move |event: WorkerEvent| {
-            if event == WorkerEvent::Message(FromWorker::Ready) {
-                if let Some(cluster) = cluster.upgrade() {
-                    cluster.borrow_mut().on_ready(node_id, seed);
-                }
+            if let Some(cluster) = cluster.upgrade() {
+                cluster.borrow_mut().on_worker_event(node, event);
             }
-            on_event(node_id, event);
         }))?;
-        self.slots.insert(node_id, Slot { worker, started: false });
+        let slot = Slot {
+            worker: Some(worker),
+            status: SlotStatus::Starting,
+            inputs_handled: 0,
+            started: None,
+            restarted,
+        };
+        self.slots.insert(node, slot);
+        self.notify();
         Ok(())
     }
 
-    /// Terminates the node's worker for real; whatever it held in memory is gone.
-    pub fn crash(&mut self, node_id: u32) -> Result<(), String> {
-        self.slots.remove(&node_id).map(drop).ok_or_else(|| format!("node n{node_id} is not running"))
+    pub fn trace_hash(&self) -> u64 {
+        self.core.trace().hash()
     }
 
-    pub fn is_running(&self, node_id: u32) -> bool {
-        self.slots.contains_key(&node_id)
+    pub fn now_ms(&self) -> u64 {
+        self.core.now_ms()
     }
 
-    /// Advances virtual time by one tick and delivers it to every started node.
-    pub fn tick(&mut self) {
-        self.now_ms += TICK_VIRTUAL_MS;
-        let tick = ToWorker::Tick { now_ms: self.now_ms };
-        for slot in self.slots.values().filter(|slot| slot.started) {
-            slot.worker.post(&tick);
+    /// True once no worker is loading.
+    pub fn is_ready(&self) -> bool {
+        !self.slots.is_empty() && self.slots.values().all(|slot| slot.status != SlotStatus::Starting)
+    }
+
+    pub fn is_running(&self, node: u32) -> bool {
+        self.slots.get(&NodeId(node)).is_some_and(|slot| slot.worker.is_some())
+    }
+
+    pub fn snapshots(&self) -> Vec<NodeSnapshot> {
+        self.slots
+            .iter()
+            .map(|(id, slot)| NodeSnapshot {
+                id: id.0,
+                status: slot.status.clone(),
+                inputs_handled: slot.inputs_handled,
+            })
+            .collect()
+    }
+
+    fn notify(&self) {
+        (self.on_change)(self.snapshots(), self.core.now_ms());
+    }
+
+    /// Terminates the node's worker for real; what it held in memory is gone, its disk stays.
+    pub fn crash(&mut self, node: u32) -> Result<(), String> {
+        if self.step.is_some() {
+            self.deferred.push((node, false));
+            return Ok(());
+        }
+        let id = NodeId(node);
+        let slot = self.slots.get_mut(&id).ok_or_else(|| format!("there is no node n{node}"))?;
+        if slot.worker.is_none() {
+            return Err(format!("node n{node} is not running"));
+        }
+        slot.worker = None;
+        slot.status = SlotStatus::Crashed;
+        if self.core.status(id) != Some(NodeStatus::Down) {
+            self.core.node_down(id, Fault::Crash(id))?;
+        }
+        self.notify();
+        Ok(())
+    }
+
+    /// Starts a fresh worker, which restores the node from its disk.
+    pub fn restart(&mut self, node: u32) -> Result<(), String> {
+        if self.step.is_some() {
+            self.deferred.push((node, true));
+            return Ok(());
+        }
+        if self.is_running(node) {
+            return Err(format!("node n{node} is running; crash it first"));
+        }
+        if !self.slots.contains_key(&NodeId(node)) {
+            return Err(format!("there is no node n{node}"));
+        }
+        self.spawn(NodeId(node), true)
+    }
+
+    fn on_worker_event(&mut self, node: NodeId, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Message(FromWorker::Ready) => self.start_node(node),
+            WorkerEvent::Message(FromWorker::Started { outputs }) => {
+                if let Some(slot) = self.slots.get_mut(&node) {
+                    slot.started = Some(outputs);
+                }
+                self.admit_started_nodes();
+            }
+            WorkerEvent::Message(FromWorker::Stepped { outputs, disk }) => {
+                self.on_stepped(node, outputs, disk)
+            }
+            WorkerEvent::Message(FromWorker::Rejected { reason }) | WorkerEvent::Failed(reason) => {
+                self.fail(node, reason)
+            }
         }
     }
 
-    fn on_ready(&mut self, node_id: u32, seed: u64) {
-        if let Some(slot) = self.slots.get_mut(&node_id) {
-            slot.worker.post(&ToWorker::Start { node_id, seed });
-            slot.started = true;
+    fn start_node(&mut self, node: NodeId) {
+        let disk = self.disks.get(&node).cloned();
+        let start =
+            ToWorker::Start { node_id: node.0, seed: self.seed, config: Box::new(self.config.clone()), disk };
+        if let Some(worker) = self.slots.get(&node).and_then(|slot| slot.worker.as_ref()) {
+            worker.post(&start);
         }
+    }
+
+    /// Started processes join the clock together, in ascending id, once none is still loading,
+    /// so the order of their first timers never depends on which wasm loaded first.
+    fn admit_started_nodes(&mut self) {
+        let loading =
+            self.slots.values().any(|slot| slot.status == SlotStatus::Starting && slot.started.is_none());
+        if loading {
+            return;
+        }
+        let ready: Vec<NodeId> =
+            self.slots.iter().filter(|(_, slot)| slot.started.is_some()).map(|(id, _)| *id).collect();
+        for id in ready {
+            let slot = self.slots.get_mut(&id).expect("listed above");
+            let outputs = slot.started.take().expect("listed above");
+            slot.status = SlotStatus::Up;
+            let restarted = slot.restarted;
+            if !restarted {
+                // Added to the fabric as it comes up, as the native fabric does, so both traces
+                // start alike.
+                self.core.add_node(id).expect("a new node id");
+            }
+            self.core.node_up(id, restarted, outputs);
+        }
+        self.notify();
+        self.pump();
+    }
+
+    /// A worker that threw is marked failed; the fabric and the other nodes go on.
+    fn fail(&mut self, node: NodeId, reason: String) {
+        if let Some(slot) = self.slots.get_mut(&node) {
+            slot.worker = None;
+            slot.status = SlotStatus::Failed(reason);
+        }
+        if self.core.status(node).is_some_and(|status| status != NodeStatus::Down) {
+            let _ = self.core.node_down(node, Fault::Crash(node));
+        }
+        if let Some(step) = self.step.as_mut() {
+            // Its answer will never come: it handled nothing.
+            step.batches.retain(|(id, _)| *id != node);
+        }
+        self.notify();
+        if self.finish_step_if_answered() {
+            self.pump();
+        }
+    }
+
+    /// Lets virtual time advance by `virtual_ms` (the wall-clock pacing) and runs what is due.
+    pub fn advance(&mut self, virtual_ms: u64) {
+        if self.paused {
+            return;
+        }
+        self.budget_ms = self.budget_ms.saturating_add(virtual_ms).min(virtual_ms.saturating_mul(4));
+        self.pump();
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        self.budget_ms = 0;
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Runs every instant up to `at_ms` as fast as the workers answer, then calls `done` with
+    /// the virtual time reached. The wall-clock pacing stops meanwhile.
+    pub fn settle_to(&mut self, at_ms: u64, done: Box<dyn FnOnce(u64)>) {
+        self.settle_to_ms = Some(self.settle_to_ms.map_or(at_ms, |current| current.max(at_ms)));
+        self.settle_waiters.push(done);
+        self.pump();
+    }
+
+    /// Starts the next instant if it is due, no instant is in flight and no worker is loading.
+    fn pump(&mut self) {
+        for _ in 0..INSTANTS_PER_PUMP_MAX {
+            if self.step.is_some() || self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
+                return;
+            }
+            if let Some(target_ms) = self.settle_to_ms {
+                if !self.settle_step(target_ms) {
+                    return;
+                }
+                continue;
+            }
+            let horizon_ms = self.core.now_ms() + self.budget_ms;
+            let Some(next_ms) = self.core.next_event_ms().filter(|at_ms| *at_ms <= horizon_ms) else {
+                self.spend_budget_to(horizon_ms);
+                return;
+            };
+            self.spend_budget_to(next_ms);
+            let Some(instant) = self.core.begin_instant() else { return };
+            self.post_step(instant.at_ms, instant.batches);
+        }
+    }
+
+    /// One instant of a fast-forward; false once the target is reached (waiters are told).
+    fn settle_step(&mut self, target_ms: u64) -> bool {
+        match self.core.next_event_ms().filter(|at_ms| *at_ms <= target_ms) {
+            Some(_) => {
+                let instant = self.core.begin_instant().expect("an event is due");
+                self.post_step(instant.at_ms, instant.batches);
+                true
+            }
+            None => {
+                self.core.advance_to(target_ms);
+                self.settle_to_ms = None;
+                self.notify();
+                for waiter in std::mem::take(&mut self.settle_waiters) {
+                    waiter(target_ms);
+                }
+                false
+            }
+        }
+    }
+
+    fn spend_budget_to(&mut self, at_ms: u64) {
+        let now_ms = self.core.now_ms();
+        self.budget_ms = self.budget_ms.saturating_sub(at_ms.saturating_sub(now_ms));
+        self.core.advance_to(at_ms);
+    }
+
+    fn post_step(&mut self, now_ms: u64, batches: Vec<(NodeId, Vec<Input>)>) {
+        for (node, inputs) in &batches {
+            let step = ToWorker::Step { now_ms, inputs: inputs.clone() };
+            if let Some(worker) = self.slots.get(node).and_then(|slot| slot.worker.as_ref()) {
+                worker.post(&step);
+            }
+        }
+        self.step = Some(Step { batches, replies: BTreeMap::new() });
+        // An instant whose every input was dropped is over at once; the caller's loop goes on.
+        self.finish_step_if_answered();
+    }
+
+    fn on_stepped(&mut self, node: NodeId, outputs: Vec<Vec<Output>>, disk: Option<Vec<u8>>) {
+        if let Some(disk) = disk {
+            self.disks.insert(node, disk);
+        }
+        if let Some(step) = self.step.as_mut() {
+            step.replies.insert(node, outputs);
+        }
+        if self.finish_step_if_answered() {
+            self.pump();
+        }
+    }
+
+    /// Once every worker of the instant answered, hands their outputs to the core in order;
+    /// true if the instant is over.
+    fn finish_step_if_answered(&mut self) -> bool {
+        let Some(step) = self.step.as_ref() else { return false };
+        let waiting: BTreeSet<NodeId> = step.batches.iter().map(|(node, _)| *node).collect();
+        if !waiting.iter().all(|node| step.replies.contains_key(node)) {
+            return false;
+        }
+        let mut step = self.step.take().expect("checked above");
+        for (node, inputs) in step.batches {
+            let replies = step.replies.remove(&node).unwrap_or_default();
+            let mut replies = replies.into_iter();
+            for input in inputs {
+                self.core.delivered(node, &input);
+                self.core.collect_outputs(node, replies.next().unwrap_or_default());
+                if let Some(slot) = self.slots.get_mut(&node) {
+                    slot.inputs_handled += 1;
+                }
+            }
+        }
+        for (node, restart) in std::mem::take(&mut self.deferred) {
+            let result = if restart { self.restart(node) } else { self.crash(node) };
+            if let Err(error) = result {
+                web_sys::console::warn_1(&error.into());
+            }
+        }
+        self.notify();
+        true
     }
 }

@@ -10,10 +10,11 @@ use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker};
 use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
-pub use cluster::Cluster;
+pub mod console;
+pub use cluster::{Cluster, NodeSnapshot, SlotStatus};
 
 /// What a node worker tells the page.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum WorkerEvent {
     Message(FromWorker),
     /// The worker threw (a panic in the node) or sent bytes the page cannot read.

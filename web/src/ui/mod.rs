@@ -6,18 +6,19 @@ mod state;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use dynamoscope::protocol::ClusterConfig;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::runtime::{Cluster, WorkerEvent};
+use crate::runtime::{Cluster, NodeSnapshot};
 use ring::Ring;
 use state::{Action, ClusterView, NodeStatus};
 
-/// Nodes the page starts with.
-pub const DEFAULT_NODES: u32 = 5;
-/// Wall milliseconds between page ticks.
-const TICK_WALL_MS: i32 = 250;
+/// Wall milliseconds between two advances of the virtual clock.
+const PACE_WALL_MS: i32 = 100;
+/// Virtual milliseconds per wall second: 1000 is real time.
+const SPEED_VIRTUAL_MS_PER_SECOND: u64 = 1_000;
 const CLUSTER_SEED: u64 = 2007;
 
 pub fn mount() {
@@ -27,12 +28,9 @@ pub fn mount() {
 
 #[function_component(App)]
 fn app() -> Html {
-    let view = use_reducer(|| ClusterView::new(DEFAULT_NODES));
+    let view = use_reducer(ClusterView::default);
     let cluster = use_cluster(view.dispatcher());
-    let on_toggle = {
-        let view = view.clone();
-        Callback::from(move |node_id: u32| toggle_node(&cluster, &view, node_id))
-    };
+    let on_toggle = Callback::from(move |node_id: u32| toggle_node(&cluster, node_id));
     let up = view.nodes.iter().filter(|node| node.status == NodeStatus::Up).count();
     html! {
         <main>
@@ -44,55 +42,51 @@ fn app() -> Html {
                 { format!("{} nodes · {} up · virtual time {} ms", view.nodes.len(), up, view.now_ms) }
             </p>
             <Ring nodes={view.nodes.clone()} on_toggle={on_toggle} />
-            <p class="hint">{ "Click a node to crash it (its worker is terminated); click a crashed node to restart it with a fresh worker." }</p>
+            <p class="hint">{ "Each node is a real Dynamo node in its own worker; the count is the inputs (messages and timers) it has handled. Click a node to crash it (its worker is terminated); click a crashed node to restart it: a fresh worker restores it from its disk." }</p>
         </main>
     }
 }
 
-/// Starts the workers once, ticks them on an interval, and stops everything on unmount.
+/// Starts the cluster once, paces its virtual clock on an interval, and stops it on unmount.
 #[hook]
 fn use_cluster(dispatch: UseReducerDispatcher<ClusterView>) -> Rc<RefCell<Cluster>> {
     let cluster = use_memo((), move |_| {
-        let on_event = Rc::new(move |node_id: u32, event: WorkerEvent| {
-            dispatch.dispatch(Action::Worker { node_id, event });
+        let on_change = Rc::new(move |nodes: Vec<NodeSnapshot>, now_ms: u64| {
+            dispatch.dispatch(Action::Snapshot { nodes, now_ms });
         });
-        Cluster::new(CLUSTER_SEED, on_event)
+        let cluster = Cluster::new(ClusterConfig::default(), CLUSTER_SEED, on_change)
+            .expect("the default configuration is valid");
+        if let Err(error) = crate::runtime::console::install(cluster.clone()) {
+            web_sys::console::error_1(&error);
+        }
+        cluster
     });
     let cluster = (*cluster).clone();
     {
         let cluster = cluster.clone();
         use_effect_with((), move |_| {
-            for node_id in 1..=DEFAULT_NODES {
-                if let Err(error) = cluster.borrow_mut().start(node_id) {
-                    web_sys::console::error_1(&error.into());
-                }
-            }
-            let ticker = Closure::<dyn FnMut()>::new(move || cluster.borrow_mut().tick());
+            let step_ms = SPEED_VIRTUAL_MS_PER_SECOND * PACE_WALL_MS as u64 / 1_000;
+            let pacer = Closure::<dyn FnMut()>::new(move || cluster.borrow_mut().advance(step_ms));
             let window = web_sys::window().expect("the page has a window");
             let interval = window
                 .set_interval_with_callback_and_timeout_and_arguments_0(
-                    ticker.as_ref().unchecked_ref(),
-                    TICK_WALL_MS,
+                    pacer.as_ref().unchecked_ref(),
+                    PACE_WALL_MS,
                 )
                 .expect("setInterval succeeds");
             move || {
                 window.clear_interval_with_handle(interval);
-                drop(ticker);
+                drop(pacer);
             }
         });
     }
     cluster
 }
 
-fn toggle_node(cluster: &Rc<RefCell<Cluster>>, view: &UseReducerHandle<ClusterView>, node_id: u32) {
+fn toggle_node(cluster: &Rc<RefCell<Cluster>>, node_id: u32) {
     let mut cluster = cluster.borrow_mut();
-    let result = if cluster.is_running(node_id) {
-        cluster.crash(node_id).map(|()| Action::Crashed { node_id })
-    } else {
-        cluster.start(node_id).map(|()| Action::Restarting { node_id })
-    };
-    match result {
-        Ok(action) => view.dispatch(action),
-        Err(error) => web_sys::console::error_1(&error.into()),
+    let result = if cluster.is_running(node_id) { cluster.crash(node_id) } else { cluster.restart(node_id) };
+    if let Err(error) = result {
+        web_sys::console::warn_1(&error.into());
     }
 }

@@ -32,7 +32,7 @@ fn node_circle(node: &NodeView, x: f64, y: f64, on_toggle: &Callback<u32>) -> Ht
     let id = node.id;
     let onclick = on_toggle.reform(move |_: MouseEvent| id);
     let detail = match &node.status {
-        NodeStatus::Up => format!("{} ticks", node.ticks),
+        NodeStatus::Up => format!("{} inputs", node.ticks),
         NodeStatus::Failed(message) => format!("failed: {message}"),
         other => other.name().to_string(),
     };
