@@ -84,3 +84,33 @@ fn the_page_cluster_golden_hash_is_unchanged() {
         fabric.trace().hash()
     );
 }
+
+/// The page's cluster with a crash, a one-way cut, a partition, a heal and a restart, each
+/// applied after every event of its instant (as the page's console API does).
+/// `tests/e2e/runtime.test.mjs` runs the same through real Web Workers and asserts this hash.
+pub const PAGE_CLUSTER_FAULTS_TRACE_HASH: u64 = 0x848c_ec11_1307_ffdb;
+
+#[test]
+fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
+    use dynamoscope::protocol::{ClusterConfig, NodeId};
+    use dynamoscope::sim::fabric::Fabric;
+    use dynamoscope::sim::network::NetworkConfig;
+    let mut fabric =
+        Fabric::new(ClusterConfig::default(), NetworkConfig::default(), 2007, TraceMode::HashOnly).unwrap();
+    fabric.run_until(2_000);
+    fabric.crash(NodeId(3)).unwrap();
+    fabric.run_until(4_000);
+    fabric.partition(vec![vec![NodeId(1), NodeId(2)], vec![NodeId(3), NodeId(4), NodeId(5)]]).unwrap();
+    fabric.run_until(4_500);
+    fabric.cut(NodeId(1), NodeId(2)).unwrap();
+    fabric.run_until(6_000);
+    fabric.heal();
+    fabric.restart(NodeId(3)).unwrap();
+    fabric.run_until(10_000);
+    assert_eq!(
+        fabric.trace().hash(),
+        PAGE_CLUSTER_FAULTS_TRACE_HASH,
+        "trace hash {:016x}",
+        fabric.trace().hash()
+    );
+}

@@ -32,6 +32,33 @@ test('the page cluster run through real workers reproduces the native trace hash
   assert.deepEqual(errors, []);
 });
 
+// tests/sim_runs.rs: PAGE_CLUSTER_FAULTS_TRACE_HASH.
+const NATIVE_TRACE_HASH_WITH_FAULTS = '848cec111307ffdb';
+
+test('a crash, a cut, a partition, a heal and a restart through real workers match the native trace', { timeout: 90_000 }, async () => {
+  const { page, errors } = await openPage(browser, url);
+  await page.waitForFunction(() => window.dynamoscope !== undefined);
+  await page.evaluate(() => window.dynamoscope.pause());
+  const hash = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.ready();
+    await api.settle(2_000);
+    await api.crash(3);
+    await api.settle(2_000);
+    await api.partition([[1, 2], [3, 4, 5]]);
+    await api.settle(500);
+    await api.cut(1, 2);
+    await api.settle(1_500);
+    await api.heal();
+    await api.restart(3);
+    await api.settle(4_000);
+    return api.traceHash();
+  });
+  assert.equal(hash, NATIVE_TRACE_HASH_WITH_FAULTS);
+  assert.equal(page.workers().length, 5, 'the restarted node runs in a fresh worker');
+  assert.deepEqual(errors, []);
+});
+
 test('bad console arguments reject with an Error that says what is wrong', { timeout: 60_000 }, async () => {
   const { page } = await openPage(browser, url);
   await page.waitForFunction(() => window.dynamoscope !== undefined);
@@ -39,4 +66,10 @@ test('bad console arguments reject with an Error that says what is wrong', { tim
   assert.equal(crashError, 'true: crash(id): a node id, a whole number from 1 to 64');
   const settleError = await page.evaluate(() => window.dynamoscope.settle('soon').then(() => 'resolved', (error) => error.message));
   assert.match(settleError, /settle\(virtualMs\)/);
+  const unknown = await page.evaluate(() => window.dynamoscope.crash(9).then(() => 'resolved', (error) => error.message));
+  assert.equal(unknown, 'there is no node n9');
+  const badPartition = await page.evaluate(() => window.dynamoscope.partition([[1, 2], [2, 3]]).then(() => 'resolved', (error) => error.message));
+  assert.equal(badPartition, 'a node is in two groups of the partition');
+  const badCut = await page.evaluate(() => window.dynamoscope.cut(1, 'two').then(() => 'resolved', (error) => error.message));
+  assert.match(badCut, /cut\(fromId, toId\)/);
 });

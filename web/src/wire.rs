@@ -20,8 +20,9 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// The worker's wasm is loaded and its message handler is installed.
     Ready,
-    /// The node exists; these are its first outputs (its periodic timers).
-    Started { outputs: Vec<Output> },
+    /// The node exists; these are its first outputs (its periodic timers) and its durable
+    /// state, persisted before the node takes any input.
+    Started { outputs: Vec<Output>, disk: Vec<u8> },
     /// One list of outputs per input of the step, and the node's durable state if the step
     /// changed it (written before this reply: the step is acknowledged only once it is safe).
     Stepped { outputs: Vec<Vec<Output>>, disk: Option<Vec<u8>> },

@@ -74,8 +74,10 @@ fn start(
     match created {
         Ok(mut node) => {
             let outputs = node.drain_outputs().collect();
+            node.take_durable_changed();
+            let disk = node.durable_bytes();
             *slot = Some(node);
-            FromWorker::Started { outputs }
+            FromWorker::Started { outputs, disk }
         }
         Err(reason) => FromWorker::Rejected { reason },
     }

@@ -60,6 +60,18 @@ struct Slot {
     restarted: bool,
 }
 
+/// What a user does to the cluster; applied between instants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    Crash(u32),
+    Restart(u32),
+    /// Groups that cannot reach each other; unlisted nodes form one more group.
+    Partition(Vec<Vec<u32>>),
+    /// One-way: messages from the first node to the second are lost.
+    Cut(u32, u32),
+    Heal,
+}
+
 /// One instant whose inputs are with the workers.
 struct Step {
     batches: Vec<(NodeId, Vec<Input>)>,
@@ -76,7 +88,7 @@ pub struct Cluster {
     step: Option<Step>,
     /// Crashes and restarts asked for while an instant was in flight: they apply right after it,
     /// between instants, as in the native fabric.
-    deferred: Vec<(u32, bool)>,
+    deferred: Vec<UserAction>,
     /// Virtual milliseconds the clock may still advance before the next wall-clock tick.
     budget_ms: u64,
     paused: bool,
@@ -176,7 +188,7 @@ impl Cluster {
     /// Terminates the node's worker for real; what it held in memory is gone, its disk stays.
     pub fn crash(&mut self, node: u32) -> Result<(), String> {
         if self.step.is_some() {
-            self.deferred.push((node, false));
+            self.deferred.push(UserAction::Crash(node));
             return Ok(());
         }
         let id = NodeId(node);
@@ -193,10 +205,58 @@ impl Cluster {
         Ok(())
     }
 
+    /// Applies a user action now, or right after the instant in flight. Node ids are checked
+    /// at once, so a bad one is refused before anything is queued.
+    pub fn apply(&mut self, action: UserAction) -> Result<(), String> {
+        self.check(&action)?;
+        if self.step.is_some() {
+            self.deferred.push(action);
+            return Ok(());
+        }
+        let id = NodeId;
+        let result = match action {
+            UserAction::Crash(node) => self.crash(node),
+            UserAction::Restart(node) => self.restart(node),
+            UserAction::Partition(groups) => self
+                .core
+                .partition(groups.into_iter().map(|group| group.into_iter().map(id).collect()).collect()),
+            UserAction::Cut(from, to) => self.core.cut(id(from), id(to)),
+            UserAction::Heal => {
+                self.core.heal();
+                Ok(())
+            }
+        };
+        self.notify();
+        result
+    }
+
+    fn check(&self, action: &UserAction) -> Result<(), String> {
+        let known = |node: &u32| -> Result<(), String> {
+            if self.slots.contains_key(&NodeId(*node)) {
+                Ok(())
+            } else {
+                Err(format!("there is no node n{node}"))
+            }
+        };
+        match action {
+            UserAction::Crash(node) | UserAction::Restart(node) => known(node),
+            UserAction::Cut(from, to) if from == to => Err("a cut needs two different nodes".into()),
+            UserAction::Cut(from, to) => known(from).and_then(|()| known(to)),
+            UserAction::Partition(groups) => {
+                let mut seen = BTreeSet::new();
+                if groups.iter().flatten().any(|node| !seen.insert(*node)) {
+                    return Err("a node is in two groups of the partition".into());
+                }
+                groups.iter().flatten().try_for_each(known)
+            }
+            UserAction::Heal => Ok(()),
+        }
+    }
+
     /// Starts a fresh worker, which restores the node from its disk.
     pub fn restart(&mut self, node: u32) -> Result<(), String> {
         if self.step.is_some() {
-            self.deferred.push((node, true));
+            self.deferred.push(UserAction::Restart(node));
             return Ok(());
         }
         if self.is_running(node) {
@@ -211,7 +271,8 @@ impl Cluster {
     fn on_worker_event(&mut self, node: NodeId, event: WorkerEvent) {
         match event {
             WorkerEvent::Message(FromWorker::Ready) => self.start_node(node),
-            WorkerEvent::Message(FromWorker::Started { outputs }) => {
+            WorkerEvent::Message(FromWorker::Started { outputs, disk }) => {
+                self.disks.insert(node, disk);
                 if let Some(slot) = self.slots.get_mut(&node) {
                     slot.started = Some(outputs);
                 }
@@ -399,9 +460,8 @@ impl Cluster {
                 }
             }
         }
-        for (node, restart) in std::mem::take(&mut self.deferred) {
-            let result = if restart { self.restart(node) } else { self.crash(node) };
-            if let Err(error) = result {
+        for action in std::mem::take(&mut self.deferred) {
+            if let Err(error) = self.apply(action) {
                 web_sys::console::warn_1(&error.into());
             }
         }

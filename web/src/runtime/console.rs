@@ -8,7 +8,7 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::cluster::Cluster;
+use super::cluster::{Cluster, UserAction};
 
 /// Longest fast-forward one `settle` may ask for: one virtual hour.
 const SETTLE_MS_MAX: f64 = 3_600_000.0;
@@ -24,8 +24,11 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "pause", pause_function(cluster.clone(), true))?;
     define(&api, "resume", pause_function(cluster.clone(), false))?;
     define(&api, "settle", settle_function(cluster.clone()))?;
-    define(&api, "crash", fault_function(cluster.clone(), false))?;
-    define(&api, "restart", fault_function(cluster, true))?;
+    define(&api, "crash", node_action_function(cluster.clone(), "crash", UserAction::Crash))?;
+    define(&api, "restart", node_action_function(cluster.clone(), "restart", UserAction::Restart))?;
+    define(&api, "partition", partition_function(cluster.clone()))?;
+    define(&api, "cut", cut_function(cluster.clone()))?;
+    define(&api, "heal", heal_function(cluster))?;
     let window = web_sys::window().ok_or("no window")?;
     Reflect::set(&window, &"dynamoscope".into(), &api)?;
     Ok(())
@@ -118,21 +121,73 @@ fn settle_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
-fn fault_function(cluster: Rc<RefCell<Cluster>>, restart: bool) -> Function {
+/// A node id from JavaScript: a whole number from 1 to 64.
+fn node_id(value: &JsValue) -> Option<u32> {
+    value.as_f64().filter(|id| id.fract() == 0.0 && *id >= 1.0 && *id <= 64.0).map(|id| id as u32)
+}
+
+fn settle_result(result: Result<(), String>) -> Promise {
+    match result {
+        Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
+        Err(message) => Promise::reject(&error(&message)),
+    }
+}
+
+fn node_action_function(
+    cluster: Rc<RefCell<Cluster>>,
+    name: &'static str,
+    action: fn(u32) -> UserAction,
+) -> Function {
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |node: JsValue| {
-        let result = match node.as_f64().filter(|id| id.fract() == 0.0 && *id >= 1.0 && *id <= 64.0) {
-            None => Err(format!(
-                "{}(id): a node id, a whole number from 1 to 64",
-                if restart { "restart" } else { "crash" }
-            )),
-            Some(id) if restart => cluster.borrow_mut().restart(id as u32),
-            Some(id) => cluster.borrow_mut().crash(id as u32),
+        let result = match node_id(&node) {
+            None => Err(format!("{name}(id): a node id, a whole number from 1 to 64")),
+            Some(id) => cluster.borrow_mut().apply(action(id)),
         };
-        match result {
-            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
-            Err(message) => Promise::reject(&error(&message)),
-        }
+        settle_result(result)
     })
     .into_js_value()
     .unchecked_into()
+}
+
+/// `partition([[1, 2], [3, 4, 5]])`: groups that cannot reach each other.
+fn partition_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |groups: JsValue| {
+        let usage = "partition(groups): an array of arrays of node ids, e.g. [[1, 2], [3, 4, 5]]";
+        let parsed: Option<Vec<Vec<u32>>> = groups.dyn_ref::<Array>().and_then(|groups| {
+            groups
+                .iter()
+                .map(|group| {
+                    group
+                        .dyn_ref::<Array>()
+                        .and_then(|group| group.iter().map(|node| node_id(&node)).collect())
+                })
+                .collect()
+        });
+        let result = match parsed {
+            Some(groups) if !groups.is_empty() => cluster.borrow_mut().apply(UserAction::Partition(groups)),
+            _ => Err(usage.to_string()),
+        };
+        settle_result(result)
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `cut(from, to)`: messages from `from` to `to` are lost; the other way still works.
+fn cut_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |from: JsValue, to: JsValue| {
+        let result = match (node_id(&from), node_id(&to)) {
+            (Some(from), Some(to)) => cluster.borrow_mut().apply(UserAction::Cut(from, to)),
+            _ => Err("cut(fromId, toId): two node ids, whole numbers from 1 to 64".into()),
+        };
+        settle_result(result)
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+fn heal_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn() -> Promise>::new(move || settle_result(cluster.borrow_mut().apply(UserAction::Heal)))
+        .into_js_value()
+        .unchecked_into()
 }

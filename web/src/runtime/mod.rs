@@ -11,7 +11,7 @@ use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
 pub mod console;
-pub use cluster::{Cluster, NodeSnapshot, SlotStatus};
+pub use cluster::{Cluster, NodeSnapshot, SlotStatus, UserAction};
 
 /// What a node worker tells the page.
 #[derive(Clone, Debug, PartialEq)]
