@@ -73,3 +73,36 @@ test('bad console arguments reject with an Error that says what is wrong', { tim
   const badCut = await page.evaluate(() => window.dynamoscope.cut(1, 'two').then(() => 'resolved', (error) => error.message));
   assert.match(badCut, /cut\(fromId, toId\)/);
 });
+
+test('put and get through the console: a partition makes siblings, a put with their context reconciles them (§4.4)', { timeout: 90_000 }, async () => {
+  const { page, errors } = await openPage(browser, url);
+  await page.waitForFunction(() => window.dynamoscope !== undefined);
+  await page.evaluate(() => window.dynamoscope.pause());
+  const result = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    const run = async (promise, ms = 1_000) => { await api.settle(ms); return promise; };
+    await api.ready();
+    await api.settle(1_000);
+    await api.partition([[1, 2], [3, 4, 5]]);
+    const left = await run(api.put('cart:alice', 'book', { via: 2 }));
+    const right = await run(api.put('cart:alice', 'pen', { via: 3 }));
+    await api.heal();
+    // Until the failure detector probes them again (§4.8.3), the coordinator still reads from
+    // stand-ins and would miss the other side's write: a sloppy quorum promises no more.
+    await api.settle(3_000);
+    const got = await run(api.get('cart:alice', { via: 1 }));
+    const merged = await run(api.put('cart:alice', 'book,pen', { context: got.context, via: 1 }));
+    const after = await run(api.get('cart:alice', { via: 4 }));
+    return { left, right, got, merged, after };
+  });
+  assert.deepEqual([...result.got.values].sort(), ['book', 'pen'], `concurrent writes on both sides are siblings: ${JSON.stringify(result)}`);
+  assert.deepEqual(result.after.values, ['book,pen'], 'the put carrying their context replaced both');
+  assert.equal(typeof result.merged.context, 'string');
+  const badGet = await page.evaluate(() => window.dynamoscope.get('').then(() => 'resolved', (error) => error.message));
+  assert.equal(badGet, 'invalid request: the key is empty');
+  const badContext = await page.evaluate(() => window.dynamoscope.put('k', 'v', { context: 'zz' }).then(() => 'resolved', (error) => error.message));
+  assert.match(badContext, /options.context/);
+  const badSpeed = await page.evaluate(() => window.dynamoscope.speed(5000).then(() => 'resolved', (error) => error.message));
+  assert.match(badSpeed, /0.1 to 1000/);
+  assert.deepEqual(errors, []);
+});

@@ -7,7 +7,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
 
-use dynamoscope::protocol::{ClusterConfig, NodeId, Output};
+use dynamoscope::protocol::message::{ClientResult, RequestId};
+use dynamoscope::protocol::{ClientOperation, ClusterConfig, NodeId, Output};
 use dynamoscope::sim::core::{FabricCore, Input, NodeStatus};
 use dynamoscope::sim::network::NetworkConfig;
 use dynamoscope::sim::trace::{Fault, TraceMode};
@@ -95,6 +96,10 @@ pub struct Cluster {
     /// A fast-forward target: run as fast as possible until this virtual time.
     settle_to_ms: Option<u64>,
     settle_waiters: Vec<Box<dyn FnOnce(u64)>>,
+    /// Virtual milliseconds per wall second; None runs as fast as the workers answer.
+    speed_virtual_ms_per_second: Option<u64>,
+    /// Client requests sent from the page, waiting for their replies.
+    requests: BTreeMap<RequestId, Box<dyn FnOnce(ClientResult)>>,
     on_change: Rc<dyn Fn(Vec<NodeSnapshot>, u64)>,
     this: Weak<RefCell<Cluster>>,
 }
@@ -121,6 +126,8 @@ impl Cluster {
                 paused: false,
                 settle_to_ms: None,
                 settle_waiters: Vec::new(),
+                speed_virtual_ms_per_second: Some(1_000),
+                requests: BTreeMap::new(),
                 on_change,
                 this: this.clone(),
             })
@@ -341,13 +348,67 @@ impl Cluster {
         }
     }
 
-    /// Lets virtual time advance by `virtual_ms` (the wall-clock pacing) and runs what is due.
-    pub fn advance(&mut self, virtual_ms: u64) {
+    /// The wall clock moved by `wall_ms`: lets virtual time follow at the set speed and runs
+    /// what is due.
+    pub fn advance(&mut self, wall_ms: u64) {
         if self.paused {
             return;
         }
+        let virtual_ms = match self.speed_virtual_ms_per_second {
+            Some(speed) => (wall_ms * speed / 1_000).max(1),
+            // As fast as possible: bounded per call by the instants one pump may run.
+            None => u64::MAX / 8,
+        };
         self.budget_ms = self.budget_ms.saturating_add(virtual_ms).min(virtual_ms.saturating_mul(4));
         self.pump();
+    }
+
+    /// Sets the pace: `Some(ms)` virtual milliseconds per wall second (100 to 1,000,000, that is
+    /// 0.1× to 1000×), or None for as fast as possible.
+    pub fn set_speed(&mut self, virtual_ms_per_second: Option<u64>) -> Result<(), String> {
+        if let Some(speed) = virtual_ms_per_second {
+            if !(100..=1_000_000).contains(&speed) {
+                return Err(format!("speed: 0.1 to 1000 times real time, not {}", speed as f64 / 1_000.0));
+            }
+        }
+        self.speed_virtual_ms_per_second = virtual_ms_per_second;
+        self.budget_ms = 0;
+        Ok(())
+    }
+
+    /// Runs exactly the next instant, whatever its time (for the step button).
+    pub fn step_once(&mut self) {
+        if self.step.is_some() || !self.is_ready() {
+            return;
+        }
+        if let Some(instant) = self.core.begin_instant() {
+            self.post_step(instant.at_ms, instant.batches);
+        }
+    }
+
+    /// Sends a client request through `via`; `done` hears the reply once it comes.
+    pub fn request(
+        &mut self,
+        via: u32,
+        operation: ClientOperation,
+        done: Box<dyn FnOnce(ClientResult)>,
+    ) -> Result<(), String> {
+        operation.validate().map_err(|error| error.to_string())?;
+        if !self.slots.contains_key(&NodeId(via)) {
+            return Err(format!("there is no node n{via}"));
+        }
+        let request = self.core.client_request(NodeId(via), operation)?;
+        self.requests.insert(request, done);
+        self.pump();
+        Ok(())
+    }
+
+    fn deliver_replies(&mut self) {
+        for reply in self.core.take_replies() {
+            if let Some(done) = self.requests.remove(&reply.request) {
+                done(reply.result);
+            }
+        }
     }
 
     pub fn set_paused(&mut self, paused: bool) {
@@ -460,6 +521,7 @@ impl Cluster {
                 }
             }
         }
+        self.deliver_replies();
         for action in std::mem::take(&mut self.deferred) {
             if let Err(error) = self.apply(action) {
                 web_sys::console::warn_1(&error.into());

@@ -8,6 +8,10 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use dynamoscope::protocol::message::{ClientResponse, ClientResult};
+use dynamoscope::protocol::vclock::VectorClock;
+use dynamoscope::protocol::ClientOperation;
+
 use super::cluster::{Cluster, UserAction};
 
 /// Longest fast-forward one `settle` may ask for: one virtual hour.
@@ -28,7 +32,11 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "restart", node_action_function(cluster.clone(), "restart", UserAction::Restart))?;
     define(&api, "partition", partition_function(cluster.clone()))?;
     define(&api, "cut", cut_function(cluster.clone()))?;
-    define(&api, "heal", heal_function(cluster))?;
+    define(&api, "heal", heal_function(cluster.clone()))?;
+    define(&api, "put", put_function(cluster.clone()))?;
+    define(&api, "get", get_function(cluster.clone()))?;
+    define(&api, "speed", speed_function(cluster.clone()))?;
+    define(&api, "step", step_function(cluster))?;
     let window = web_sys::window().ok_or("no window")?;
     Reflect::set(&window, &"dynamoscope".into(), &api)?;
     Ok(())
@@ -190,4 +198,136 @@ fn heal_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn() -> Promise>::new(move || settle_result(cluster.borrow_mut().apply(UserAction::Heal)))
         .into_js_value()
         .unchecked_into()
+}
+
+/// A context travels through JavaScript as opaque hex: the postcard bytes of the clock.
+fn context_to_hex(context: &VectorClock) -> String {
+    postcard::to_allocvec(context)
+        .expect("clocks serialize")
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn context_from_hex(text: &str) -> Result<VectorClock, String> {
+    let bad = || "options.context: the opaque string an earlier put or get returned".to_string();
+    if !text.len().is_multiple_of(2) || text.len() > 8_192 {
+        return Err(bad());
+    }
+    let bytes: Result<Vec<u8>, _> =
+        (0..text.len()).step_by(2).map(|index| u8::from_str_radix(&text[index..index + 2], 16)).collect();
+    postcard::from_bytes(&bytes.map_err(|_| bad())?).map_err(|_| bad())
+}
+
+/// `{context, via}` options of put and get; `via` defaults to node 1.
+fn read_options(options: &JsValue) -> Result<(u32, Option<VectorClock>), String> {
+    if options.is_undefined() || options.is_null() {
+        return Ok((1, None));
+    }
+    let via = Reflect::get(options, &"via".into()).unwrap_or(JsValue::UNDEFINED);
+    let via = if via.is_undefined() { Some(1) } else { node_id(&via) };
+    let via = via.ok_or("options.via: a node id, a whole number from 1 to 64")?;
+    let context = Reflect::get(options, &"context".into()).unwrap_or(JsValue::UNDEFINED);
+    let context = match context.as_string() {
+        Some(text) => Some(context_from_hex(&text)?),
+        None if context.is_undefined() || context.is_null() => None,
+        None => return Err("options.context: the opaque string an earlier put or get returned".into()),
+    };
+    Ok((via, context))
+}
+
+fn reply_object(result: ClientResult) -> Result<JsValue, JsValue> {
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| Reflect::set(&object, &key.into(), &value).map(drop);
+    match result {
+        Ok(ClientResponse::Put { context, coordinator }) => {
+            set("context", context_to_hex(&context).into())?;
+            set("coordinator", coordinator.0.into())?;
+        }
+        Ok(ClientResponse::Got { versions, context, coordinator }) => {
+            let values: Array = versions
+                .iter()
+                .map(|version| JsValue::from(String::from_utf8_lossy(&version.value).into_owned()))
+                .collect();
+            set("values", values.into())?;
+            set("context", context_to_hex(&context).into())?;
+            set("coordinator", coordinator.0.into())?;
+        }
+        Err(failure) => return Err(error(&failure.to_string())),
+    }
+    Ok(object.into())
+}
+
+/// Runs `operation` through the cluster; the Promise settles with the reply.
+fn client_promise(cluster: &Rc<RefCell<Cluster>>, via: u32, operation: ClientOperation) -> Promise {
+    let cluster = cluster.clone();
+    Promise::new(&mut move |resolve, reject| {
+        let on_reply_reject = reject.clone();
+        let done = Box::new(move |result: ClientResult| match reply_object(result) {
+            Ok(object) => drop(resolve.call1(&JsValue::UNDEFINED, &object)),
+            Err(failure) => drop(on_reply_reject.call1(&JsValue::UNDEFINED, &failure)),
+        });
+        if let Err(message) = cluster.borrow_mut().request(via, operation.clone(), done) {
+            let _ = reject.call1(&JsValue::UNDEFINED, &error(&message));
+        }
+    })
+}
+
+/// `put(key, value, {context, via}?)` → `{context, coordinator}`.
+fn put_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(
+        move |key: JsValue, value: JsValue, options: JsValue| {
+            let (Some(key), Some(value)) = (key.as_string(), value.as_string()) else {
+                return Promise::reject(&error(
+                    "put(key, value, {context, via}?): key and value are strings",
+                ));
+            };
+            match read_options(&options) {
+                Ok((via, context)) => client_promise(
+                    &cluster,
+                    via,
+                    ClientOperation::Put { key, value: value.into_bytes(), context },
+                ),
+                Err(message) => Promise::reject(&error(&message)),
+            }
+        },
+    )
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `get(key, {via}?)` → `{values, context, coordinator}`.
+fn get_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |key: JsValue, options: JsValue| {
+        let Some(key) = key.as_string() else {
+            return Promise::reject(&error("get(key, {via}?): the key is a string"));
+        };
+        match read_options(&options) {
+            Ok((via, _)) => client_promise(&cluster, via, ClientOperation::Get { key }),
+            Err(message) => Promise::reject(&error(&message)),
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `speed(x)`: x times real time, from 0.1 to 1000, or `Infinity` for as fast as possible.
+fn speed_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |factor: JsValue| {
+        let result = match factor.as_f64() {
+            Some(factor) if factor == f64::INFINITY => cluster.borrow_mut().set_speed(None),
+            Some(factor) if factor.is_finite() => {
+                cluster.borrow_mut().set_speed(Some((factor * 1_000.0).round() as u64))
+            }
+            _ => Err("speed(x): a number from 0.1 to 1000, or Infinity for as fast as possible".into()),
+        };
+        settle_result(result)
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `step()`: runs the next instant, whatever its time.
+fn step_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn()>::new(move || cluster.borrow_mut().step_once()).into_js_value().unchecked_into()
 }

@@ -17,8 +17,6 @@ use state::{Action, ClusterView, NodeStatus};
 
 /// Wall milliseconds between two advances of the virtual clock.
 const PACE_WALL_MS: i32 = 100;
-/// Virtual milliseconds per wall second: 1000 is real time.
-const SPEED_VIRTUAL_MS_PER_SECOND: u64 = 1_000;
 const CLUSTER_SEED: u64 = 2007;
 
 pub fn mount() {
@@ -65,8 +63,8 @@ fn use_cluster(dispatch: UseReducerDispatcher<ClusterView>) -> Rc<RefCell<Cluste
     {
         let cluster = cluster.clone();
         use_effect_with((), move |_| {
-            let step_ms = SPEED_VIRTUAL_MS_PER_SECOND * PACE_WALL_MS as u64 / 1_000;
-            let pacer = Closure::<dyn FnMut()>::new(move || cluster.borrow_mut().advance(step_ms));
+            let pacer =
+                Closure::<dyn FnMut()>::new(move || cluster.borrow_mut().advance(PACE_WALL_MS as u64));
             let window = web_sys::window().expect("the page has a window");
             let interval = window
                 .set_interval_with_callback_and_timeout_and_arguments_0(
