@@ -114,3 +114,38 @@ fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
         fabric.trace().hash()
     );
 }
+
+/// The page's cluster through a wipe, a restart from nothing, a join, a leave and a quorum
+/// change. `tests/e2e/runtime.test.mjs` runs the same through real Web Workers.
+pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0x0a1c_9bc4_6cf7_2b6e;
+
+#[test]
+fn the_page_cluster_membership_golden_hash_is_unchanged() {
+    use dynamoscope::protocol::{AdminCommand, ClusterConfig, NodeId};
+    use dynamoscope::sim::fabric::Fabric;
+    use dynamoscope::sim::network::NetworkConfig;
+    let mut fabric =
+        Fabric::new(ClusterConfig::default(), NetworkConfig::default(), 2007, TraceMode::HashOnly).unwrap();
+    fabric.run_until(2_000);
+    fabric.wipe(NodeId(4)).unwrap();
+    fabric.run_until(3_000);
+    fabric.restart(NodeId(4)).unwrap();
+    fabric.run_until(4_000);
+    fabric.start_node(NodeId(6)).unwrap();
+    fabric.admin(NodeId(6), AdminCommand::Join).unwrap();
+    fabric.run_until(9_000);
+    fabric.admin(NodeId(2), AdminCommand::Leave).unwrap();
+    fabric.run_until(14_000);
+    fabric.set_config(ClusterConfig { reads_r: 1, ..ClusterConfig::default() }).unwrap();
+    fabric.run_until(15_000);
+    assert_eq!(
+        fabric.node(NodeId(6)).unwrap().status(),
+        Some(dynamoscope::protocol::membership::MemberStatus::Normal)
+    );
+    assert_eq!(
+        fabric.trace().hash(),
+        PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH,
+        "trace hash {:016x}",
+        fabric.trace().hash()
+    );
+}

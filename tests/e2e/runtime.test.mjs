@@ -106,3 +106,34 @@ test('put and get through the console: a partition makes siblings, a put with th
   assert.match(badSpeed, /0.1 to 1000/);
   assert.deepEqual(errors, []);
 });
+
+test('a wipe, a join, a leave and a quorum change through real workers match the native trace (§4.8, §4.9)', { timeout: 90_000 }, async () => {
+  const { page, errors } = await openPage(browser, url);
+  await page.waitForFunction(() => window.dynamoscope !== undefined);
+  await page.evaluate(() => window.dynamoscope.pause());
+  const outcome = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.ready();
+    await api.settle(2_000);
+    await api.wipe(4);
+    await api.settle(1_000);
+    await api.restart(4);
+    await api.settle(1_000);
+    await api.join(6);
+    await api.settle(5_000);
+    await api.leave(2);
+    await api.settle(5_000);
+    await api.setConfig({ r: 1 });
+    await api.settle(1_000);
+    const badConfig = await api.setConfig({ r: 4 }).then(() => 'resolved', (error) => error.message);
+    const unknownSetting = await api.setConfig({ quorum: 2 }).then(() => 'resolved', (error) => error.message);
+    return { hash: api.traceHash(), nodes: api.nodes(), config: api.config(), badConfig, unknownSetting };
+  });
+  // tests/sim_runs.rs: PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH.
+  assert.equal(outcome.hash, '0a1c9bc46cf72b6e');
+  assert.equal(outcome.nodes.length, 6);
+  assert.equal(outcome.config.reads_r, 1);
+  assert.match(outcome.badConfig, /R must be 1 to N=3, not 4/);
+  assert.equal(outcome.unknownSetting, 'setConfig: unknown setting `quorum`');
+  assert.deepEqual(errors, []);
+});

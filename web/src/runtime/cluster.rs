@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
 
 use dynamoscope::protocol::message::{ClientResult, RequestId};
-use dynamoscope::protocol::{ClientOperation, ClusterConfig, NodeId, Output};
+use dynamoscope::protocol::{AdminCommand, ClientOperation, ClusterConfig, NodeId, Output};
 use dynamoscope::sim::core::{FabricCore, Input, NodeStatus};
 use dynamoscope::sim::network::NetworkConfig;
 use dynamoscope::sim::trace::{Fault, TraceMode};
@@ -39,6 +39,8 @@ pub enum SlotStatus {
     Crashed,
     /// The worker threw; the message says why.
     Failed(String),
+    /// The worker and the node's disk are gone.
+    Wiped,
 }
 
 impl SlotStatus {
@@ -48,6 +50,7 @@ impl SlotStatus {
             SlotStatus::Up => "up",
             SlotStatus::Crashed => "crashed",
             SlotStatus::Failed(_) => "failed",
+            SlotStatus::Wiped => "wiped",
         }
     }
 }
@@ -62,7 +65,7 @@ struct Slot {
 }
 
 /// What a user does to the cluster; applied between instants.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum UserAction {
     Crash(u32),
     Restart(u32),
@@ -71,6 +74,14 @@ pub enum UserAction {
     /// One-way: messages from the first node to the second are lost.
     Cut(u32, u32),
     Heal,
+    /// A permanent failure: the worker and the node's disk are gone.
+    Wipe(u32),
+    /// Start a new node that joins the ring through the seeds (§4.8.1).
+    Join(u32),
+    /// Hand the node's ranges on, then leave the ring (§4.9).
+    Leave(u32),
+    /// New cluster settings for every node.
+    Configure(Box<ClusterConfig>),
 }
 
 /// One instant whose inputs are with the workers.
@@ -98,6 +109,8 @@ pub struct Cluster {
     settle_waiters: Vec<Box<dyn FnOnce(u64)>>,
     /// Virtual milliseconds per wall second; None runs as fast as the workers answer.
     speed_virtual_ms_per_second: Option<u64>,
+    /// Nodes that join the ring as soon as their worker started.
+    joining: BTreeSet<NodeId>,
     /// Client requests sent from the page, waiting for their replies.
     requests: BTreeMap<RequestId, Box<dyn FnOnce(ClientResult)>>,
     on_change: Rc<dyn Fn(Vec<NodeSnapshot>, u64)>,
@@ -128,6 +141,7 @@ impl Cluster {
                 settle_waiters: Vec::new(),
                 speed_virtual_ms_per_second: Some(1_000),
                 requests: BTreeMap::new(),
+                joining: BTreeSet::new(),
                 on_change,
                 this: this.clone(),
             })
@@ -232,6 +246,17 @@ impl Cluster {
                 self.core.heal();
                 Ok(())
             }
+            UserAction::Wipe(node) => self.wipe(NodeId(node)),
+            UserAction::Join(node) => {
+                self.joining.insert(NodeId(node));
+                self.spawn(NodeId(node), false)
+            }
+            UserAction::Leave(node) => self.core.admin(NodeId(node), AdminCommand::Leave),
+            UserAction::Configure(config) => {
+                self.config = (*config).clone();
+                self.core.broadcast_config(&config);
+                Ok(())
+            }
         };
         self.notify();
         result
@@ -257,7 +282,28 @@ impl Cluster {
                 groups.iter().flatten().try_for_each(known)
             }
             UserAction::Heal => Ok(()),
+            UserAction::Wipe(node) | UserAction::Leave(node) => known(node),
+            UserAction::Join(node) if self.slots.contains_key(&NodeId(*node)) => {
+                Err(format!("node n{node} already exists"))
+            }
+            UserAction::Join(node) if *node == 0 || *node > NODES_MAX => {
+                Err(format!("node ids run from 1 to {NODES_MAX}, not {node}"))
+            }
+            UserAction::Join(_) => Ok(()),
+            UserAction::Configure(config) => config.validate().map_err(|error| error.to_string()),
         }
+    }
+
+    fn wipe(&mut self, node: NodeId) -> Result<(), String> {
+        let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
+        slot.worker = None;
+        slot.status = SlotStatus::Wiped;
+        self.disks.remove(&node);
+        self.core.node_down(node, Fault::Wipe(node))
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
     }
 
     /// Starts a fresh worker, which restores the node from its disk.
@@ -324,6 +370,10 @@ impl Cluster {
                 self.core.add_node(id).expect("a new node id");
             }
             self.core.node_up(id, restarted, outputs);
+            if self.joining.remove(&id) {
+                // As the native simulation does: the join command follows the node's start.
+                let _ = self.core.admin(id, AdminCommand::Join);
+            }
         }
         self.notify();
         self.pump();

@@ -30,6 +30,11 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "settle", settle_function(cluster.clone()))?;
     define(&api, "crash", node_action_function(cluster.clone(), "crash", UserAction::Crash))?;
     define(&api, "restart", node_action_function(cluster.clone(), "restart", UserAction::Restart))?;
+    define(&api, "wipe", node_action_function(cluster.clone(), "wipe", UserAction::Wipe))?;
+    define(&api, "join", node_action_function(cluster.clone(), "join", UserAction::Join))?;
+    define(&api, "leave", node_action_function(cluster.clone(), "leave", UserAction::Leave))?;
+    define(&api, "config", config_function(cluster.clone()))?;
+    define(&api, "setConfig", set_config_function(cluster.clone()))?;
     define(&api, "partition", partition_function(cluster.clone()))?;
     define(&api, "cut", cut_function(cluster.clone()))?;
     define(&api, "heal", heal_function(cluster.clone()))?;
@@ -330,4 +335,55 @@ fn speed_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 /// `step()`: runs the next instant, whatever its time.
 fn step_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn()>::new(move || cluster.borrow_mut().step_once()).into_js_value().unchecked_into()
+}
+
+/// `config()`: the cluster settings, as JSON-shaped data.
+fn config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn() -> JsValue>::new(move || {
+        let text = serde_json::to_string(cluster.borrow().config()).expect("configs serialize");
+        js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `setConfig({n, r, w, ...})`: `n`, `r`, `w` for the quorum, or any `ClusterConfig` field by
+/// name; nothing changes unless the whole result is valid.
+fn set_config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |changes: JsValue| {
+        // Two statements: the shared borrow must end before the mutable one begins.
+        let merged = merged_config(&cluster.borrow(), &changes);
+        let result =
+            merged.and_then(|config| cluster.borrow_mut().apply(UserAction::Configure(Box::new(config))));
+        settle_result(result)
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+fn merged_config(
+    cluster: &Cluster,
+    changes: &JsValue,
+) -> Result<dynamoscope::protocol::ClusterConfig, String> {
+    let usage = "setConfig(settings): an object such as {n: 3, r: 2, w: 2}";
+    let text = js_sys::JSON::stringify(changes).ok().and_then(|text| text.as_string()).ok_or(usage)?;
+    let mut changes: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|_| usage)?;
+    for (short, field) in [("n", "replicas_n"), ("r", "reads_r"), ("w", "writes_w")] {
+        if let Some(value) = changes.remove(short) {
+            changes.insert(field.to_string(), value);
+        }
+    }
+    let mut merged = serde_json::to_value(cluster.config()).expect("configs serialize");
+    let target = merged.as_object_mut().expect("a config is an object");
+    for (field, value) in changes {
+        if !target.contains_key(&field) {
+            return Err(format!("setConfig: unknown setting `{field}`"));
+        }
+        target.insert(field, value);
+    }
+    let config: dynamoscope::protocol::ClusterConfig =
+        serde_json::from_value(merged).map_err(|failure| format!("setConfig: {failure}"))?;
+    config.validate().map_err(|failure| format!("setConfig: {failure}"))?;
+    Ok(config)
 }

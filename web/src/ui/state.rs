@@ -15,6 +15,8 @@ pub enum NodeStatus {
     Crashed,
     /// The worker threw; the message says why.
     Failed(String),
+    /// The worker and its disk are gone.
+    Wiped,
 }
 
 impl NodeStatus {
@@ -24,6 +26,7 @@ impl NodeStatus {
             NodeStatus::Up => "up",
             NodeStatus::Crashed => "crashed",
             NodeStatus::Failed(_) => "failed",
+            NodeStatus::Wiped => "wiped",
         }
     }
 }
@@ -67,6 +70,7 @@ fn node_view(snapshot: NodeSnapshot) -> NodeView {
         SlotStatus::Up => NodeStatus::Up,
         SlotStatus::Crashed => NodeStatus::Crashed,
         SlotStatus::Failed(message) => NodeStatus::Failed(message),
+        SlotStatus::Wiped => NodeStatus::Wiped,
     };
     NodeView { id: snapshot.id, status, ticks: snapshot.inputs_handled }
 }
