@@ -137,3 +137,39 @@ test('a wipe, a join, a leave and a quorum change through real workers match the
   assert.equal(outcome.unknownSetting, 'setConfig: unknown setting `quorum`');
   assert.deepEqual(errors, []);
 });
+
+test('a crash keeps acknowledged writes in IndexedDB and loses requests in flight', { timeout: 90_000 }, async () => {
+  const { page, errors } = await openPage(browser, url);
+  await page.waitForFunction(() => window.dynamoscope !== undefined);
+  await page.evaluate(() => window.dynamoscope.pause());
+  const outcome = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.ready();
+    await api.settle(1_000);
+    const kept = api.put('cart:bob', 'kept', { via: 2 });
+    await api.settle(1_000);
+    await kept;
+    // n2 coordinates this put; it crashes before its replicas can answer.
+    let inFlight = 'pending';
+    api.put('cart:dave', 'in flight', { via: 2 }).then(() => { inFlight = 'acknowledged'; }, () => { inFlight = 'failed'; });
+    await api.settle(1);
+    await api.crash(2);
+    await api.settle(3_000);
+    await api.restart(2);
+    await api.settle(500);
+    const disks = await new Promise((resolve, reject) => {
+      const request = indexedDB.open('dynamoscope');
+      request.onerror = () => reject(request.error);
+      request.onsuccess = () => {
+        const read = request.result.transaction('disks').objectStore('disks').getAllKeys();
+        read.onsuccess = () => resolve(read.result);
+      };
+    });
+    const afterRestart = await (async () => { const got = api.get('cart:bob', { via: 2 }); await api.settle(1_000); return got; })();
+    return { inFlight, disks, afterRestart };
+  });
+  assert.equal(outcome.inFlight, 'pending', 'the request in flight died with the worker: no reply ever came');
+  assert.deepEqual([...outcome.disks].sort(), ['n1', 'n2', 'n3', 'n4', 'n5'], 'every node keeps its disk in IndexedDB');
+  assert.deepEqual(outcome.afterRestart.values, ['kept'], 'the acknowledged write survived the crash');
+  assert.deepEqual(errors, []);
+});

@@ -10,6 +10,8 @@
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
+pub mod disk;
+#[cfg(target_arch = "wasm32")]
 pub mod runtime;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

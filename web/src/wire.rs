@@ -9,9 +9,10 @@ pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Creates the worker's node, fresh or from its disk. Sent once, after the worker
-    /// reported [`FromWorker::Ready`].
-    Start { node_id: u32, seed: u64, config: Box<ClusterConfig>, disk: Option<Vec<u8>> },
+    /// Creates the worker's node: from its disk in IndexedDB if `restore` (a restart), or
+    /// fresh, erasing any old disk (a new node, or a restart after a wipe). Sent once, after
+    /// the worker reported [`FromWorker::Ready`].
+    Start { node_id: u32, seed: u64, config: Box<ClusterConfig>, restore: bool },
     /// The inputs the fabric delivers to this node at one instant, in order.
     Step { now_ms: u64, inputs: Vec<Input> },
 }
@@ -20,12 +21,11 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// The worker's wasm is loaded and its message handler is installed.
     Ready,
-    /// The node exists; these are its first outputs (its periodic timers) and its durable
-    /// state, persisted before the node takes any input.
-    Started { outputs: Vec<Output>, disk: Vec<u8> },
-    /// One list of outputs per input of the step, and the node's durable state if the step
-    /// changed it (written before this reply: the step is acknowledged only once it is safe).
-    Stepped { outputs: Vec<Vec<Output>>, disk: Option<Vec<u8>> },
+    /// The node exists and its disk is written; these are its first outputs (its timers).
+    Started { outputs: Vec<Output> },
+    /// One list of outputs per input of the step. Sent only after the durable state the step
+    /// changed is committed to IndexedDB: the step is acknowledged once it is safe.
+    Stepped { outputs: Vec<Vec<Output>> },
     /// The worker refused a message; the page shows the reason.
     Rejected { reason: String },
 }
@@ -65,12 +65,11 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_bytes() {
-        let start =
-            ToWorker::Start { node_id: 4, seed: u64::MAX, config: Box::default(), disk: Some(vec![1, 2]) };
+        let start = ToWorker::Start { node_id: 4, seed: u64::MAX, config: Box::default(), restore: true };
         assert_eq!(decode::<ToWorker>(&encode(&start)), Ok(start));
         let step = ToWorker::Step { now_ms: 1_700, inputs: vec![Input::Timer(Timer::Gossip)] };
         assert_eq!(decode::<ToWorker>(&encode(&step)), Ok(step));
-        let stepped = FromWorker::Stepped { outputs: vec![Vec::new()], disk: None };
+        let stepped = FromWorker::Stepped { outputs: vec![Vec::new()] };
         assert_eq!(decode::<FromWorker>(&encode(&stepped)), Ok(stepped));
     }
 

@@ -1,30 +1,43 @@
 //! The node worker: one [`Node`] per Web Worker. Glue only: decode the page's bytes, hand each
-//! input to the node, post its outputs back. The node's behaviour lives in
-//! `dynamoscope::protocol`; the order of inputs is the fabric's (`dynamoscope::sim::core`).
+//! input to the node, persist what the node marks durable, post its outputs back. The node's
+//! behaviour lives in `dynamoscope::protocol`; the order of inputs is the fabric's.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dynamoscope::protocol::{Node, NodeId, Output};
+use dynamoscope::protocol::{ClusterConfig, Node, NodeId, Output};
+use dynamoscope::sim::core::Input;
 use dynamoscope::sim::fabric::deliver;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+use web_sys::{DedicatedWorkerGlobalScope, IdbDatabase, MessageEvent};
 
+use crate::disk;
 use crate::wire::{decode, encode, FromWorker, ToWorker};
+
+struct Running {
+    node: Node,
+    database: IdbDatabase,
+}
 
 pub fn run() {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let node: Rc<RefCell<Option<Node>>> = Rc::new(RefCell::new(None));
+    let state: Rc<RefCell<Option<Running>>> = Rc::new(RefCell::new(None));
     let reply_scope = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let reply = match event.data().dyn_into::<Uint8Array>() {
-            Ok(array) => handle_bytes(&mut node.borrow_mut(), &array.to_vec()),
-            Err(_) => FromWorker::Rejected { reason: "expected a Uint8Array of postcard bytes".into() },
-        };
-        post(&reply_scope, &reply);
+        let state = state.clone();
+        let scope = reply_scope.clone();
+        // The page sends a worker its next message only after this one's reply, so these
+        // futures never overlap.
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = match event.data().dyn_into::<Uint8Array>() {
+                Ok(array) => handle_bytes(&state, &array.to_vec()).await,
+                Err(_) => FromWorker::Rejected { reason: "expected a Uint8Array of postcard bytes".into() },
+            };
+            post(&scope, &reply);
+        });
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker does.
@@ -33,54 +46,67 @@ pub fn run() {
     post(&scope, &FromWorker::Ready);
 }
 
-fn handle_bytes(node: &mut Option<Node>, bytes: &[u8]) -> FromWorker {
+async fn handle_bytes(state: &Rc<RefCell<Option<Running>>>, bytes: &[u8]) -> FromWorker {
     let message = match decode::<ToWorker>(bytes) {
         Ok(message) => message,
         Err(error) => return FromWorker::Rejected { reason: error.to_string() },
     };
-    match (message, node.as_mut()) {
-        (ToWorker::Start { node_id, seed, config, disk }, None) => {
-            start(node, NodeId(node_id), seed, *config, disk)
+    let started = state.borrow().is_some();
+    let result = match (message, started) {
+        (ToWorker::Start { node_id, seed, config, restore }, false) => {
+            start(state, NodeId(node_id), seed, *config, restore).await
         }
-        (ToWorker::Start { .. }, Some(running)) => {
-            FromWorker::Rejected { reason: format!("node {} is already started", running.id()) }
-        }
-        (ToWorker::Step { now_ms, inputs }, Some(running)) => {
-            let outputs = inputs
-                .into_iter()
-                .map(|input| {
-                    deliver(running, now_ms, input);
-                    running.drain_outputs().collect::<Vec<Output>>()
-                })
-                .collect();
-            let disk = running.take_durable_changed().then(|| running.durable_bytes());
-            FromWorker::Stepped { outputs, disk }
-        }
-        (ToWorker::Step { .. }, None) => FromWorker::Rejected { reason: "a step before start".into() },
-    }
+        (ToWorker::Start { node_id, .. }, true) => Err(format!("node n{node_id} is already started")),
+        (ToWorker::Step { now_ms, inputs }, true) => step(state, now_ms, inputs).await,
+        (ToWorker::Step { .. }, false) => Err("a step before start".into()),
+    };
+    result.unwrap_or_else(|reason| FromWorker::Rejected { reason })
 }
 
-fn start(
-    slot: &mut Option<Node>,
+async fn start(
+    state: &Rc<RefCell<Option<Running>>>,
     id: NodeId,
     seed: u64,
-    config: dynamoscope::protocol::ClusterConfig,
-    disk: Option<Vec<u8>>,
-) -> FromWorker {
-    let created = match disk {
-        Some(bytes) => Node::restore(config, id, seed, &bytes),
-        None => Node::new(config, id, seed).map_err(|error| error.to_string()),
+    config: ClusterConfig,
+    restore: bool,
+) -> Result<FromWorker, String> {
+    let database = disk::open().await?;
+    let saved = if restore { disk::read(&database, id.0).await? } else { None };
+    let mut node = match saved {
+        Some(bytes) => Node::restore(config, id, seed, &bytes)?,
+        None => Node::new(config, id, seed).map_err(|error| error.to_string())?,
     };
-    match created {
-        Ok(mut node) => {
-            let outputs = node.drain_outputs().collect();
-            node.take_durable_changed();
-            let disk = node.durable_bytes();
-            *slot = Some(node);
-            FromWorker::Started { outputs, disk }
-        }
-        Err(reason) => FromWorker::Rejected { reason },
+    let outputs = node.drain_outputs().collect();
+    node.take_durable_changed();
+    disk::write(&database, id.0, &node.durable_bytes()).await?;
+    *state.borrow_mut() = Some(Running { node, database });
+    Ok(FromWorker::Started { outputs })
+}
+
+async fn step(
+    state: &Rc<RefCell<Option<Running>>>,
+    now_ms: u64,
+    inputs: Vec<Input>,
+) -> Result<FromWorker, String> {
+    let (outputs, write) = {
+        let mut guard = state.borrow_mut();
+        let running = guard.as_mut().expect("checked by the caller");
+        let outputs: Vec<Vec<Output>> = inputs
+            .into_iter()
+            .map(|input| {
+                deliver(&mut running.node, now_ms, input);
+                running.node.drain_outputs().collect()
+            })
+            .collect();
+        let changed = running.node.take_durable_changed();
+        let write =
+            changed.then(|| (running.database.clone(), running.node.id().0, running.node.durable_bytes()));
+        (outputs, write)
+    };
+    if let Some((database, node_id, bytes)) = write {
+        disk::write(&database, node_id, &bytes).await?;
     }
+    Ok(FromWorker::Stepped { outputs })
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {

@@ -95,8 +95,8 @@ pub struct Cluster {
     config: ClusterConfig,
     seed: u64,
     slots: BTreeMap<NodeId, Slot>,
-    /// Each node's durable state, as its worker last persisted it before acknowledging a step.
-    disks: BTreeMap<NodeId, Vec<u8>>,
+    /// Nodes whose disk is gone (wiped): their next start is from nothing.
+    wiped: BTreeSet<NodeId>,
     step: Option<Step>,
     /// Crashes and restarts asked for while an instant was in flight: they apply right after it,
     /// between instants, as in the native fabric.
@@ -132,7 +132,7 @@ impl Cluster {
                 config: config.clone(),
                 seed,
                 slots: BTreeMap::new(),
-                disks: BTreeMap::new(),
+                wiped: BTreeSet::new(),
                 step: None,
                 deferred: Vec::new(),
                 budget_ms: 0,
@@ -298,7 +298,7 @@ impl Cluster {
         let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
         slot.worker = None;
         slot.status = SlotStatus::Wiped;
-        self.disks.remove(&node);
+        self.wiped.insert(node);
         self.core.node_down(node, Fault::Wipe(node))
     }
 
@@ -324,16 +324,13 @@ impl Cluster {
     fn on_worker_event(&mut self, node: NodeId, event: WorkerEvent) {
         match event {
             WorkerEvent::Message(FromWorker::Ready) => self.start_node(node),
-            WorkerEvent::Message(FromWorker::Started { outputs, disk }) => {
-                self.disks.insert(node, disk);
+            WorkerEvent::Message(FromWorker::Started { outputs }) => {
                 if let Some(slot) = self.slots.get_mut(&node) {
                     slot.started = Some(outputs);
                 }
                 self.admit_started_nodes();
             }
-            WorkerEvent::Message(FromWorker::Stepped { outputs, disk }) => {
-                self.on_stepped(node, outputs, disk)
-            }
+            WorkerEvent::Message(FromWorker::Stepped { outputs }) => self.on_stepped(node, outputs),
             WorkerEvent::Message(FromWorker::Rejected { reason }) | WorkerEvent::Failed(reason) => {
                 self.fail(node, reason)
             }
@@ -341,9 +338,11 @@ impl Cluster {
     }
 
     fn start_node(&mut self, node: NodeId) {
-        let disk = self.disks.get(&node).cloned();
-        let start =
-            ToWorker::Start { node_id: node.0, seed: self.seed, config: Box::new(self.config.clone()), disk };
+        let restarted = self.slots.get(&node).is_some_and(|slot| slot.restarted);
+        // A new node, or one whose disk was wiped, starts from nothing (erasing any old disk).
+        let restore = restarted && !self.wiped.remove(&node);
+        let config = Box::new(self.config.clone());
+        let start = ToWorker::Start { node_id: node.0, seed: self.seed, config, restore };
         if let Some(worker) = self.slots.get(&node).and_then(|slot| slot.worker.as_ref()) {
             worker.post(&start);
         }
@@ -539,10 +538,7 @@ impl Cluster {
         self.finish_step_if_answered();
     }
 
-    fn on_stepped(&mut self, node: NodeId, outputs: Vec<Vec<Output>>, disk: Option<Vec<u8>>) {
-        if let Some(disk) = disk {
-            self.disks.insert(node, disk);
-        }
+    fn on_stepped(&mut self, node: NodeId, outputs: Vec<Vec<Output>>) {
         if let Some(step) = self.step.as_mut() {
             step.replies.insert(node, outputs);
         }
