@@ -63,14 +63,14 @@ echo "== building the simulator (cargo build --profile fast)"
 cargo build --locked --profile fast --bin dynamoscope >"$LOGS/fast-build.log" 2>&1 || cat "$LOGS/fast-build.log"
 run_layer checker count_check target/fast/dynamoscope check --seeds "0..${CHECK_SEEDS:-500}"
 run_layer wasm count_cargo cargo test --locked -p dynamoscope-web --target wasm32-unknown-unknown --test browser
-echo "== building the release page (trunk build --release)"
-if trunk build --release >"$LOGS/trunk.log" 2>&1; then
+echo "== building the release page (trunk build --release) and a debug page for debug-only hooks"
+if trunk build --release >"$LOGS/trunk.log" 2>&1 && trunk build --dist dist-debug >"$LOGS/trunk-debug.log" 2>&1; then
     run_layer e2e count_node node --test --test-reporter=spec tests/e2e/
     echo "== size budget"
     scripts/size.sh || total_failed=$((total_failed + 1))
 else
-    cat "$LOGS/trunk.log"
-    echo "e2e: the release build failed; see $LOGS/trunk.log"
+    cat "$LOGS/trunk.log" "$LOGS/trunk-debug.log" 2>/dev/null
+    echo "e2e: a page build failed; see $LOGS/trunk.log and $LOGS/trunk-debug.log"
     layer_results+=("e2e: 0 passed, 1 failed")
     total_failed=$((total_failed + 1))
 fi

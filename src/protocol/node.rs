@@ -50,6 +50,10 @@ pub enum AdminCommand {
     Leave,
     /// Change a setting on this node; the driver sends it to every node.
     SetConfig(Box<ClusterConfig>),
+    /// Debug builds only: the node panics, so tests can check that one node's failure never
+    /// takes down its host's other nodes.
+    #[cfg(debug_assertions)]
+    DebugPanic,
 }
 
 /// Every effect of the node is one of these values.
@@ -258,6 +262,8 @@ impl Node {
             AdminCommand::Join => self.begin_join(),
             AdminCommand::Leave => self.begin_leave(),
             AdminCommand::SetConfig(config) => self.set_config(*config),
+            #[cfg(debug_assertions)]
+            AdminCommand::DebugPanic => panic!("{} panicked on purpose (debug-only admin command)", self.id),
         }
     }
 

@@ -9,17 +9,18 @@ const require = createRequire(import.meta.url);
 const { chromium } = require('../../tools/node_modules/playwright-core');
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
+const RELEASE_DIST = join(ROOT, 'dist');
 const TYPES = {
   '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
   '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json', '.md': 'text/plain',
 };
 
-export async function startServer() {
+// Serves the release build by default; `dist-debug` (a debug build) for debug-only hooks.
+export async function startServer(dist = RELEASE_DIST) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
-    const file = join(DIST, path.endsWith('/') ? join(path, 'index.html') : path);
-    if (!file.startsWith(DIST)) { response.writeHead(403).end(); return; }
+    const file = join(dist, path.endsWith('/') ? join(path, 'index.html') : path);
+    if (!file.startsWith(dist)) { response.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
       response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });

@@ -28,6 +28,8 @@ pub enum FromWorker {
     Stepped { outputs: Vec<Vec<Output>> },
     /// The worker refused a message; the page shows the reason.
     Rejected { reason: String },
+    /// The node panicked: the worker is unusable from here on.
+    Panicked { message: String },
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -22,8 +22,8 @@ struct Running {
 }
 
 pub fn run() {
-    console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    report_panics(scope.clone());
     let state: Rc<RefCell<Option<Running>>> = Rc::new(RefCell::new(None));
     let reply_scope = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -107,6 +107,15 @@ async fn step(
         disk::write(&database, node_id, &bytes).await?;
     }
     Ok(FromWorker::Stepped { outputs })
+}
+
+/// A panic is posted to the page (which marks this node failed and carries on with the others)
+/// before the worker traps.
+fn report_panics(scope: DedicatedWorkerGlobalScope) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.to_string();
+        post(&scope, &FromWorker::Panicked { message });
+    }));
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {

@@ -82,6 +82,9 @@ pub enum UserAction {
     Leave(u32),
     /// New cluster settings for every node.
     Configure(Box<ClusterConfig>),
+    /// Debug builds only: make the node panic inside its worker.
+    #[cfg(debug_assertions)]
+    DebugPanic(u32),
 }
 
 /// One instant whose inputs are with the workers.
@@ -252,6 +255,8 @@ impl Cluster {
                 self.spawn(NodeId(node), false)
             }
             UserAction::Leave(node) => self.core.admin(NodeId(node), AdminCommand::Leave),
+            #[cfg(debug_assertions)]
+            UserAction::DebugPanic(node) => self.core.admin(NodeId(node), AdminCommand::DebugPanic),
             UserAction::Configure(config) => {
                 self.config = (*config).clone();
                 self.core.broadcast_config(&config);
@@ -283,6 +288,8 @@ impl Cluster {
             }
             UserAction::Heal => Ok(()),
             UserAction::Wipe(node) | UserAction::Leave(node) => known(node),
+            #[cfg(debug_assertions)]
+            UserAction::DebugPanic(node) => known(node),
             UserAction::Join(node) if self.slots.contains_key(&NodeId(*node)) => {
                 Err(format!("node n{node} already exists"))
             }
@@ -334,6 +341,7 @@ impl Cluster {
             WorkerEvent::Message(FromWorker::Rejected { reason }) | WorkerEvent::Failed(reason) => {
                 self.fail(node, reason)
             }
+            WorkerEvent::Message(FromWorker::Panicked { message }) => self.fail(node, message),
         }
     }
 

@@ -34,6 +34,8 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "join", node_action_function(cluster.clone(), "join", UserAction::Join))?;
     define(&api, "leave", node_action_function(cluster.clone(), "leave", UserAction::Leave))?;
     define(&api, "config", config_function(cluster.clone()))?;
+    #[cfg(debug_assertions)]
+    define(&api, "debugPanic", node_action_function(cluster.clone(), "debugPanic", UserAction::DebugPanic))?;
     define(&api, "setConfig", set_config_function(cluster.clone()))?;
     define(&api, "partition", partition_function(cluster.clone()))?;
     define(&api, "cut", cut_function(cluster.clone()))?;
