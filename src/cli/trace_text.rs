@@ -49,6 +49,8 @@ fn admin_name(command: &crate::protocol::AdminCommand) -> &'static str {
         crate::protocol::AdminCommand::Join => "join",
         crate::protocol::AdminCommand::Leave => "leave",
         crate::protocol::AdminCommand::SetConfig(_) => "set config",
+        #[cfg(debug_assertions)]
+        crate::protocol::AdminCommand::DebugPanic => "panic (debug only)",
     }
 }
 
