@@ -181,6 +181,14 @@ impl Cluster {
         self.core.trace().hash()
     }
 
+    pub fn metrics(&self) -> &dynamoscope::sim::metrics::Metrics {
+        self.core.metrics()
+    }
+
+    pub fn trace_events(&self) -> u64 {
+        self.core.trace().len()
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.core.now_ms()
     }

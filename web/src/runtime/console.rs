@@ -25,6 +25,7 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "nodes", nodes_function(cluster.clone()))?;
     define(&api, "traceHash", trace_hash_function(cluster.clone()))?;
     define(&api, "now", now_function(cluster.clone()))?;
+    define(&api, "stats", stats_function(cluster.clone()))?;
     define(&api, "pause", pause_function(cluster.clone(), true))?;
     define(&api, "resume", pause_function(cluster.clone(), false))?;
     define(&api, "settle", settle_function(cluster.clone()))?;
@@ -388,4 +389,25 @@ fn merged_config(
         serde_json::from_value(merged).map_err(|failure| format!("setConfig: {failure}"))?;
     config.validate().map_err(|failure| format!("setConfig: {failure}"))?;
     Ok(config)
+}
+
+/// `stats()`: `{messagesSent, messagesDelivered, messagesDropped, events}` so far.
+fn stats_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn() -> JsValue>::new(move || {
+        let cluster = cluster.borrow();
+        let metrics = cluster.metrics();
+        let object = Object::new();
+        let entries = [
+            ("messagesSent", metrics.messages_sent),
+            ("messagesDelivered", metrics.messages_delivered),
+            ("messagesDropped", metrics.messages_dropped),
+            ("events", cluster.trace_events()),
+        ];
+        for (name, value) in entries {
+            let _ = Reflect::set(&object, &name.into(), &(value as f64).into());
+        }
+        object.into()
+    })
+    .into_js_value()
+    .unchecked_into()
 }

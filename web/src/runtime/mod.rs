@@ -11,7 +11,7 @@ use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
 pub mod console;
-pub use cluster::{Cluster, NodeSnapshot, SlotStatus, UserAction};
+pub use cluster::{Cluster, NodeSnapshot, SlotStatus, UserAction, NODES_MAX};
 
 /// What a node worker tells the page.
 #[derive(Clone, Debug, PartialEq)]

@@ -52,8 +52,8 @@ fn use_cluster(dispatch: UseReducerDispatcher<ClusterView>) -> Rc<RefCell<Cluste
         let on_change = Rc::new(move |nodes: Vec<NodeSnapshot>, now_ms: u64| {
             dispatch.dispatch(Action::Snapshot { nodes, now_ms });
         });
-        let cluster = Cluster::new(ClusterConfig::default(), CLUSTER_SEED, on_change)
-            .expect("the default configuration is valid");
+        let config = ClusterConfig { initial_members: initial_members(), ..ClusterConfig::default() };
+        let cluster = Cluster::new(config, CLUSTER_SEED, on_change).expect("the configuration is valid");
         if let Err(error) = crate::runtime::console::install(cluster.clone()) {
             web_sys::console::error_1(&error);
         }
@@ -79,6 +79,19 @@ fn use_cluster(dispatch: UseReducerDispatcher<ClusterView>) -> Rc<RefCell<Cluste
         });
     }
     cluster
+}
+
+/// Nodes 1..=N, N from the page's `?nodes=N` (1 to 64; 5 when absent or invalid).
+fn initial_members() -> Vec<dynamoscope::protocol::NodeId> {
+    let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
+    let count = search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("nodes="))
+        .and_then(|value| value.parse::<u32>().ok())
+        .filter(|count| (1..=crate::runtime::NODES_MAX).contains(count))
+        .unwrap_or(5);
+    (1..=count).map(dynamoscope::protocol::NodeId).collect()
 }
 
 fn toggle_node(cluster: &Rc<RefCell<Cluster>>, node_id: u32) {

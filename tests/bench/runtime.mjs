@@ -1,0 +1,62 @@
+// Browser runtime benchmark (not part of `make test`): messages delivered per second through
+// real node workers with 8 and 32 nodes, against the raw postMessage ceiling measured in the
+// same page (empty echo workers in lockstep rounds, one transferred buffer each).
+// Run after `make build`:  node tests/bench/runtime.mjs
+import { startServer, launchBrowser, openPage } from '../e2e/harness.mjs';
+
+const VIRTUAL_MS = Number(process.env.VIRTUAL_MS ?? 20_000);
+const { server, url } = await startServer();
+const { browser, close } = await launchBrowser();
+
+async function measure(nodes) {
+  const { page } = await openPage(browser, `${url}?nodes=${nodes}`);
+  await page.waitForFunction(() => window.dynamoscope !== undefined);
+  await page.evaluate(() => window.dynamoscope.pause());
+  const runtime = await page.evaluate(async (virtualMs) => {
+    const api = window.dynamoscope;
+    await api.ready();
+    await api.settle(1_000);
+    const before = api.stats();
+    const started = performance.now();
+    await api.settle(virtualMs);
+    const wallMs = performance.now() - started;
+    const after = api.stats();
+    return { wallMs, delivered: after.messagesDelivered - before.messagesDelivered, events: after.events - before.events };
+  }, VIRTUAL_MS);
+  const ceiling = await page.evaluate(async (nodes) => {
+    const source = 'onmessage = (event) => postMessage(event.data, [event.data.buffer]);';
+    const blob = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const workers = Array.from({ length: nodes }, () => new Worker(blob));
+    const round = () => Promise.all(workers.map((worker) => new Promise((resolve) => {
+      worker.onmessage = resolve;
+      const bytes = new Uint8Array(64);
+      worker.postMessage(bytes, [bytes.buffer]);
+    })));
+    for (let index = 0; index < 50; index += 1) await round();
+    const rounds = 2_000;
+    const started = performance.now();
+    for (let index = 0; index < rounds; index += 1) await round();
+    const wallMs = performance.now() - started;
+    workers.forEach((worker) => worker.terminate());
+    return { messagesPerSecond: (rounds * nodes) / (wallMs / 1000), roundsPerSecond: rounds / (wallMs / 1000) };
+  }, nodes);
+  await page.close();
+  const deliveredPerSecond = runtime.delivered / (runtime.wallMs / 1000);
+  return {
+    nodes,
+    virtual_ms: VIRTUAL_MS,
+    wall_ms: Math.round(runtime.wallMs),
+    messages_delivered: runtime.delivered,
+    messages_delivered_per_second: Math.round(deliveredPerSecond),
+    trace_events: runtime.events,
+    echo_ceiling_messages_per_second: Math.round(ceiling.messagesPerSecond),
+    echo_rounds_per_second: Math.round(ceiling.roundsPerSecond),
+    ratio_to_ceiling: Number((deliveredPerSecond / ceiling.messagesPerSecond).toFixed(3)),
+  };
+}
+
+for (const nodes of [8, 32]) {
+  console.log(JSON.stringify(await measure(nodes)));
+}
+await close();
+server.close();
