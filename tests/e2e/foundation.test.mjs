@@ -2,25 +2,16 @@
 // counters are inputs (messages and timers) each node handled, reported by its own worker.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, screenshot } from './harness.mjs';
+import { openPage, screenshot, useBrowser } from './harness.mjs';
 
 const READY_TIMEOUT_MS = 20_000;
-let server, url, browser, closeBrowser;
-
-before(async () => {
-  ({ server, url } = await startServer());
-  ({ browser, close: closeBrowser } = await launchBrowser());
-});
-after(async () => {
-  await closeBrowser?.();
-  server?.close();
-});
+const context = useBrowser(before, after);
 
 const node = (id) => `g.node[data-node-id="${id}"]`;
 const ticksOf = async (page, id) => Number(await page.getAttribute(node(id), 'data-ticks'));
 
 test('five node workers report ready, one crashes for real and restarts', { timeout: 90_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
+  const { page, errors } = await openPage(context.browser, context.url);
   // Fails if the workers never report ready: "up" is set only from a worker's own status.
   await page.waitForFunction(
     () => document.querySelectorAll('g.node[data-status="up"]').length === 5,

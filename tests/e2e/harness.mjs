@@ -62,3 +62,28 @@ export async function screenshot(page, name) {
 }
 
 export { readFile };
+
+// Opens the page with the wall-clock pacing paused, once its console API is there: the test
+// then drives virtual time itself with settle().
+export async function openPausedCluster(browser, url) {
+  const opened = await openPage(browser, url);
+  await opened.page.waitForFunction(() => window.dynamoscope !== undefined, null, { timeout: 60_000 });
+  await opened.page.evaluate(() => window.dynamoscope.pause());
+  return opened;
+}
+
+// One static server and one browser for a whole test file, torn down after it.
+export function useBrowser(before, after, dist) {
+  const context = {};
+  before(async () => {
+    Object.assign(context, await startServer(dist));
+    const launched = await launchBrowser();
+    context.browser = launched.browser;
+    context.closeBrowser = launched.close;
+  });
+  after(async () => {
+    await context.closeBrowser?.();
+    context.server?.close();
+  });
+  return context;
+}

@@ -5,25 +5,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, startServer, launchBrowser, openPage } from './harness.mjs';
+import { ROOT, openPausedCluster, useBrowser } from './harness.mjs';
 
 const DEBUG_DIST = join(ROOT, 'dist-debug');
-let server, url, browser, closeBrowser;
-
-before(async () => {
-  assert.ok(existsSync(join(DEBUG_DIST, 'index.html')), 'build it first: trunk build --dist dist-debug');
-  ({ server, url } = await startServer(DEBUG_DIST));
-  ({ browser, close: closeBrowser } = await launchBrowser());
-});
-after(async () => {
-  await closeBrowser?.();
-  server?.close();
-});
+before(() => assert.ok(existsSync(join(DEBUG_DIST, 'index.html')), 'build it first: trunk build --dist dist-debug'));
+const context = useBrowser(before, after, DEBUG_DIST);
 
 test('a panic in one node worker fails that node only; the others go on', { timeout: 120_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
-  await page.waitForFunction(() => window.dynamoscope !== undefined, null, { timeout: 60_000 });
-  await page.evaluate(() => window.dynamoscope.pause());
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
   const outcome = await page.evaluate(async () => {
     const api = window.dynamoscope;
     await api.ready();

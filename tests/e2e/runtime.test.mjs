@@ -2,26 +2,15 @@
 // fabric's canonical order, so the page's trace equals the simulator's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage } from './harness.mjs';
+import { openPage, openPausedCluster, useBrowser } from './harness.mjs';
 
 // tests/sim_runs.rs: PAGE_CLUSTER_10S_TRACE_HASH (default config, seed 2007, 10 s, no action).
 const NATIVE_TRACE_HASH_AT_10_S = '128469a51507342f';
-let server, url, browser, closeBrowser;
-
-before(async () => {
-  ({ server, url } = await startServer());
-  ({ browser, close: closeBrowser } = await launchBrowser());
-});
-after(async () => {
-  await closeBrowser?.();
-  server?.close();
-});
+const context = useBrowser(before, after);
 
 test('the page cluster run through real workers reproduces the native trace hash', { timeout: 90_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
-  await page.waitForFunction(() => window.dynamoscope !== undefined);
-  // Pause the wall-clock pacing before the nodes come up, so the run is driven only by settle.
-  await page.evaluate(() => window.dynamoscope.pause());
+  // Paused before the nodes come up, so the run is driven only by settle.
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
   await page.evaluate(() => window.dynamoscope.ready());
   const reached = await page.evaluate(() => window.dynamoscope.settle(10_000));
   assert.equal(reached, 10_000);
@@ -36,9 +25,7 @@ test('the page cluster run through real workers reproduces the native trace hash
 const NATIVE_TRACE_HASH_WITH_FAULTS = '848cec111307ffdb';
 
 test('a crash, a cut, a partition, a heal and a restart through real workers match the native trace', { timeout: 90_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
-  await page.waitForFunction(() => window.dynamoscope !== undefined);
-  await page.evaluate(() => window.dynamoscope.pause());
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
   const hash = await page.evaluate(async () => {
     const api = window.dynamoscope;
     await api.ready();
@@ -60,7 +47,7 @@ test('a crash, a cut, a partition, a heal and a restart through real workers mat
 });
 
 test('bad console arguments reject with an Error that says what is wrong', { timeout: 60_000 }, async () => {
-  const { page } = await openPage(browser, url);
+  const { page } = await openPage(context.browser, context.url);
   await page.waitForFunction(() => window.dynamoscope !== undefined);
   const crashError = await page.evaluate(() => window.dynamoscope.crash(99).then(() => 'resolved', (error) => `${error instanceof Error}: ${error.message}`));
   assert.equal(crashError, 'true: crash(id): a node id, a whole number from 1 to 64');
@@ -75,9 +62,7 @@ test('bad console arguments reject with an Error that says what is wrong', { tim
 });
 
 test('put and get through the console: a partition makes siblings, a put with their context reconciles them (§4.4)', { timeout: 90_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
-  await page.waitForFunction(() => window.dynamoscope !== undefined);
-  await page.evaluate(() => window.dynamoscope.pause());
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
   const result = await page.evaluate(async () => {
     const api = window.dynamoscope;
     const run = async (promise, ms = 1_000) => { await api.settle(ms); return promise; };
@@ -108,9 +93,7 @@ test('put and get through the console: a partition makes siblings, a put with th
 });
 
 test('a wipe, a join, a leave and a quorum change through real workers match the native trace (§4.8, §4.9)', { timeout: 90_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
-  await page.waitForFunction(() => window.dynamoscope !== undefined);
-  await page.evaluate(() => window.dynamoscope.pause());
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
   const outcome = await page.evaluate(async () => {
     const api = window.dynamoscope;
     await api.ready();
@@ -139,9 +122,7 @@ test('a wipe, a join, a leave and a quorum change through real workers match the
 });
 
 test('a crash keeps acknowledged writes in IndexedDB and loses requests in flight', { timeout: 90_000 }, async () => {
-  const { page, errors } = await openPage(browser, url);
-  await page.waitForFunction(() => window.dynamoscope !== undefined);
-  await page.evaluate(() => window.dynamoscope.pause());
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
   const outcome = await page.evaluate(async () => {
     const api = window.dynamoscope;
     await api.ready();
