@@ -149,3 +149,22 @@ fn the_page_cluster_membership_golden_hash_is_unchanged() {
         fabric.trace().hash()
     );
 }
+
+/// A reset cluster: seed 7, four nodes, R = 1, after 5 s of virtual time. The page's
+/// `reset({seed: 7, config: {initial_members: [1, 2, 3, 4], r: 1}})` must reproduce it.
+pub const RESET_CLUSTER_TRACE_HASH: u64 = 0x9a0c_a361_96a7_9296;
+
+#[test]
+fn the_reset_cluster_golden_hash_is_unchanged() {
+    use dynamoscope::protocol::{ClusterConfig, NodeId};
+    use dynamoscope::sim::fabric::Fabric;
+    use dynamoscope::sim::network::NetworkConfig;
+    let config = ClusterConfig {
+        initial_members: (1..=4).map(NodeId).collect(),
+        reads_r: 1,
+        ..ClusterConfig::default()
+    };
+    let mut fabric = Fabric::new(config, NetworkConfig::default(), 7, TraceMode::HashOnly).unwrap();
+    fabric.run_until(5_000);
+    assert_eq!(fabric.trace().hash(), RESET_CLUSTER_TRACE_HASH, "trace hash {:016x}", fabric.trace().hash());
+}

@@ -154,3 +154,25 @@ test('a crash keeps acknowledged writes in IndexedDB and loses requests in fligh
   assert.deepEqual(outcome.afterRestart.values, ['kept'], 'the acknowledged write survived the crash');
   assert.deepEqual(errors, []);
 });
+
+test('reset starts a fresh, paused cluster that matches the native run of its seed and config', { timeout: 90_000 }, async () => {
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
+  const outcome = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.ready();
+    await api.settle(3_000);
+    await api.crash(2);
+    await api.reset({ seed: 7, config: { initial_members: [1, 2, 3, 4], r: 1 } });
+    const fresh = { now: api.now(), nodes: api.nodes().map((node) => node.status) };
+    await api.settle(5_000);
+    const badSeed = await api.reset({ seed: -1 }).then(() => 'resolved', (error) => error.message);
+    const badConfig = await api.reset({ config: { r: 5 } }).then(() => 'resolved', (error) => error.message);
+    return { fresh, hash: api.traceHash(), badSeed, badConfig };
+  });
+  assert.deepEqual(outcome.fresh, { now: 0, nodes: ['up', 'up', 'up', 'up'] });
+  // tests/sim_runs.rs: RESET_CLUSTER_TRACE_HASH.
+  assert.equal(outcome.hash, '9a0ca36196a79296');
+  assert.match(outcome.badSeed, /reset\(\{seed\}\)/);
+  assert.match(outcome.badConfig, /reset: reads_r: R must be 1 to N=3, not 5/);
+  assert.deepEqual(errors, []);
+});

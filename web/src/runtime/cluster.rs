@@ -193,6 +193,38 @@ impl Cluster {
         self.core.now_ms()
     }
 
+    /// Replaces everything with a fresh cluster of `config`'s initial members at virtual time
+    /// zero, paused; workers are terminated, requests in flight fail, old disks are erased.
+    pub fn reset(&mut self, config: ClusterConfig, seed: u64) -> Result<(), String> {
+        config.validate().map_err(|error| error.to_string())?;
+        if let Some(node) = config.initial_members.iter().find(|node| node.0 == 0 || node.0 > NODES_MAX) {
+            return Err(format!("node ids run from 1 to {NODES_MAX}, not {}", node.0));
+        }
+        self.core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)?;
+        self.slots.clear();
+        self.step = None;
+        self.deferred.clear();
+        self.wiped.clear();
+        self.joining.clear();
+        self.budget_ms = 0;
+        self.paused = true;
+        self.settle_to_ms = None;
+        for waiter in std::mem::take(&mut self.settle_waiters) {
+            waiter(0);
+        }
+        for (_, done) in std::mem::take(&mut self.requests) {
+            let reason = "the cluster was reset".to_string();
+            done(Err(dynamoscope::protocol::ClientError::NotServing(reason)));
+        }
+        self.config = config.clone();
+        self.seed = seed;
+        for node in &config.initial_members {
+            self.spawn(*node, false)?;
+        }
+        self.notify();
+        Ok(())
+    }
+
     /// True once no worker is loading.
     pub fn is_ready(&self) -> bool {
         !self.slots.is_empty() && self.slots.values().all(|slot| slot.status != SlotStatus::Starting)

@@ -35,6 +35,7 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "join", node_action_function(cluster.clone(), "join", UserAction::Join))?;
     define(&api, "leave", node_action_function(cluster.clone(), "leave", UserAction::Leave))?;
     define(&api, "config", config_function(cluster.clone()))?;
+    define(&api, "reset", reset_function(cluster.clone()))?;
     #[cfg(debug_assertions)]
     define(&api, "debugPanic", node_action_function(cluster.clone(), "debugPanic", UserAction::DebugPanic))?;
     define(&api, "setConfig", set_config_function(cluster.clone()))?;
@@ -364,30 +365,79 @@ fn set_config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
+/// `reset({seed, config}?)`: a fresh cluster at virtual time 0, paused; resolves once every
+/// node's worker is ready. `config` takes the same settings as `setConfig`, over the defaults.
+fn reset_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |options: JsValue| {
+        let result = reset_options(&options).and_then(|(seed, changes)| {
+            let config = merge_settings(&dynamoscope::protocol::ClusterConfig::default(), &changes, "reset")?;
+            cluster.borrow_mut().reset(config, seed)
+        });
+        match result {
+            Ok(()) => {
+                let cluster = cluster.clone();
+                Promise::new(&mut move |resolve, _reject| poll_ready(cluster.clone(), resolve))
+            }
+            Err(message) => Promise::reject(&error(&message)),
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+fn reset_options(options: &JsValue) -> Result<(u64, JsValue), String> {
+    if options.is_undefined() || options.is_null() {
+        return Ok((2007, JsValue::UNDEFINED));
+    }
+    let seed = Reflect::get(options, &"seed".into()).unwrap_or(JsValue::UNDEFINED);
+    let seed = match seed.as_f64() {
+        None if seed.is_undefined() => 2007,
+        Some(value) if value.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&value) => {
+            value as u64
+        }
+        _ => return Err("reset({seed}): a whole number from 0 to 2^53 - 1".into()),
+    };
+    let config = Reflect::get(options, &"config".into()).unwrap_or(JsValue::UNDEFINED);
+    Ok((seed, config))
+}
+
 fn merged_config(
     cluster: &Cluster,
     changes: &JsValue,
 ) -> Result<dynamoscope::protocol::ClusterConfig, String> {
-    let usage = "setConfig(settings): an object such as {n: 3, r: 2, w: 2}";
-    let text = js_sys::JSON::stringify(changes).ok().and_then(|text| text.as_string()).ok_or(usage)?;
+    merge_settings(cluster.config(), changes, "setConfig")
+}
+
+/// `base` with the settings in `changes` (`n`, `r`, `w`, or any field's full name) replaced;
+/// errors start with `call`.
+fn merge_settings(
+    base: &dynamoscope::protocol::ClusterConfig,
+    changes: &JsValue,
+    call: &str,
+) -> Result<dynamoscope::protocol::ClusterConfig, String> {
+    if changes.is_undefined() || changes.is_null() {
+        return Ok(base.clone());
+    }
+    let usage = || format!("{call}: settings are an object such as {{n: 3, r: 2, w: 2}}");
+    let text = js_sys::JSON::stringify(changes).ok().and_then(|text| text.as_string()).ok_or_else(usage)?;
     let mut changes: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&text).map_err(|_| usage)?;
+        serde_json::from_str(&text).map_err(|_| usage())?;
     for (short, field) in [("n", "replicas_n"), ("r", "reads_r"), ("w", "writes_w")] {
         if let Some(value) = changes.remove(short) {
             changes.insert(field.to_string(), value);
         }
     }
-    let mut merged = serde_json::to_value(cluster.config()).expect("configs serialize");
+    let mut merged = serde_json::to_value(base).expect("configs serialize");
     let target = merged.as_object_mut().expect("a config is an object");
     for (field, value) in changes {
         if !target.contains_key(&field) {
-            return Err(format!("setConfig: unknown setting `{field}`"));
+            return Err(format!("{call}: unknown setting `{field}`"));
         }
         target.insert(field, value);
     }
     let config: dynamoscope::protocol::ClusterConfig =
-        serde_json::from_value(merged).map_err(|failure| format!("setConfig: {failure}"))?;
-    config.validate().map_err(|failure| format!("setConfig: {failure}"))?;
+        serde_json::from_value(merged).map_err(|failure| format!("{call}: {failure}"))?;
+    config.validate().map_err(|failure| format!("{call}: {failure}"))?;
     Ok(config)
 }
 
