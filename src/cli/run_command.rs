@@ -91,6 +91,10 @@ fn play_and_report(scenario: Scenario, output: &OutputFlags, replay: &str) -> Re
     let mut summary = Summary::of(&checked.simulation, &checked.report);
     if output.bench {
         summary.set_wall_ms(checked.wall_ms, checked.check_wall_ms);
+        let trace = checked.simulation.fabric().trace();
+        if trace.mode() == TraceMode::Full {
+            summary.set_replay_ms(replay_to_end_ms(trace));
+        }
     }
     if output.trace {
         let trace = checked.simulation.fabric().trace();
@@ -176,4 +180,14 @@ fn rerun_command(flags: &ScenarioFlags, seed: u64) -> String {
         words.push("--nemesis".into());
     }
     words.join(" ")
+}
+
+/// Decodes every event up to the last instant, as a timeline replaying to the end would.
+fn replay_to_end_ms(trace: &crate::sim::trace::Trace) -> u64 {
+    let started = std::time::Instant::now();
+    let last_ms = trace.event(trace.len().saturating_sub(1) as usize).map_or(0, |event| event.at_ms());
+    let end = trace.first_index_at(last_ms + 1);
+    let decoded = (0..end).filter_map(|index| trace.event(index)).count();
+    assert_eq!(decoded, end, "every recorded event decodes");
+    started.elapsed().as_millis() as u64
 }

@@ -113,6 +113,10 @@ pub struct Bench {
     pub check_wall_ms: Option<u64>,
     pub messages_per_second: u64,
     pub events_per_second: u64,
+    /// With a full trace: wall time to decode every recorded event up to the run's last
+    /// instant, the worst case of the timeline's "replay to an instant".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_to_end_ms: Option<u64>,
 }
 
 impl Summary {
@@ -178,7 +182,14 @@ impl Summary {
             check_wall_ms,
             messages_per_second: per_second(self.messages),
             events_per_second: per_second(self.events),
+            replay_to_end_ms: None,
         });
+    }
+
+    pub fn set_replay_ms(&mut self, replay_ms: u64) {
+        if let Some(bench) = self.bench.as_mut() {
+            bench.replay_to_end_ms = Some(replay_ms);
+        }
     }
 
     pub fn to_json(&self) -> String {
