@@ -262,7 +262,9 @@ impl Cluster {
         }
         slot.worker = None;
         slot.status = SlotStatus::Crashed;
-        if self.core.status(id) != Some(NodeStatus::Down) {
+        // A process that started but had not joined the clock yet dies before it does.
+        slot.started = None;
+        if self.core.status(id).is_some_and(|status| status != NodeStatus::Down) {
             self.core.node_down(id, Fault::Crash(id))?;
         }
         self.notify();
@@ -345,8 +347,13 @@ impl Cluster {
         let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
         slot.worker = None;
         slot.status = SlotStatus::Wiped;
+        slot.started = None;
         self.wiped.insert(node);
-        self.core.node_down(node, Fault::Wipe(node))
+        match self.core.status(node) {
+            // Never joined the clock: nothing for the fabric to take down.
+            None => Ok(()),
+            Some(_) => self.core.node_down(node, Fault::Wipe(node)),
+        }
     }
 
     pub fn config(&self) -> &ClusterConfig {
@@ -411,9 +418,9 @@ impl Cluster {
             let outputs = slot.started.take().expect("listed above");
             slot.status = SlotStatus::Up;
             let restarted = slot.restarted;
-            if !restarted {
-                // Added to the fabric as it comes up, as the native fabric does, so both traces
-                // start alike.
+            if self.core.status(id).is_none() {
+                // Added to the fabric as it first comes up, as the native fabric does, so both
+                // traces start alike (even if it was crashed while still loading).
                 self.core.add_node(id).expect("a new node id");
             }
             self.core.node_up(id, restarted, outputs);
