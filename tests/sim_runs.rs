@@ -64,6 +64,23 @@ fn the_golden_trace_hash_is_unchanged() {
     );
 }
 
+/// The cluster the page starts: default configuration and network, seed 2007.
+fn page_fabric() -> dynamoscope::sim::fabric::Fabric {
+    use dynamoscope::protocol::ClusterConfig;
+    use dynamoscope::sim::network::NetworkConfig;
+    dynamoscope::sim::fabric::Fabric::new(
+        ClusterConfig::default(),
+        NetworkConfig::default(),
+        2007,
+        TraceMode::HashOnly,
+    )
+    .unwrap()
+}
+
+fn assert_trace_hash(fabric: &dynamoscope::sim::fabric::Fabric, expected: u64) {
+    assert_eq!(fabric.trace().hash(), expected, "trace hash {:016x}", fabric.trace().hash());
+}
+
 /// The page's cluster (default configuration, default network, seed 2007) after 10 s of virtual
 /// time with no user action. `tests/e2e/runtime.test.mjs` asserts the same hash from the page,
 /// where every node is a real Web Worker: the browser runtime reproduces the native trace.
@@ -71,18 +88,9 @@ pub const PAGE_CLUSTER_10S_TRACE_HASH: u64 = 0x1284_69a5_1507_342f;
 
 #[test]
 fn the_page_cluster_golden_hash_is_unchanged() {
-    use dynamoscope::protocol::ClusterConfig;
-    use dynamoscope::sim::fabric::Fabric;
-    use dynamoscope::sim::network::NetworkConfig;
-    let mut fabric =
-        Fabric::new(ClusterConfig::default(), NetworkConfig::default(), 2007, TraceMode::HashOnly).unwrap();
+    let mut fabric = page_fabric();
     fabric.run_until(10_000);
-    assert_eq!(
-        fabric.trace().hash(),
-        PAGE_CLUSTER_10S_TRACE_HASH,
-        "trace hash {:016x}",
-        fabric.trace().hash()
-    );
+    assert_trace_hash(&fabric, PAGE_CLUSTER_10S_TRACE_HASH);
 }
 
 /// The page's cluster with a crash, a one-way cut, a partition, a heal and a restart, each
@@ -92,11 +100,9 @@ pub const PAGE_CLUSTER_FAULTS_TRACE_HASH: u64 = 0x848c_ec11_1307_ffdb;
 
 #[test]
 fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
-    use dynamoscope::protocol::{ClusterConfig, NodeId};
-    use dynamoscope::sim::fabric::Fabric;
-    use dynamoscope::sim::network::NetworkConfig;
-    let mut fabric =
-        Fabric::new(ClusterConfig::default(), NetworkConfig::default(), 2007, TraceMode::HashOnly).unwrap();
+    use dynamoscope::protocol::NodeId;
+
+    let mut fabric = page_fabric();
     fabric.run_until(2_000);
     fabric.crash(NodeId(3)).unwrap();
     fabric.run_until(4_000);
@@ -107,12 +113,7 @@ fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
     fabric.heal();
     fabric.restart(NodeId(3)).unwrap();
     fabric.run_until(10_000);
-    assert_eq!(
-        fabric.trace().hash(),
-        PAGE_CLUSTER_FAULTS_TRACE_HASH,
-        "trace hash {:016x}",
-        fabric.trace().hash()
-    );
+    assert_trace_hash(&fabric, PAGE_CLUSTER_FAULTS_TRACE_HASH);
 }
 
 /// The page's cluster through a wipe, a restart from nothing, a join, a leave and a quorum
@@ -122,10 +123,8 @@ pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0x0a1c_9bc4_6cf7_2b6e;
 #[test]
 fn the_page_cluster_membership_golden_hash_is_unchanged() {
     use dynamoscope::protocol::{AdminCommand, ClusterConfig, NodeId};
-    use dynamoscope::sim::fabric::Fabric;
-    use dynamoscope::sim::network::NetworkConfig;
-    let mut fabric =
-        Fabric::new(ClusterConfig::default(), NetworkConfig::default(), 2007, TraceMode::HashOnly).unwrap();
+
+    let mut fabric = page_fabric();
     fabric.run_until(2_000);
     fabric.wipe(NodeId(4)).unwrap();
     fabric.run_until(3_000);
@@ -142,12 +141,7 @@ fn the_page_cluster_membership_golden_hash_is_unchanged() {
         fabric.node(NodeId(6)).unwrap().status(),
         Some(dynamoscope::protocol::membership::MemberStatus::Normal)
     );
-    assert_eq!(
-        fabric.trace().hash(),
-        PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH,
-        "trace hash {:016x}",
-        fabric.trace().hash()
-    );
+    assert_trace_hash(&fabric, PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH);
 }
 
 /// A reset cluster: seed 7, four nodes, R = 1, after 5 s of virtual time. The page's
@@ -166,5 +160,5 @@ fn the_reset_cluster_golden_hash_is_unchanged() {
     };
     let mut fabric = Fabric::new(config, NetworkConfig::default(), 7, TraceMode::HashOnly).unwrap();
     fabric.run_until(5_000);
-    assert_eq!(fabric.trace().hash(), RESET_CLUSTER_TRACE_HASH, "trace hash {:016x}", fabric.trace().hash());
+    assert_trace_hash(&fabric, RESET_CLUSTER_TRACE_HASH);
 }
