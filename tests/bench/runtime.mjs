@@ -1,6 +1,7 @@
 // Browser runtime benchmark (not part of `make test`): messages delivered per second through
 // real node workers with 8 and 32 nodes, against the raw postMessage ceiling measured in the
-// same page (empty echo workers in lockstep rounds, one transferred buffer each).
+// same page (empty echo workers in lockstep rounds, one transferred buffer each). Each size
+// runs idle (gossip and timers only) and under 64 closed-loop clients putting keys.
 // Run after `make build`:  node tests/bench/runtime.mjs
 import { startServer, launchBrowser, openPage } from '../e2e/harness.mjs';
 
@@ -8,21 +9,31 @@ const VIRTUAL_MS = Number(process.env.VIRTUAL_MS ?? 20_000);
 const { server, url } = await startServer();
 const { browser, close } = await launchBrowser();
 
-async function measure(nodes) {
+async function measure(nodes, clients) {
   const { page } = await openPage(browser, `${url}?nodes=${nodes}`);
   await page.waitForFunction(() => window.dynamoscope !== undefined);
   await page.evaluate(() => window.dynamoscope.pause());
-  const runtime = await page.evaluate(async (virtualMs) => {
+  const runtime = await page.evaluate(async ({ virtualMs, clients, nodes }) => {
     const api = window.dynamoscope;
     await api.ready();
     await api.settle(1_000);
+    // Closed-loop clients: each puts its own key again as soon as the last put answered.
+    let running = true;
+    const client = async (index) => {
+      for (let round = 0; running; round += 1) {
+        await api.put(`key-${index}`, `value-${round}`, { via: 1 + (index % nodes) }).catch(() => {});
+      }
+    };
     const before = api.stats();
     const started = performance.now();
+    const loops = Array.from({ length: clients }, (_, index) => client(index));
     await api.settle(virtualMs);
     const wallMs = performance.now() - started;
     const after = api.stats();
+    running = false;
+    await Promise.race([Promise.all(loops), api.settle(5_000)]);
     return { wallMs, delivered: after.messagesDelivered - before.messagesDelivered, events: after.events - before.events };
-  }, VIRTUAL_MS);
+  }, { virtualMs: VIRTUAL_MS, clients, nodes });
   const ceiling = await page.evaluate(async (nodes) => {
     const source = 'onmessage = (event) => postMessage(event.data, [event.data.buffer]);';
     const blob = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
@@ -44,6 +55,7 @@ async function measure(nodes) {
   const deliveredPerSecond = runtime.delivered / (runtime.wallMs / 1000);
   return {
     nodes,
+    clients,
     virtual_ms: VIRTUAL_MS,
     wall_ms: Math.round(runtime.wallMs),
     messages_delivered: runtime.delivered,
@@ -56,7 +68,9 @@ async function measure(nodes) {
 }
 
 for (const nodes of [8, 32]) {
-  console.log(JSON.stringify(await measure(nodes)));
+  for (const clients of [0, 64]) {
+    console.log(JSON.stringify(await measure(nodes, clients)));
+  }
 }
 await close();
 server.close();

@@ -23,9 +23,13 @@ pub enum FromWorker {
     Ready,
     /// The node exists and its disk is written; these are its first outputs (its timers).
     Started { outputs: Vec<Output> },
-    /// One list of outputs per input of the step. Sent only after the durable state the step
-    /// changed is committed to IndexedDB: the step is acknowledged once it is safe.
-    Stepped { outputs: Vec<Vec<Output>> },
+    /// One list of outputs per input of the step, sent as soon as the node handled them.
+    /// `commit_pending` says the step changed the node's disk and the write is not yet
+    /// committed to IndexedDB: a [`FromWorker::Committed`] follows once it is.
+    Stepped { outputs: Vec<Vec<Output>>, commit_pending: bool },
+    /// Every step answered so far is committed to IndexedDB. The page applies no crash, wipe
+    /// or other action while a commit is pending, so no fault ever loses a step it saw.
+    Committed,
     /// The worker refused a message; the page shows the reason.
     Rejected { reason: String },
     /// The node panicked: the worker is unusable from here on.
@@ -71,7 +75,7 @@ mod tests {
         assert_eq!(decode::<ToWorker>(&encode(&start)), Ok(start));
         let step = ToWorker::Step { now_ms: 1_700, inputs: vec![Input::Timer(Timer::Gossip)] };
         assert_eq!(decode::<ToWorker>(&encode(&step)), Ok(step));
-        let stepped = FromWorker::Stepped { outputs: vec![Vec::new()] };
+        let stepped = FromWorker::Stepped { outputs: vec![Vec::new()], commit_pending: true };
         assert_eq!(decode::<FromWorker>(&encode(&stepped)), Ok(stepped));
     }
 

@@ -19,6 +19,10 @@ use crate::wire::{decode, encode, FromWorker, ToWorker};
 struct Running {
     node: Node,
     database: IdbDatabase,
+    /// The disk changed since the last write began.
+    dirty: bool,
+    /// A write to IndexedDB is under way; later changes wait for it and go in one more write.
+    writing: bool,
 }
 
 pub fn run() {
@@ -30,7 +34,7 @@ pub fn run() {
         let state = state.clone();
         let scope = reply_scope.clone();
         // The page sends a worker its next message only after this one's reply, so these
-        // futures never overlap.
+        // futures never overlap (a step answers without awaiting; its disk write runs apart).
         wasm_bindgen_futures::spawn_local(async move {
             let reply = match event.data().dyn_into::<Uint8Array>() {
                 Ok(array) => handle_bytes(&state, &array.to_vec()).await,
@@ -57,7 +61,7 @@ async fn handle_bytes(state: &Rc<RefCell<Option<Running>>>, bytes: &[u8]) -> Fro
             start(state, NodeId(node_id), seed, *config, restore).await
         }
         (ToWorker::Start { node_id, .. }, true) => Err(format!("node n{node_id} is already started")),
-        (ToWorker::Step { now_ms, inputs }, true) => step(state, now_ms, inputs).await,
+        (ToWorker::Step { now_ms, inputs }, true) => Ok(step(state, now_ms, inputs)),
         (ToWorker::Step { .. }, false) => Err("a step before start".into()),
     };
     result.unwrap_or_else(|reason| FromWorker::Rejected { reason })
@@ -79,16 +83,14 @@ async fn start(
     let outputs = node.drain_outputs().collect();
     node.take_durable_changed();
     disk::write(&database, id.0, &node.durable_bytes()).await?;
-    *state.borrow_mut() = Some(Running { node, database });
+    *state.borrow_mut() = Some(Running { node, database, dirty: false, writing: false });
     Ok(FromWorker::Started { outputs })
 }
 
-async fn step(
-    state: &Rc<RefCell<Option<Running>>>,
-    now_ms: u64,
-    inputs: Vec<Input>,
-) -> Result<FromWorker, String> {
-    let (outputs, write) = {
+/// Hands the inputs to the node and answers at once; the disk write runs behind the answer
+/// (see [`FromWorker::Committed`]).
+fn step(state: &Rc<RefCell<Option<Running>>>, now_ms: u64, inputs: Vec<Input>) -> FromWorker {
+    let (outputs, start_writer, commit_pending) = {
         let mut guard = state.borrow_mut();
         let running = guard.as_mut().expect("checked by the caller");
         let outputs: Vec<Vec<Output>> = inputs
@@ -98,15 +100,37 @@ async fn step(
                 running.node.drain_outputs().collect()
             })
             .collect();
-        let changed = running.node.take_durable_changed();
-        let write =
-            changed.then(|| (running.database.clone(), running.node.id().0, running.node.durable_bytes()));
-        (outputs, write)
+        running.dirty |= running.node.take_durable_changed();
+        let start_writer = running.dirty && !running.writing;
+        running.writing |= start_writer;
+        (outputs, start_writer, running.writing)
     };
-    if let Some((database, node_id, bytes)) = write {
-        disk::write(&database, node_id, &bytes).await?;
+    if start_writer {
+        wasm_bindgen_futures::spawn_local(write_until_clean(state.clone()));
     }
-    Ok(FromWorker::Stepped { outputs })
+    FromWorker::Stepped { outputs, commit_pending }
+}
+
+/// Writes the node's disk until no step changed it meanwhile, then posts `Committed`. Writes
+/// are coalesced: however many steps a write takes to commit, the next one carries them all.
+async fn write_until_clean(state: Rc<RefCell<Option<Running>>>) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    loop {
+        let (database, node_id, bytes) = {
+            let mut guard = state.borrow_mut();
+            let Some(running) = guard.as_mut() else { return };
+            if !running.dirty {
+                running.writing = false;
+                break;
+            }
+            running.dirty = false;
+            (running.database.clone(), running.node.id().0, running.node.durable_bytes())
+        };
+        if let Err(reason) = disk::write(&database, node_id, &bytes).await {
+            return post(&scope, &FromWorker::Rejected { reason: format!("writing the disk: {reason}") });
+        }
+    }
+    post(&scope, &FromWorker::Committed);
 }
 
 /// A panic is posted to the page (which marks this node failed and carries on with the others)

@@ -62,6 +62,8 @@ struct Slot {
     /// The first outputs of a process that started, held until it may join the clock.
     started: Option<Vec<Output>>,
     restarted: bool,
+    /// Its worker answered a step whose disk write is not committed yet.
+    commit_pending: bool,
 }
 
 /// What a user does to the cluster; applied between instants.
@@ -101,8 +103,8 @@ pub struct Cluster {
     /// Nodes whose disk is gone (wiped): their next start is from nothing.
     wiped: BTreeSet<NodeId>,
     step: Option<Step>,
-    /// Crashes and restarts asked for while an instant was in flight: they apply right after it,
-    /// between instants, as in the native fabric.
+    /// Actions asked for while an instant was in flight or a disk write was pending: they apply
+    /// between instants, as in the native fabric, once every answered step is committed.
     deferred: Vec<UserAction>,
     /// Virtual milliseconds the clock may still advance before the next wall-clock tick.
     budget_ms: u64,
@@ -171,6 +173,7 @@ impl Cluster {
             inputs_handled: 0,
             started: None,
             restarted,
+            commit_pending: false,
         };
         self.slots.insert(node, slot);
         self.notify();
@@ -251,7 +254,7 @@ impl Cluster {
 
     /// Terminates the node's worker for real; what it held in memory is gone, its disk stays.
     pub fn crash(&mut self, node: u32) -> Result<(), String> {
-        if self.step.is_some() {
+        if !self.at_rest() {
             self.deferred.push(UserAction::Crash(node));
             return Ok(());
         }
@@ -275,7 +278,7 @@ impl Cluster {
     /// at once, so a bad one is refused before anything is queued.
     pub fn apply(&mut self, action: UserAction) -> Result<(), String> {
         self.check(&action)?;
-        if self.step.is_some() {
+        if !self.at_rest() {
             self.deferred.push(action);
             return Ok(());
         }
@@ -362,7 +365,7 @@ impl Cluster {
 
     /// Starts a fresh worker, which restores the node from its disk.
     pub fn restart(&mut self, node: u32) -> Result<(), String> {
-        if self.step.is_some() {
+        if !self.at_rest() {
             self.deferred.push(UserAction::Restart(node));
             return Ok(());
         }
@@ -384,7 +387,18 @@ impl Cluster {
                 }
                 self.admit_started_nodes();
             }
-            WorkerEvent::Message(FromWorker::Stepped { outputs }) => self.on_stepped(node, outputs),
+            WorkerEvent::Message(FromWorker::Stepped { outputs, commit_pending }) => {
+                if let Some(slot) = self.slots.get_mut(&node) {
+                    slot.commit_pending = commit_pending;
+                }
+                self.on_stepped(node, outputs)
+            }
+            WorkerEvent::Message(FromWorker::Committed) => {
+                if let Some(slot) = self.slots.get_mut(&node) {
+                    slot.commit_pending = false;
+                }
+                self.pump();
+            }
             WorkerEvent::Message(FromWorker::Rejected { reason }) | WorkerEvent::Failed(reason) => {
                 self.fail(node, reason)
             }
@@ -438,6 +452,7 @@ impl Cluster {
         if let Some(slot) = self.slots.get_mut(&node) {
             slot.worker = None;
             slot.status = SlotStatus::Failed(reason);
+            slot.commit_pending = false;
         }
         if self.core.status(node).is_some_and(|status| status != NodeStatus::Down) {
             let _ = self.core.node_down(node, Fault::Crash(node));
@@ -532,10 +547,36 @@ impl Cluster {
         self.pump();
     }
 
+    /// No instant is in flight and every answered step is committed to its node's disk: the
+    /// only moments a fault or any other action may strike.
+    fn at_rest(&self) -> bool {
+        self.step.is_none() && !self.slots.values().any(|slot| slot.commit_pending)
+    }
+
+    /// Applies the deferred actions once at rest; true if none is left waiting.
+    fn apply_deferred(&mut self) -> bool {
+        if self.deferred.is_empty() {
+            return true;
+        }
+        if !self.at_rest() {
+            return false;
+        }
+        for action in std::mem::take(&mut self.deferred) {
+            if let Err(error) = self.apply(action) {
+                web_sys::console::warn_1(&error.into());
+            }
+        }
+        true
+    }
+
     /// Starts the next instant if it is due, no instant is in flight and no worker is loading.
+    /// Deferred actions go first, so a busy cluster cannot starve them.
     fn pump(&mut self) {
         for _ in 0..INSTANTS_PER_PUMP_MAX {
-            if self.step.is_some() || self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
+            if self.step.is_some() || !self.apply_deferred() {
+                return;
+            }
+            if self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
                 return;
             }
             if let Some(target_ms) = self.settle_to_ms {
@@ -563,6 +604,8 @@ impl Cluster {
                 self.post_step(instant.at_ms, instant.batches);
                 true
             }
+            // Settled once every step it ran is on disk, so what follows may crash anything.
+            None if !self.at_rest() => false,
             None => {
                 self.core.advance_to(target_ms);
                 self.settle_to_ms = None;
@@ -623,12 +666,14 @@ impl Cluster {
             }
         }
         self.deliver_replies();
-        for action in std::mem::take(&mut self.deferred) {
-            if let Err(error) = self.apply(action) {
-                web_sys::console::warn_1(&error.into());
-            }
-        }
-        self.notify();
+        self.apply_deferred();
+        // No snapshot per instant: the page pulls one per frame through `publish`, so a
+        // fast-forward is not slowed by redrawing what nobody can see.
         true
+    }
+
+    /// Tells the page the current state (called on the page's pace, not per instant).
+    pub fn publish(&self) {
+        self.notify();
     }
 }

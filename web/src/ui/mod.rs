@@ -63,8 +63,11 @@ fn use_cluster(dispatch: UseReducerDispatcher<ClusterView>) -> Rc<RefCell<Cluste
     {
         let cluster = cluster.clone();
         use_effect_with((), move |_| {
-            let pacer =
-                Closure::<dyn FnMut()>::new(move || cluster.borrow_mut().advance(PACE_WALL_MS as u64));
+            let pacer = Closure::<dyn FnMut()>::new(move || {
+                let mut cluster = cluster.borrow_mut();
+                cluster.advance(PACE_WALL_MS as u64);
+                cluster.publish();
+            });
             let window = web_sys::window().expect("the page has a window");
             let interval = window
                 .set_interval_with_callback_and_timeout_and_arguments_0(
