@@ -13,5 +13,6 @@ pub mod nemesis;
 pub mod network;
 pub mod run;
 pub mod scenario;
+pub mod timeline;
 pub mod trace;
 pub mod workload;

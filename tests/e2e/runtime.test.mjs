@@ -176,3 +176,44 @@ test('reset starts a fresh, paused cluster that matches the native run of its se
   assert.match(outcome.badConfig, /reset: reads_r: R must be 1 to N=3, not 5/);
   assert.deepEqual(errors, []);
 });
+
+test('stepping one event or one instant at a time gives the same trace as running; rewind folds the past from it', { timeout: 90_000 }, async () => {
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
+  const outcome = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.reset({ seed: 7, config: { initial_members: [1, 2, 3, 4], r: 1 } });
+    await api.settle(1_000);
+    const events = [];
+    for (let index = 0; index < 40; index += 1) {
+      const before = api.stats().events;
+      const stepped = await api.stepEvent();
+      events.push({ stepped, traced: api.stats().events - before });
+    }
+    for (let index = 0; index < 20; index += 1) await api.step();
+    // settle() is relative: this reaches 5 s, where the native run stops.
+    await api.settle(5_000 - api.now());
+    const hash = api.traceHash();
+    await api.crash(3);
+    await api.settle(1_000);
+    const before = await api.rewind(4_000);
+    const after = await api.rewind(6_000);
+    const badRewind = await api.rewind(-1).then(() => 'resolved', (error) => error.message);
+    return { events, hash, before, after, badRewind };
+  });
+  // Each event is one input to one node, and its delivery is traced with what it caused.
+  for (const { stepped, traced } of outcome.events) {
+    assert.ok(stepped.atMs >= 1_000 && stepped.node >= 1 && stepped.node <= 4, JSON.stringify(stepped));
+    assert.match(stepped.input, /^(message #\d+ from n\d: \w+|timer \w+)/);
+    assert.ok(traced >= 1, 'a delivered event is traced');
+  }
+  const times = outcome.events.map(({ stepped }) => stepped.atMs);
+  assert.deepEqual(times, [...times].sort((a, b) => a - b), 'events come in time order');
+  // tests/sim_runs.rs: RESET_CLUSTER_TRACE_HASH, the same cluster settled without stepping.
+  assert.equal(outcome.hash, '9a0ca36196a79296');
+  assert.equal(outcome.before.atMs, 4_000);
+  assert.deepEqual(outcome.before.nodes.map((node) => node.status), ['up', 'up', 'up', 'up']);
+  assert.deepEqual(outcome.after.nodes.map((node) => node.status), ['up', 'up', 'crashed', 'up']);
+  assert.ok(outcome.before.events > 0 && outcome.after.messagesSent > outcome.before.messagesSent);
+  assert.match(outcome.badRewind, /rewind\(virtualMs\)/);
+  assert.deepEqual(errors, []);
+});

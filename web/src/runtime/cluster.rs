@@ -4,7 +4,7 @@
 //! order (ascending node id, then input order) — the same order the native fabric uses.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::{Rc, Weak};
 
 use dynamoscope::protocol::message::{ClientResult, RequestId};
@@ -89,7 +89,13 @@ pub enum UserAction {
     DebugPanic(u32),
 }
 
-/// One instant whose inputs are with the workers.
+/// An instant begun by single-event stepping: its inputs not yet delivered, in canonical order.
+struct OpenInstant {
+    at_ms: u64,
+    remaining: VecDeque<(NodeId, Input)>,
+}
+
+/// One instant (or the part of one) whose inputs are with the workers.
 struct Step {
     batches: Vec<(NodeId, Vec<Input>)>,
     replies: BTreeMap<NodeId, Vec<Vec<Output>>>,
@@ -103,6 +109,12 @@ pub struct Cluster {
     /// Nodes whose disk is gone (wiped): their next start is from nothing.
     wiped: BTreeSet<NodeId>,
     step: Option<Step>,
+    open: Option<OpenInstant>,
+    /// Told once the step in flight is over (`step()` and `stepEvent()` resolve).
+    step_waiters: Vec<Box<dyn FnOnce()>>,
+    /// Wall time spent in [`Cluster::on_worker_event`]: measures whether the fabric would gain
+    /// from a worker of its own.
+    fabric_busy_ms: f64,
     /// Actions asked for while an instant was in flight or a disk write was pending: they apply
     /// between instants, as in the native fabric, once every answered step is committed.
     deferred: Vec<UserAction>,
@@ -139,6 +151,9 @@ impl Cluster {
                 slots: BTreeMap::new(),
                 wiped: BTreeSet::new(),
                 step: None,
+                open: None,
+                step_waiters: Vec::new(),
+                fabric_busy_ms: 0.0,
                 deferred: Vec::new(),
                 budget_ms: 0,
                 paused: false,
@@ -188,6 +203,16 @@ impl Cluster {
         self.core.metrics()
     }
 
+    /// The state at the end of instant `at_ms`, folded from the trace.
+    pub fn rewind(&self, at_ms: u64) -> dynamoscope::sim::timeline::PastState {
+        dynamoscope::sim::timeline::state_at(self.core.trace(), at_ms)
+    }
+
+    /// Wall milliseconds this thread spent handling worker answers (the fabric's share of a run).
+    pub fn fabric_busy_ms(&self) -> f64 {
+        self.fabric_busy_ms
+    }
+
     pub fn trace_events(&self) -> u64 {
         self.core.trace().len()
     }
@@ -206,6 +231,10 @@ impl Cluster {
         self.core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)?;
         self.slots.clear();
         self.step = None;
+        self.open = None;
+        for waiter in std::mem::take(&mut self.step_waiters) {
+            waiter();
+        }
         self.deferred.clear();
         self.wiped.clear();
         self.joining.clear();
@@ -255,7 +284,7 @@ impl Cluster {
     /// Terminates the node's worker for real; what it held in memory is gone, its disk stays.
     pub fn crash(&mut self, node: u32) -> Result<(), String> {
         if !self.at_rest() {
-            self.deferred.push(UserAction::Crash(node));
+            self.defer(UserAction::Crash(node));
             return Ok(());
         }
         let id = NodeId(node);
@@ -279,7 +308,7 @@ impl Cluster {
     pub fn apply(&mut self, action: UserAction) -> Result<(), String> {
         self.check(&action)?;
         if !self.at_rest() {
-            self.deferred.push(action);
+            self.defer(action);
             return Ok(());
         }
         let id = NodeId;
@@ -310,6 +339,15 @@ impl Cluster {
         };
         self.notify();
         result
+    }
+
+    /// Queues an action for the next moment at rest, and moves toward it: a half-delivered
+    /// instant is finished even when paused.
+    fn defer(&mut self, action: UserAction) {
+        self.deferred.push(action);
+        if self.step.is_none() {
+            self.pump();
+        }
     }
 
     fn check(&self, action: &UserAction) -> Result<(), String> {
@@ -366,7 +404,7 @@ impl Cluster {
     /// Starts a fresh worker, which restores the node from its disk.
     pub fn restart(&mut self, node: u32) -> Result<(), String> {
         if !self.at_rest() {
-            self.deferred.push(UserAction::Restart(node));
+            self.defer(UserAction::Restart(node));
             return Ok(());
         }
         if self.is_running(node) {
@@ -379,6 +417,12 @@ impl Cluster {
     }
 
     fn on_worker_event(&mut self, node: NodeId, event: WorkerEvent) {
+        let started_ms = wall_now_ms();
+        self.handle_worker_event(node, event);
+        self.fabric_busy_ms += wall_now_ms() - started_ms;
+    }
+
+    fn handle_worker_event(&mut self, node: NodeId, event: WorkerEvent) {
         match event {
             WorkerEvent::Message(FromWorker::Ready) => self.start_node(node),
             WorkerEvent::Message(FromWorker::Started { outputs }) => {
@@ -495,14 +539,76 @@ impl Cluster {
         Ok(())
     }
 
-    /// Runs exactly the next instant, whatever its time (for the step button).
-    pub fn step_once(&mut self) {
-        if self.step.is_some() || !self.is_ready() {
-            return;
+    /// Runs the rest of the current instant, or else exactly the next one, whatever its time
+    /// (the "next instant" button); `done` hears when its outputs are in.
+    pub fn step_once(&mut self, done: Box<dyn FnOnce()>) {
+        if self.step.is_some() || !self.is_ready() || !self.apply_deferred() {
+            return done();
         }
-        if let Some(instant) = self.core.begin_instant() {
+        if self.open.is_some() {
+            self.flush_open();
+        } else if let Some(instant) = self.core.begin_instant() {
             self.post_step(instant.at_ms, instant.batches);
         }
+        self.when_step_over(done);
+    }
+
+    /// Delivers exactly one input, the next in canonical order (the "next event" button), and
+    /// returns what it is; `done` hears when its outputs are in. An instant's inputs are
+    /// delivered in the same order as by [`Cluster::step_once`], so the trace is the same.
+    pub fn step_event(&mut self, done: Box<dyn FnOnce()>) -> Option<(u64, NodeId, Input)> {
+        if self.step.is_some() || !self.is_ready() || !self.apply_deferred() {
+            done();
+            return None;
+        }
+        if self.open.is_none() {
+            let instant = self.core.begin_instant();
+            self.open = instant.map(|instant| OpenInstant {
+                at_ms: instant.at_ms,
+                remaining: instant
+                    .batches
+                    .into_iter()
+                    .flat_map(|(node, inputs)| inputs.into_iter().map(move |input| (node, input)))
+                    .collect(),
+            });
+        }
+        let next =
+            self.open.as_mut().and_then(|open| open.remaining.pop_front().map(|next| (open.at_ms, next)));
+        if self.open.as_ref().is_some_and(|open| open.remaining.is_empty()) {
+            self.open = None;
+        }
+        let Some((at_ms, (node, input))) = next else {
+            done();
+            return None;
+        };
+        self.post_step(at_ms, vec![(node, vec![input.clone()])]);
+        self.when_step_over(done);
+        Some((at_ms, node, input))
+    }
+
+    fn when_step_over(&mut self, done: Box<dyn FnOnce()>) {
+        if self.step.is_some() {
+            self.step_waiters.push(done);
+        } else {
+            done();
+        }
+    }
+
+    /// Sends the rest of a half-delivered instant to the workers; inputs of nodes whose
+    /// worker failed meanwhile are gone with it.
+    fn flush_open(&mut self) {
+        let Some(open) = self.open.take() else { return };
+        let mut batches: Vec<(NodeId, Vec<Input>)> = Vec::new();
+        for (node, input) in open.remaining {
+            if !self.is_running(node.0) {
+                continue;
+            }
+            match batches.last_mut() {
+                Some((last, inputs)) if *last == node => inputs.push(input),
+                _ => batches.push((node, vec![input])),
+            }
+        }
+        self.post_step(open.at_ms, batches);
     }
 
     /// Sends a client request through `via`; `done` hears the reply once it comes.
@@ -550,7 +656,7 @@ impl Cluster {
     /// No instant is in flight and every answered step is committed to its node's disk: the
     /// only moments a fault or any other action may strike.
     fn at_rest(&self) -> bool {
-        self.step.is_none() && !self.slots.values().any(|slot| slot.commit_pending)
+        self.step.is_none() && self.open.is_none() && !self.slots.values().any(|slot| slot.commit_pending)
     }
 
     /// Applies the deferred actions once at rest; true if none is left waiting.
@@ -573,7 +679,19 @@ impl Cluster {
     /// Deferred actions go first, so a busy cluster cannot starve them.
     fn pump(&mut self) {
         for _ in 0..INSTANTS_PER_PUMP_MAX {
-            if self.step.is_some() || !self.apply_deferred() {
+            if self.step.is_some() {
+                return;
+            }
+            if self.open.is_some() {
+                // A half-delivered instant stays so while paused, unless something waits on it.
+                let wanted = !self.paused || !self.deferred.is_empty() || self.settle_to_ms.is_some();
+                if !wanted {
+                    return;
+                }
+                self.flush_open();
+                continue;
+            }
+            if !self.apply_deferred() {
                 return;
             }
             if self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
@@ -667,6 +785,9 @@ impl Cluster {
         }
         self.deliver_replies();
         self.apply_deferred();
+        for waiter in std::mem::take(&mut self.step_waiters) {
+            waiter();
+        }
         // No snapshot per instant: the page pulls one per frame through `publish`, so a
         // fast-forward is not slowed by redrawing what nobody can see.
         true
@@ -676,4 +797,8 @@ impl Cluster {
     pub fn publish(&self) {
         self.notify();
     }
+}
+
+fn wall_now_ms() -> f64 {
+    web_sys::window().and_then(|window| window.performance()).map_or(0.0, |performance| performance.now())
 }

@@ -45,6 +45,8 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "put", put_function(cluster.clone()))?;
     define(&api, "get", get_function(cluster.clone()))?;
     define(&api, "speed", speed_function(cluster.clone()))?;
+    define(&api, "stepEvent", step_event_function(cluster.clone()))?;
+    define(&api, "rewind", rewind_function(cluster.clone()))?;
     define(&api, "step", step_function(cluster))?;
     let window = web_sys::window().ok_or("no window")?;
     Reflect::set(&window, &"dynamoscope".into(), &api)?;
@@ -336,9 +338,100 @@ fn speed_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
-/// `step()`: runs the next instant, whatever its time.
+/// `step()`: runs the rest of the current instant, or else the next one, whatever its time;
+/// resolves once its outputs are in.
 fn step_function(cluster: Rc<RefCell<Cluster>>) -> Function {
-    Closure::<dyn Fn()>::new(move || cluster.borrow_mut().step_once()).into_js_value().unchecked_into()
+    Closure::<dyn Fn() -> Promise>::new(move || {
+        let cluster = cluster.clone();
+        Promise::new(&mut move |resolve, _reject| {
+            let done = Box::new(move || drop(resolve.call0(&JsValue::UNDEFINED)));
+            cluster.borrow_mut().step_once(done);
+        })
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `stepEvent()`: delivers exactly one input (a message, timer, client request or admin
+/// command) to one node; resolves with `{atMs, node, input}` once its outputs are in, or with
+/// null if nothing is due.
+fn step_event_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn() -> Promise>::new(move || {
+        let cluster = cluster.clone();
+        Promise::new(&mut move |resolve, _reject| {
+            let answer = Rc::new(RefCell::new(JsValue::NULL));
+            let reply = answer.clone();
+            let done = Box::new(move || drop(resolve.call1(&JsValue::UNDEFINED, &reply.borrow())));
+            // The answer is filled before `done` can run: a step's outputs come back later.
+            let stepped = cluster.borrow_mut().step_event(done);
+            if let Some((at_ms, node, input)) = stepped {
+                let object = Object::new();
+                let _ = Reflect::set(&object, &"atMs".into(), &(at_ms as f64).into());
+                let _ = Reflect::set(&object, &"node".into(), &node.0.into());
+                let _ = Reflect::set(&object, &"input".into(), &describe_input(&input).into());
+                *answer.borrow_mut() = object.into();
+            }
+        })
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+fn describe_input(input: &dynamoscope::sim::core::Input) -> String {
+    use dynamoscope::sim::core::Input;
+    match input {
+        Input::Message { message_id, from, message } => {
+            format!("message #{message_id} from {from}: {:?}", message.kind())
+        }
+        Input::Timer(timer) => format!("timer {timer:?}"),
+        Input::Client(request) => format!("client request {:?}", request.operation.kind()),
+        Input::Admin(command) => format!("admin {command:?}"),
+    }
+}
+
+/// `rewind(virtualMs)`: the cluster as it was at the end of that instant, folded from the
+/// trace (nothing re-runs): `{atMs, events, nodes: [{id, status}], inFlight, messagesSent,
+/// messagesDelivered, messagesDropped, wallMs}`.
+fn rewind_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |at: JsValue| {
+        let Some(at_ms) = at.as_f64().filter(|ms| ms.fract() == 0.0 && *ms >= 0.0 && *ms <= 9e15) else {
+            return Promise::reject(&error("rewind(virtualMs): a whole number of virtual milliseconds"));
+        };
+        let started_ms = wall_now_ms();
+        let past = cluster.borrow().rewind(at_ms as u64);
+        let wall_ms = wall_now_ms() - started_ms;
+        let object = Object::new();
+        let nodes: Array = past
+            .nodes
+            .iter()
+            .map(|(id, status)| {
+                let node = Object::new();
+                let _ = Reflect::set(&node, &"id".into(), &id.0.into());
+                let _ = Reflect::set(&node, &"status".into(), &format!("{status:?}").to_lowercase().into());
+                JsValue::from(node)
+            })
+            .collect();
+        let _ = Reflect::set(&object, &"nodes".into(), &nodes);
+        let numbers = [
+            ("atMs", past.at_ms as f64),
+            ("events", past.events as f64),
+            ("inFlight", past.in_flight.len() as f64),
+            ("messagesSent", past.messages_sent as f64),
+            ("messagesDelivered", past.messages_delivered as f64),
+            ("messagesDropped", past.messages_dropped as f64),
+            ("wallMs", wall_ms),
+        ];
+        for (name, value) in numbers {
+            let _ = Reflect::set(&object, &name.into(), &value.into());
+        }
+        Promise::resolve(&JsValue::from(object))
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+fn wall_now_ms() -> f64 {
+    web_sys::window().and_then(|window| window.performance()).map_or(0.0, |performance| performance.now())
 }
 
 /// `config()`: the cluster settings, as JSON-shaped data.
@@ -441,7 +534,8 @@ fn merge_settings(
     Ok(config)
 }
 
-/// `stats()`: `{messagesSent, messagesDelivered, messagesDropped, events}` so far.
+/// `stats()`: `{messagesSent, messagesDelivered, messagesDropped, events, fabricBusyMs}` so
+/// far; `fabricBusyMs` is the wall time the page's thread spent running the fabric.
 fn stats_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn() -> JsValue>::new(move || {
         let cluster = cluster.borrow();
@@ -453,6 +547,7 @@ fn stats_function(cluster: Rc<RefCell<Cluster>>) -> Function {
             ("messagesDropped", metrics.messages_dropped),
             ("events", cluster.trace_events()),
         ];
+        let _ = Reflect::set(&object, &"fabricBusyMs".into(), &cluster.fabric_busy_ms().into());
         for (name, value) in entries {
             let _ = Reflect::set(&object, &name.into(), &(value as f64).into());
         }
