@@ -16,6 +16,11 @@ use web_sys::{DedicatedWorkerGlobalScope, IdbDatabase, MessageEvent};
 use crate::disk;
 use crate::wire::{decode, encode, FromWorker, ToWorker};
 
+/// How long a changed disk waits before its write starts, so a burst of steps costs one write.
+/// Faults wait for the commit, so this bounds how long a crash click is held back. Measured
+/// with 8 nodes under 64 clients: 16k messages/s writing at once, 19k at 20 ms, 33k at 100 ms.
+const GROUP_COMMIT_WALL_MS: i32 = 100;
+
 struct Running {
     node: Node,
     database: IdbDatabase,
@@ -115,6 +120,8 @@ fn step(state: &Rc<RefCell<Option<Running>>>, now_ms: u64, inputs: Vec<Input>) -
 /// are coalesced: however many steps a write takes to commit, the next one carries them all.
 async fn write_until_clean(state: Rc<RefCell<Option<Running>>>) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    // Group commit: the steps of the next few milliseconds go in the same write.
+    sleep(&scope, GROUP_COMMIT_WALL_MS).await;
     loop {
         let (database, node_id, bytes) = {
             let mut guard = state.borrow_mut();
@@ -131,6 +138,13 @@ async fn write_until_clean(state: Rc<RefCell<Option<Running>>>) {
         }
     }
     post(&scope, &FromWorker::Committed);
+}
+
+async fn sleep(scope: &DedicatedWorkerGlobalScope, wall_ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, wall_ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// A panic is posted to the page (which marks this node failed and carries on with the others)
