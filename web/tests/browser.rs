@@ -51,3 +51,75 @@ fn the_simulator_on_wasm32_reproduces_the_native_trace_hash() {
     simulation.run();
     assert_eq!(simulation.fabric().trace().hash(), 0xcdb2_59c2_021a_e16b);
 }
+
+mod real_workers {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use dynamoscope::protocol::{ClusterConfig, NodeId};
+    use dynamoscope_web::runtime::{set_worker_base, Cluster, UserAction};
+    use js_sys::Promise;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_futures::JsFuture;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// `tests/sim_runs.rs`: PAGE_CLUSTER_FAULTS_TRACE_HASH, the page's five nodes with the
+    /// faults below, run natively.
+    const NATIVE_TRACE_HASH_WITH_FAULTS: u64 = 0x848c_ec11_1307_ffdb;
+
+    /// Advances virtual time by `duration_ms` as fast as the workers answer.
+    async fn settle(cluster: &Rc<RefCell<Cluster>>, duration_ms: u64) {
+        let target_ms = cluster.borrow().now_ms() + duration_ms;
+        let promise = Promise::new(&mut |resolve, _reject| {
+            let done = Box::new(move |_reached_ms: u64| drop(resolve.call0(&JsValue::UNDEFINED)));
+            cluster.borrow_mut().settle_to(target_ms, done);
+        });
+        JsFuture::from(promise).await.unwrap();
+    }
+
+    async fn sleep(wall_ms: i32) {
+        let promise = Promise::new(&mut |resolve, _reject| {
+            let window = web_sys::window().unwrap();
+            window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, wall_ms).unwrap();
+        });
+        JsFuture::from(promise).await.unwrap();
+    }
+
+    async fn until_ready(cluster: &Rc<RefCell<Cluster>>) {
+        for _ in 0..600 {
+            if cluster.borrow().is_ready() {
+                return;
+            }
+            sleep(50).await;
+        }
+        panic!("the node workers did not start within 30 s");
+    }
+
+    /// Determinism through real Web Workers, with a crash (a terminated worker), a partition,
+    /// a one-way cut, a heal and a restart (a new worker reading IndexedDB): the trace hash is
+    /// the native simulator's. `scripts/test.sh` copies the release build of the node worker
+    /// to `web/test-assets/`, which the wasm-bindgen test runner serves.
+    #[wasm_bindgen_test]
+    async fn a_fixed_scenario_through_real_workers_reproduces_the_native_trace_hash() {
+        let origin = web_sys::window().unwrap().location().origin().unwrap();
+        set_worker_base(&format!("{origin}/test-assets/"));
+        let config =
+            ClusterConfig { initial_members: (1..=5).map(NodeId).collect(), ..ClusterConfig::default() };
+        let cluster = Cluster::new(config, 2007, Rc::new(|_, _| {})).unwrap();
+        cluster.borrow_mut().set_paused(true);
+        until_ready(&cluster).await;
+        settle(&cluster, 2_000).await;
+        cluster.borrow_mut().apply(UserAction::Crash(3)).unwrap();
+        settle(&cluster, 2_000).await;
+        cluster.borrow_mut().apply(UserAction::Partition(vec![vec![1, 2], vec![3, 4, 5]])).unwrap();
+        settle(&cluster, 500).await;
+        cluster.borrow_mut().apply(UserAction::Cut(1, 2)).unwrap();
+        settle(&cluster, 1_500).await;
+        cluster.borrow_mut().apply(UserAction::Heal).unwrap();
+        cluster.borrow_mut().apply(UserAction::Restart(3)).unwrap();
+        until_ready(&cluster).await;
+        settle(&cluster, 4_000).await;
+        assert!(cluster.borrow().is_running(3), "n3 runs again, in a fresh worker");
+        assert_eq!(cluster.borrow().trace_hash(), NATIVE_TRACE_HASH_WITH_FAULTS);
+    }
+}

@@ -73,6 +73,16 @@ fn read_event(event: &MessageEvent) -> WorkerEvent {
 
 thread_local! {
     static LOADER_URL: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+    static WORKER_BASE: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+}
+
+/// Loads the node worker's `node.js` and `node_bg.wasm` from `base` (a URL ending in `/`)
+/// instead of the page's own directory: for wasm-bindgen tests, whose runner serves the build
+/// elsewhere. Must come before the first worker starts.
+pub fn set_worker_base(base: &str) {
+    WORKER_BASE.with(|cell| {
+        let _ = cell.set(base.to_string());
+    });
 }
 
 /// The loader script's object URL, made once and shared by every worker.
@@ -89,11 +99,10 @@ fn loader_url() -> Result<String, String> {
 
 /// A tiny classic-worker script that loads trunk's no-modules build of the `node` bin.
 fn make_loader_url() -> Result<String, String> {
-    let base = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.base_uri().ok().flatten())
-        .ok_or("the page has no base URI")?;
-    let base = base.rsplit_once('/').map(|(directory, _)| format!("{directory}/")).unwrap_or(base);
+    let base = match WORKER_BASE.with(|cell| cell.get().cloned()) {
+        Some(base) => base,
+        None => page_directory()?,
+    };
     let script =
         format!("importScripts('{base}node.js'); wasm_bindgen({{ module_or_path: '{base}node_bg.wasm' }});");
     let parts = Array::of1(&JsValue::from_str(&script));
@@ -101,6 +110,14 @@ fn make_loader_url() -> Result<String, String> {
     options.set_type("text/javascript");
     let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
     Url::create_object_url_with_blob(&blob).map_err(describe)
+}
+
+fn page_directory() -> Result<String, String> {
+    let base = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.base_uri().ok().flatten())
+        .ok_or("the page has no base URI")?;
+    Ok(base.rsplit_once('/').map(|(directory, _)| format!("{directory}/")).unwrap_or(base))
 }
 
 fn describe(error: JsValue) -> String {
