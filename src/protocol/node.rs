@@ -77,6 +77,19 @@ pub struct Durable {
     pub incarnation: u64,
 }
 
+/// A node's state as its inspector shows it: the store, the hints and the membership view (all
+/// of [`Durable`]), and what its failure detector believes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeInspection {
+    pub node: NodeId,
+    /// The node's clock when inspected.
+    pub now_ms: u64,
+    pub durable: Durable,
+    pub unreachable: Vec<NodeId>,
+    /// Client operations it coordinates that have not finished.
+    pub operations_in_flight: usize,
+}
+
 /// Outputs one input may produce before the driver must drain them.
 pub const OUTPUTS_MAX: usize = 1 << 16;
 /// Client operations a coordinator runs at once.
@@ -202,6 +215,17 @@ impl Node {
     /// Peers this node currently believes unreachable, ascending.
     pub fn unreachable_peers(&self) -> Vec<NodeId> {
         self.detector.unreachable_peers()
+    }
+
+    /// A copy of what the node holds, for the page's inspector: reading it changes nothing.
+    pub fn inspect(&self) -> NodeInspection {
+        NodeInspection {
+            node: self.id,
+            now_ms: self.now_ms,
+            durable: self.durable.clone(),
+            unreachable: self.unreachable_peers(),
+            operations_in_flight: self.operations.len(),
+        }
     }
 
     /// The durable state as bytes, for the driver's disk.

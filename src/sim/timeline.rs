@@ -1,11 +1,17 @@
 //! Rewind: what the cluster looked like at any past instant, folded from the trace alone. The
 //! page's timeline scrubber draws this; nothing is re-run, so scrubbing never touches a node.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::protocol::message::MessageKind;
-use crate::protocol::NodeId;
-use crate::sim::trace::{Fault, Trace, TraceEvent};
+use crate::protocol::membership::MemberStatus;
+use crate::protocol::message::{ClientResponse, MessageKind, OperationKind, RequestId};
+use crate::protocol::{NodeId, Observation};
+use crate::sim::trace::{DropReason, Fault, Trace, TraceEvent};
+
+/// Drops remembered for drawing: the most recent ones only.
+pub const RECENT_DROPS_MAX: usize = 256;
+/// Client operations remembered with their latency, most recent last.
+pub const OPERATIONS_MAX: usize = 4_096;
 
 /// A node's process, as the fabric saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +33,26 @@ pub struct Flight {
     pub kind: MessageKind,
 }
 
+/// A message the network lost, refused across a partition, or could not hand to a dead node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drop {
+    pub flight: Flight,
+    pub dropped_at_ms: u64,
+    pub reason: DropReason,
+}
+
+/// One finished client operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    pub kind: OperationKind,
+    pub node: NodeId,
+    pub requested_at_ms: u64,
+    pub replied_at_ms: u64,
+    pub succeeded: bool,
+    /// For a successful get: how many versions (siblings) it returned (§6.3).
+    pub versions: Option<usize>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PastState {
     pub at_ms: u64,
@@ -42,25 +68,54 @@ pub struct PastState {
     pub messages_delivered: u64,
     pub messages_dropped: u64,
     pub client_replies: u64,
+    pub sent_by_kind: BTreeMap<MessageKind, u64>,
+    pub recent_drops: VecDeque<Drop>,
+    /// Observer → the peers its failure detector holds unreachable (§4.8.3).
+    pub unreachable: BTreeMap<NodeId, BTreeSet<NodeId>>,
+    /// Each node's own membership status, as it last announced it (§4.8, §4.9).
+    pub member_status: BTreeMap<NodeId, MemberStatus>,
+    /// Stand-in → hinted replicas it holds for others (§4.6).
+    pub hints_pending: BTreeMap<NodeId, u64>,
+    pub hints_stored: u64,
+    pub hints_delivered: u64,
+    /// Requests asked and not yet answered: when and what.
+    pub requests: BTreeMap<RequestId, (u64, OperationKind, NodeId)>,
+    pub operations: VecDeque<Operation>,
+    pub operations_total: u64,
+    /// Versions per successful get → how many gets (§6.3's table).
+    pub versions_per_get: BTreeMap<usize, u64>,
+    /// Replica writes that arrived older than what the replica held.
+    pub stale_replica_writes: u64,
 }
 
 /// The state at the end of instant `at_ms`: every event recorded at or before it, folded.
 pub fn state_at(trace: &Trace, at_ms: u64) -> PastState {
     let end = trace.first_index_at(at_ms.saturating_add(1));
-    let mut state = PastState { at_ms, events: end, ..PastState::default() };
-    // Bounded by the trace's length: one pass, one event at a time.
-    for index in 0..end {
-        let event = trace.event(index).expect("every recorded event decodes");
-        state.apply(&event);
-    }
+    let mut state = PastState::default();
+    state.catch_up(trace, end);
+    state.at_ms = at_ms;
     state
 }
 
 impl PastState {
-    fn apply(&mut self, event: &TraceEvent) {
+    /// Folds the trace's events from where this state stopped up to index `end`: the page keeps
+    /// one state and folds only what is new each frame.
+    pub fn catch_up(&mut self, trace: &Trace, end: usize) {
+        let end = end.min(trace.len() as usize);
+        // Bounded by the trace's length: one pass, one event at a time.
+        for index in self.events..end {
+            let event = trace.event(index).expect("every recorded event decodes");
+            self.at_ms = self.at_ms.max(event.at_ms());
+            self.fold(&event);
+        }
+        self.events = self.events.max(end);
+    }
+
+    pub fn fold(&mut self, event: &TraceEvent) {
         match event {
             TraceEvent::Sent { at_ms, message_id, from, to, deliver_at_ms, message } => {
                 self.messages_sent += 1;
+                *self.sent_by_kind.entry(message.kind()).or_default() += 1;
                 let flight = Flight {
                     message_id: *message_id,
                     from: *from,
@@ -81,30 +136,112 @@ impl PastState {
                 self.messages_delivered += 1;
                 self.land(*message_id, *at_ms);
             }
-            TraceEvent::Dropped { at_ms, message_id, .. } => {
+            TraceEvent::Dropped { at_ms, message_id, reason } => {
                 self.messages_dropped += 1;
-                self.land(*message_id, *at_ms);
+                if let Some(flight) = self.land(*message_id, *at_ms) {
+                    if self.recent_drops.len() == RECENT_DROPS_MAX {
+                        self.recent_drops.pop_front();
+                    }
+                    self.recent_drops.push_back(Drop { flight, dropped_at_ms: *at_ms, reason: *reason });
+                }
             }
-            TraceEvent::ClientReplied { .. } => self.client_replies += 1,
+            TraceEvent::ClientRequested { at_ms, node, request } => {
+                self.requests.insert(request.id, (*at_ms, request.operation.kind(), *node));
+            }
+            TraceEvent::ClientReplied { at_ms, node, request, result } => {
+                self.client_replies += 1;
+                self.finish_operation(*at_ms, *node, *request, result.as_ref().ok());
+            }
+            TraceEvent::Observed { node, observation, .. } => self.observe(*node, observation),
             TraceEvent::Fault { fault, .. } => self.apply_fault(fault),
-            TraceEvent::TimerSet { .. }
-            | TraceEvent::TimerFired { .. }
-            | TraceEvent::ClientRequested { .. }
-            | TraceEvent::Admin { .. }
-            | TraceEvent::Observed { .. } => {}
+            TraceEvent::TimerSet { .. } | TraceEvent::TimerFired { .. } | TraceEvent::Admin { .. } => {}
         }
     }
 
+    fn finish_operation(
+        &mut self,
+        at_ms: u64,
+        node: NodeId,
+        request: RequestId,
+        response: Option<&ClientResponse>,
+    ) {
+        let Some((requested_at_ms, kind, _)) = self.requests.remove(&request) else { return };
+        let versions = match response {
+            Some(ClientResponse::Got { versions, .. }) => Some(versions.len()),
+            _ => None,
+        };
+        if let Some(count) = versions {
+            *self.versions_per_get.entry(count).or_default() += 1;
+        }
+        if self.operations.len() == OPERATIONS_MAX {
+            self.operations.pop_front();
+        }
+        let succeeded = response.is_some();
+        self.operations.push_back(Operation {
+            kind,
+            node,
+            requested_at_ms,
+            replied_at_ms: at_ms,
+            succeeded,
+            versions,
+        });
+        self.operations_total += 1;
+    }
+
+    fn observe(&mut self, node: NodeId, observation: &Observation) {
+        match observation {
+            Observation::PeerUnreachable { peer, .. } => {
+                self.unreachable.entry(node).or_default().insert(*peer);
+            }
+            Observation::PeerReachable { peer } => {
+                if let Some(peers) = self.unreachable.get_mut(&node) {
+                    peers.remove(peer);
+                }
+            }
+            Observation::MembershipChanged { status } => {
+                self.member_status.insert(node, *status);
+            }
+            Observation::HintStored { .. } => {
+                self.hints_stored += 1;
+                *self.hints_pending.entry(node).or_default() += 1;
+            }
+            Observation::HintDelivered { .. } | Observation::HintDropped { .. } => {
+                if matches!(observation, Observation::HintDelivered { .. }) {
+                    self.hints_delivered += 1;
+                }
+                if let Some(pending) = self.hints_pending.get_mut(&node) {
+                    *pending = pending.saturating_sub(1);
+                }
+            }
+            Observation::ReplicaWritten { stale: true, .. } => self.stale_replica_writes += 1,
+            _ => {}
+        }
+    }
+
+    /// Latency percentile (0 to 100) of the remembered successful operations of `kind`.
+    pub fn latency_ms_percentile(&self, kind: OperationKind, percentile: u32) -> Option<u64> {
+        let mut latencies: Vec<u64> = self
+            .operations
+            .iter()
+            .filter(|operation| operation.kind == kind && operation.succeeded)
+            .map(|operation| operation.replied_at_ms - operation.requested_at_ms)
+            .collect();
+        if latencies.is_empty() {
+            return None;
+        }
+        latencies.sort_unstable();
+        let rank = (latencies.len() - 1) * percentile.min(100) as usize / 100;
+        Some(latencies[rank])
+    }
+
     /// A copy arrived (or was dropped) at `at_ms`: the copy due then, else the earliest one.
-    fn land(&mut self, message_id: u64, at_ms: u64) {
+    fn land(&mut self, message_id: u64, at_ms: u64) -> Option<Flight> {
         let due = [0, 1].into_iter().find(|copy| {
             self.in_flight.get(&(message_id, *copy)).is_some_and(|flight| flight.deliver_at_ms == at_ms)
         });
         let copy =
             due.or_else(|| [0, 1].into_iter().find(|copy| self.in_flight.contains_key(&(message_id, *copy))));
-        if let Some(copy) = copy {
-            self.in_flight.remove(&(message_id, copy));
-        }
+        copy.and_then(|copy| self.in_flight.remove(&(message_id, copy)))
     }
 
     fn apply_fault(&mut self, fault: &Fault) {
@@ -182,5 +319,40 @@ mod tests {
         let end = state_at(trace, u64::MAX - 1);
         assert_eq!(end.events as u64, trace.len());
         assert_eq!(end.messages_delivered, simulation.fabric().metrics().messages_delivered);
+    }
+
+    /// §4.6: while n4 is down its replicas go to a stand-in as hints, and after its restart
+    /// they are handed back; the folded state counts both, and the pending hint is gone.
+    #[test]
+    fn hints_are_pending_while_the_owner_is_down_and_gone_after_handoff() {
+        let simulation = hinted_handoff();
+        let trace = simulation.fabric().trace();
+        let during = state_at(trace, 7_000);
+        assert!(during.hints_stored >= 1, "{during:?}");
+        assert!(during.hints_pending.values().sum::<u64>() >= 1);
+        let after = state_at(trace, 20_000);
+        assert!(after.hints_delivered >= 1);
+        assert_eq!(after.hints_pending.values().sum::<u64>(), 0);
+        assert_eq!(after.hints_stored, simulation.fabric().metrics().hints_stored);
+    }
+
+    /// Folding incrementally, in arbitrary slices, gives the state folded at once.
+    #[test]
+    fn catching_up_in_slices_equals_folding_at_once() {
+        let simulation = hinted_handoff();
+        let trace = simulation.fabric().trace();
+        let mut state = PastState::default();
+        let length = trace.len() as usize;
+        for end in (0..=length).step_by(97).chain([length]) {
+            state.catch_up(trace, end);
+        }
+        let whole = state_at(trace, u64::MAX - 1);
+        assert_eq!(state.in_flight, whole.in_flight);
+        assert_eq!(state.operations, whole.operations);
+        assert_eq!(state.events, whole.events);
+        assert_eq!(state.operations_total, 4, "the scenario's three puts and one get");
+        let get_latency = whole.latency_ms_percentile(OperationKind::Get, 50).unwrap();
+        assert!(get_latency > 0 && get_latency < 1_000, "{get_latency}");
+        assert_eq!(whole.versions_per_get.get(&1), Some(&1), "the get saw one version");
     }
 }
