@@ -7,6 +7,7 @@
 //!
 //! On a native target only [`wire`] compiles, so `cargo test --workspace` runs natively.
 
+pub mod actions;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,5 +1,6 @@
 //! What crosses between the page and a node worker: postcard bytes in a transferred buffer.
 
+use dynamoscope::protocol::node::NodeInspection;
 use dynamoscope::protocol::{ClusterConfig, Output};
 use dynamoscope::sim::core::Input;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,8 @@ pub enum ToWorker {
     Start { node_id: u32, seed: u64, config: Box<ClusterConfig>, restore: bool },
     /// The inputs the fabric delivers to this node at one instant, in order.
     Step { now_ms: u64, inputs: Vec<Input> },
+    /// Asks for a copy of the node's state, for the inspector; changes nothing.
+    Inspect,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +33,8 @@ pub enum FromWorker {
     /// Every step answered so far is committed to IndexedDB. The page applies no crash, wipe
     /// or other action while a commit is pending, so no fault ever loses a step it saw.
     Committed,
+    /// The node's state, answering [`ToWorker::Inspect`]; None before the node started.
+    Inspection(Option<Box<NodeInspection>>),
     /// The worker refused a message; the page shows the reason.
     Rejected { reason: String },
     /// The node panicked: the worker is unusable from here on.

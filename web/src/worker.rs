@@ -68,6 +68,9 @@ async fn handle_bytes(state: &Rc<RefCell<Option<Running>>>, bytes: &[u8]) -> Fro
         (ToWorker::Start { node_id, .. }, true) => Err(format!("node n{node_id} is already started")),
         (ToWorker::Step { now_ms, inputs }, true) => Ok(step(state, now_ms, inputs)),
         (ToWorker::Step { .. }, false) => Err("a step before start".into()),
+        (ToWorker::Inspect, _) => Ok(FromWorker::Inspection(
+            state.borrow().as_ref().map(|running| Box::new(running.node.inspect())),
+        )),
     };
     result.unwrap_or_else(|reason| FromWorker::Rejected { reason })
 }

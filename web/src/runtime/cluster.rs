@@ -8,12 +8,15 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::{Rc, Weak};
 
 use dynamoscope::protocol::message::{ClientResult, RequestId};
+use dynamoscope::protocol::node::NodeInspection;
 use dynamoscope::protocol::{AdminCommand, ClientOperation, ClusterConfig, NodeId, Output};
 use dynamoscope::sim::core::{FabricCore, Input, NodeStatus};
 use dynamoscope::sim::network::NetworkConfig;
 use dynamoscope::sim::trace::{Fault, TraceMode};
 
 use super::{NodeWorker, WorkerEvent};
+pub use crate::actions::UserAction;
+use crate::actions::{LoggedAction, RunRecord};
 use crate::wire::{FromWorker, ToWorker};
 
 /// Upper bound on nodes, so every per-node loop on the page is bounded.
@@ -66,34 +69,13 @@ struct Slot {
     commit_pending: bool,
 }
 
-/// What a user does to the cluster; applied between instants.
-#[derive(Clone, Debug, PartialEq)]
-pub enum UserAction {
-    Crash(u32),
-    Restart(u32),
-    /// Groups that cannot reach each other; unlisted nodes form one more group.
-    Partition(Vec<Vec<u32>>),
-    /// One-way: messages from the first node to the second are lost.
-    Cut(u32, u32),
-    Heal,
-    /// A permanent failure: the worker and the node's disk are gone.
-    Wipe(u32),
-    /// Start a new node that joins the ring through the seeds (§4.8.1).
-    Join(u32),
-    /// Hand the node's ranges on, then leave the ring (§4.9).
-    Leave(u32),
-    /// New cluster settings for every node.
-    Configure(Box<ClusterConfig>),
-    /// Debug builds only: make the node panic inside its worker.
-    #[cfg(debug_assertions)]
-    DebugPanic(u32),
-}
-
 /// An instant begun by single-event stepping: its inputs not yet delivered, in canonical order.
 struct OpenInstant {
     at_ms: u64,
     remaining: VecDeque<(NodeId, Input)>,
 }
+
+type ReplyCallback = Box<dyn FnOnce(ClientResult)>;
 
 /// One instant (or the part of one) whose inputs are with the workers.
 struct Step {
@@ -117,7 +99,17 @@ pub struct Cluster {
     fabric_busy_ms: f64,
     /// Actions asked for while an instant was in flight or a disk write was pending: they apply
     /// between instants, as in the native fabric, once every answered step is committed.
-    deferred: Vec<UserAction>,
+    deferred: Vec<(UserAction, Option<ReplyCallback>)>,
+    /// Every action applied since the reset, where it was applied: the run's record.
+    log: Vec<LoggedAction>,
+    /// A record's actions still to apply, each at its point of the run (replay, fork, links).
+    scheduled: VecDeque<LoggedAction>,
+    /// The settings and network the run started with, for its record.
+    initial_config: ClusterConfig,
+    network: NetworkConfig,
+    initial_network: NetworkConfig,
+    /// The latest state each running node reported to [`Cluster::request_inspections`].
+    inspections: BTreeMap<NodeId, Rc<NodeInspection>>,
     /// Virtual milliseconds the clock may still advance before the next wall-clock tick.
     budget_ms: u64,
     paused: bool,
@@ -129,7 +121,7 @@ pub struct Cluster {
     /// Nodes that join the ring as soon as their worker started.
     joining: BTreeSet<NodeId>,
     /// Client requests sent from the page, waiting for their replies.
-    requests: BTreeMap<RequestId, Box<dyn FnOnce(ClientResult)>>,
+    requests: BTreeMap<RequestId, ReplyCallback>,
     on_change: Rc<dyn Fn(Vec<NodeSnapshot>, u64)>,
     this: Weak<RefCell<Cluster>>,
 }
@@ -155,6 +147,12 @@ impl Cluster {
                 step_waiters: Vec::new(),
                 fabric_busy_ms: 0.0,
                 deferred: Vec::new(),
+                log: Vec::new(),
+                scheduled: VecDeque::new(),
+                initial_config: config.clone(),
+                network: NetworkConfig::default(),
+                initial_network: NetworkConfig::default(),
+                inspections: BTreeMap::new(),
                 budget_ms: 0,
                 paused: false,
                 settle_to_ms: None,
@@ -224,18 +222,37 @@ impl Cluster {
     /// Replaces everything with a fresh cluster of `config`'s initial members at virtual time
     /// zero, paused; workers are terminated, requests in flight fail, old disks are erased.
     pub fn reset(&mut self, config: ClusterConfig, seed: u64) -> Result<(), String> {
-        config.validate().map_err(|error| error.to_string())?;
+        let record =
+            RunRecord { seed, config, network: NetworkConfig::default(), actions: Vec::new(), until_ms: 0 };
+        self.replay(record)
+    }
+
+    /// Replaces everything with a fresh cluster that will re-run `record`: each action is
+    /// applied at the point of the run it was recorded at. Paused, at virtual time zero.
+    pub fn replay(&mut self, record: RunRecord) -> Result<(), String> {
+        record.validate()?;
+        let RunRecord { seed, config, network, actions, .. } = record;
         if let Some(node) = config.initial_members.iter().find(|node| node.0 == 0 || node.0 > NODES_MAX) {
             return Err(format!("node ids run from 1 to {NODES_MAX}, not {}", node.0));
         }
-        self.core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)?;
+        self.core = FabricCore::new(network.clone(), seed, TraceMode::Full)?;
+        self.network = network.clone();
+        self.initial_network = network;
+        self.initial_config = config.clone();
+        self.log.clear();
+        self.scheduled = actions.into();
+        self.inspections.clear();
         self.slots.clear();
         self.step = None;
         self.open = None;
         for waiter in std::mem::take(&mut self.step_waiters) {
             waiter();
         }
-        self.deferred.clear();
+        for (_, done) in std::mem::take(&mut self.deferred) {
+            if let Some(done) = done {
+                done(Err(dynamoscope::protocol::ClientError::NotServing("the cluster was reset".into())));
+            }
+        }
         self.wiped.clear();
         self.joining.clear();
         self.budget_ms = 0;
@@ -282,11 +299,7 @@ impl Cluster {
     }
 
     /// Terminates the node's worker for real; what it held in memory is gone, its disk stays.
-    pub fn crash(&mut self, node: u32) -> Result<(), String> {
-        if !self.at_rest() {
-            self.defer(UserAction::Crash(node));
-            return Ok(());
-        }
+    fn crash(&mut self, node: u32) -> Result<(), String> {
         let id = NodeId(node);
         let slot = self.slots.get_mut(&id).ok_or_else(|| format!("there is no node n{node}"))?;
         if slot.worker.is_none() {
@@ -294,6 +307,7 @@ impl Cluster {
         }
         slot.worker = None;
         slot.status = SlotStatus::Crashed;
+        self.inspections.remove(&id);
         // A process that started but had not joined the clock yet dies before it does.
         slot.started = None;
         if self.core.status(id).is_some_and(|status| status != NodeStatus::Down) {
@@ -303,16 +317,39 @@ impl Cluster {
         Ok(())
     }
 
-    /// Applies a user action now, or right after the instant in flight. Node ids are checked
-    /// at once, so a bad one is refused before anything is queued.
+    /// Applies a user action now if the cluster is at rest, else as soon as it is. It is
+    /// checked at once, so a bad one is refused before anything is queued.
     pub fn apply(&mut self, action: UserAction) -> Result<(), String> {
+        self.submit(action, None)
+    }
+
+    fn submit(&mut self, action: UserAction, done: Option<ReplyCallback>) -> Result<(), String> {
         self.check(&action)?;
         if !self.at_rest() {
-            self.defer(action);
+            self.defer(action, done);
             return Ok(());
         }
+        self.apply_now(action, done)
+    }
+
+    /// Applies a checked action at rest and records it in the run's log.
+    fn apply_now(&mut self, action: UserAction, done: Option<ReplyCallback>) -> Result<(), String> {
+        let logged = LoggedAction {
+            at_ms: self.core.now_ms(),
+            at_event: self.core.trace().len(),
+            action: action.clone(),
+        };
+        let result = self.perform(action, done);
+        if result.is_ok() {
+            self.log.push(logged);
+        }
+        self.notify();
+        result
+    }
+
+    fn perform(&mut self, action: UserAction, done: Option<ReplyCallback>) -> Result<(), String> {
         let id = NodeId;
-        let result = match action {
+        match action {
             UserAction::Crash(node) => self.crash(node),
             UserAction::Restart(node) => self.restart(node),
             UserAction::Partition(groups) => self
@@ -336,15 +373,25 @@ impl Cluster {
                 self.core.broadcast_config(&config);
                 Ok(())
             }
-        };
-        self.notify();
-        result
+            UserAction::Network(network) => {
+                self.core.set_network(network.clone())?;
+                self.network = network;
+                Ok(())
+            }
+            UserAction::Request { via, operation } => {
+                let request = self.core.client_request(NodeId(via), operation)?;
+                if let Some(done) = done {
+                    self.requests.insert(request, done);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Queues an action for the next moment at rest, and moves toward it: a half-delivered
     /// instant is finished even when paused.
-    fn defer(&mut self, action: UserAction) {
-        self.deferred.push(action);
+    fn defer(&mut self, action: UserAction, done: Option<ReplyCallback>) {
+        self.deferred.push((action, done));
         if self.step.is_none() {
             self.pump();
         }
@@ -381,6 +428,11 @@ impl Cluster {
             }
             UserAction::Join(_) => Ok(()),
             UserAction::Configure(config) => config.validate().map_err(|error| error.to_string()),
+            UserAction::Network(network) => network.validate(),
+            UserAction::Request { via, operation } => {
+                operation.validate().map_err(|error| error.to_string())?;
+                known(via)
+            }
         }
     }
 
@@ -388,6 +440,7 @@ impl Cluster {
         let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
         slot.worker = None;
         slot.status = SlotStatus::Wiped;
+        self.inspections.remove(&node);
         slot.started = None;
         self.wiped.insert(node);
         match self.core.status(node) {
@@ -402,11 +455,7 @@ impl Cluster {
     }
 
     /// Starts a fresh worker, which restores the node from its disk.
-    pub fn restart(&mut self, node: u32) -> Result<(), String> {
-        if !self.at_rest() {
-            self.defer(UserAction::Restart(node));
-            return Ok(());
-        }
+    fn restart(&mut self, node: u32) -> Result<(), String> {
         if self.is_running(node) {
             return Err(format!("node n{node} is running; crash it first"));
         }
@@ -447,6 +496,11 @@ impl Cluster {
                 self.fail(node, reason)
             }
             WorkerEvent::Message(FromWorker::Panicked { message }) => self.fail(node, message),
+            WorkerEvent::Message(FromWorker::Inspection(inspection)) => {
+                if let Some(inspection) = inspection {
+                    self.inspections.insert(node, Rc::new(*inspection));
+                }
+            }
         }
     }
 
@@ -496,6 +550,7 @@ impl Cluster {
         if let Some(slot) = self.slots.get_mut(&node) {
             slot.worker = None;
             slot.status = SlotStatus::Failed(reason);
+            self.inspections.remove(&node);
             slot.commit_pending = false;
         }
         if self.core.status(node).is_some_and(|status| status != NodeStatus::Down) {
@@ -618,12 +673,7 @@ impl Cluster {
         operation: ClientOperation,
         done: Box<dyn FnOnce(ClientResult)>,
     ) -> Result<(), String> {
-        operation.validate().map_err(|error| error.to_string())?;
-        if !self.slots.contains_key(&NodeId(via)) {
-            return Err(format!("there is no node n{via}"));
-        }
-        let request = self.core.client_request(NodeId(via), operation)?;
-        self.requests.insert(request, done);
+        self.submit(UserAction::Request { via, operation }, Some(done))?;
         self.pump();
         Ok(())
     }
@@ -667,12 +717,72 @@ impl Cluster {
         if !self.at_rest() {
             return false;
         }
-        for action in std::mem::take(&mut self.deferred) {
-            if let Err(error) = self.apply(action) {
+        for (action, done) in std::mem::take(&mut self.deferred) {
+            // Checked when asked; a node may have gone meanwhile, so check again.
+            if let Err(error) = self.check(&action).and_then(|()| self.apply_now(action, done)) {
                 web_sys::console::warn_1(&error.into());
             }
         }
         true
+    }
+
+    /// Applies the scheduled actions whose point of the run is reached; true if the next
+    /// instant may start. An action recorded after `at_event` trace events applies once the
+    /// trace is that long, at its virtual time (never past an event due before it).
+    fn apply_scheduled(&mut self) -> bool {
+        for _ in 0..crate::actions::ACTIONS_MAX {
+            let Some(next) = self.scheduled.front() else { return true };
+            let reached = self.core.trace().len() >= next.at_event;
+            let next_event_ms = self.core.next_event_ms();
+            let nothing_due_before = next_event_ms.is_none_or(|at_ms| at_ms >= next.at_ms);
+            let nothing_due_until = next_event_ms.is_none_or(|at_ms| at_ms > next.at_ms);
+            // Between two instants of one time only once the trace is as long as it was then.
+            if !(reached && nothing_due_before) && !nothing_due_until {
+                return true;
+            }
+            if !self.at_rest() || self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
+                return false;
+            }
+            let next = self.scheduled.pop_front().expect("looked at above");
+            self.core.advance_to(next.at_ms);
+            if let Err(error) = self.check(&next.action).and_then(|()| self.apply_now(next.action, None)) {
+                web_sys::console::warn_1(&format!("replaying an action: {error}").into());
+            }
+        }
+        true
+    }
+
+    /// The run so far, as a record that replays it (for links and forks).
+    pub fn record(&self) -> RunRecord {
+        RunRecord {
+            seed: self.seed,
+            config: self.initial_config.clone(),
+            network: self.initial_network.clone(),
+            actions: self.log.clone(),
+            until_ms: self.core.now_ms(),
+        }
+    }
+
+    /// Asks every running node for a copy of its state; answers arrive in
+    /// [`Cluster::inspections`].
+    pub fn request_inspections(&self) {
+        for slot in self.slots.values().filter(|slot| slot.status == SlotStatus::Up) {
+            if let Some(worker) = slot.worker.as_ref() {
+                worker.post(&ToWorker::Inspect);
+            }
+        }
+    }
+
+    pub fn inspections(&self) -> &BTreeMap<NodeId, Rc<NodeInspection>> {
+        &self.inspections
+    }
+
+    pub fn trace(&self) -> &dynamoscope::sim::trace::Trace {
+        self.core.trace()
+    }
+
+    pub fn network(&self) -> &NetworkConfig {
+        &self.network
     }
 
     /// Starts the next instant if it is due, no instant is in flight and no worker is loading.
@@ -691,7 +801,7 @@ impl Cluster {
                 self.flush_open();
                 continue;
             }
-            if !self.apply_deferred() {
+            if !self.apply_deferred() || !self.apply_scheduled() {
                 return;
             }
             if self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
@@ -703,7 +813,8 @@ impl Cluster {
                 }
                 continue;
             }
-            let horizon_ms = self.core.now_ms() + self.budget_ms;
+            let scheduled_ms = self.scheduled.front().map_or(u64::MAX, |next| next.at_ms);
+            let horizon_ms = (self.core.now_ms() + self.budget_ms).min(scheduled_ms.max(self.core.now_ms()));
             let Some(next_ms) = self.core.next_event_ms().filter(|at_ms| *at_ms <= horizon_ms) else {
                 self.spend_budget_to(horizon_ms);
                 return;

@@ -1,5 +1,6 @@
 //! The Yew page. Components draw; the reducer in [`state`] is pure; workers live in hooks.
 
+mod metrics;
 mod ring;
 mod state;
 
@@ -11,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::runtime::{Cluster, NodeSnapshot};
+use crate::runtime::{Cluster, NodeSnapshot, UserAction};
 use ring::Ring;
 use state::{Action, ClusterView, NodeStatus};
 
@@ -99,7 +100,9 @@ fn initial_members() -> Vec<dynamoscope::protocol::NodeId> {
 
 fn toggle_node(cluster: &Rc<RefCell<Cluster>>, node_id: u32) {
     let mut cluster = cluster.borrow_mut();
-    let result = if cluster.is_running(node_id) { cluster.crash(node_id) } else { cluster.restart(node_id) };
+    let action =
+        if cluster.is_running(node_id) { UserAction::Crash(node_id) } else { UserAction::Restart(node_id) };
+    let result = cluster.apply(action);
     if let Err(error) = result {
         web_sys::console::warn_1(&error.into());
     }
