@@ -6,7 +6,7 @@ use super::message::{KeyVersions, Message};
 use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource};
 use super::ring::ring_position;
-use super::store::sibling_set_digest;
+use super::store::{sibling_set_digest, VersionedStore};
 use super::types::{KeyRange, NodeId};
 
 /// Merkle exchanges a node keeps open at once; the oldest is abandoned past it.
@@ -52,11 +52,7 @@ impl Node {
 
     /// The tree of this node's own keys in `range` (hinted replicas are kept apart, §4.6).
     pub fn build_tree(&self, range: KeyRange) -> MerkleTree {
-        let entries = self.durable.store.keys().filter_map(|(key, versions)| {
-            let position = ring_position(key.as_bytes());
-            range.contains(position).then(|| (position, sibling_set_digest(versions)))
-        });
-        MerkleTree::build(range, self.config.merkle_depth, entries)
+        store_tree(&self.durable.store, range, self.config.merkle_depth)
     }
 
     fn open_exchange(&mut self, peer: NodeId, exchange: u64, tree: MerkleTree) {
@@ -181,4 +177,14 @@ impl Node {
             .map(|(key, versions)| (key.clone(), versions.to_vec()))
             .collect()
     }
+}
+
+/// The Merkle tree of a store's keys in `range`: what a node compares during anti-entropy, and
+/// what its inspector draws.
+pub fn store_tree(store: &VersionedStore, range: KeyRange, depth: u32) -> MerkleTree {
+    let entries = store.keys().filter_map(|(key, versions)| {
+        let position = ring_position(key.as_bytes());
+        range.contains(position).then(|| (position, sibling_set_digest(versions)))
+    });
+    MerkleTree::build(range, depth, entries)
 }

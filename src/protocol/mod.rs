@@ -35,7 +35,7 @@
 //!
 //! Nothing in this module imports the fabric, the browser or the UI.
 
-mod anti_entropy;
+pub mod anti_entropy;
 pub mod config;
 mod coordinator;
 mod failure;

@@ -14,6 +14,6 @@ pub mod network;
 pub mod run;
 pub mod scenario;
 pub mod timeline;
-pub mod views;
 pub mod trace;
+pub mod views;
 pub mod workload;

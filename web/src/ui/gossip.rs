@@ -80,6 +80,15 @@ fn seconds(milliseconds: u64) -> String {
     format!("{}.{}", milliseconds / 1000, milliseconds % 1000 / 100)
 }
 
+/// Time since the change: seconds, or milliseconds while a tenth of a second would read 0.0.
+fn offset(milliseconds: u64) -> String {
+    if milliseconds < 100 {
+        format!("{milliseconds} ms")
+    } else {
+        format!("{} s", seconds(milliseconds))
+    }
+}
+
 /// The plot's scales: rounds along x, informed nodes along y.
 struct Scale {
     rounds: u64,
@@ -167,7 +176,7 @@ fn learners(spread: &Spread, interval_ms: u64) -> Html {
                     format!("{node} made the change")
                 } else {
                     let round = learned_in_round(spread, *at_ms, interval_ms);
-                    format!("{node} learned it from {from} at +{} s (round {round})", seconds(offset_ms))
+                    format!("{node} learned it from {from} at +{} (round {round})", offset(offset_ms))
                 };
                 html! { <li class="gossip-learner" data-node-id={node.0.to_string()}>{ text }</li> }
             }) }

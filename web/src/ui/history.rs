@@ -130,7 +130,9 @@ fn event_class(event: &HistoryEvent) -> Classes {
         HistoryKind::Stored { siblings, .. } if *siblings > 1 => classes!("stored", "siblings"),
         HistoryKind::Stored { .. } => classes!("stored"),
         HistoryKind::SiblingsReconciled { .. } => classes!("reconciled"),
-        HistoryKind::ClientReply { operation: OperationKind::Get, error: None, .. } if event.clocks.len() > 1 => {
+        HistoryKind::ClientReply { operation: OperationKind::Get, error: None, .. }
+            if event.clocks.len() > 1 =>
+        {
             classes!("reply", "siblings")
         }
         HistoryKind::ClientReply { error: Some(_), .. } => classes!("reply", "failed"),
