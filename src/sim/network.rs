@@ -5,9 +5,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
-/// One-way latency of a message.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// One-way latency of a message. In scenario files it is `{"kind": "uniform", ...}`; compact
+/// binary formats (a page's share link) cannot read such tags, so they get a plain enum.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Latency {
     Fixed {
         ms: u64,
@@ -22,6 +22,53 @@ pub enum Latency {
         sigma: f64,
         max_ms: u64,
     },
+}
+
+/// [`Latency`] as scenario files write it.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum TaggedLatency {
+    Fixed { ms: u64 },
+    Uniform { min_ms: u64, max_ms: u64 },
+    LogNormal { median_ms: u64, sigma: f64, max_ms: u64 },
+}
+
+/// [`Latency`] for binary formats.
+#[derive(Serialize, Deserialize)]
+enum PlainLatency {
+    Fixed { ms: u64 },
+    Uniform { min_ms: u64, max_ms: u64 },
+    LogNormal { median_ms: u64, sigma: f64, max_ms: u64 },
+}
+
+macro_rules! convert_latency {
+    ($from:ident, $to:ident, $value:expr) => {
+        match $value {
+            $from::Fixed { ms } => $to::Fixed { ms },
+            $from::Uniform { min_ms, max_ms } => $to::Uniform { min_ms, max_ms },
+            $from::LogNormal { median_ms, sigma, max_ms } => $to::LogNormal { median_ms, sigma, max_ms },
+        }
+    };
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            convert_latency!(Latency, TaggedLatency, *self).serialize(serializer)
+        } else {
+            convert_latency!(Latency, PlainLatency, *self).serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            Ok(convert_latency!(TaggedLatency, Latency, TaggedLatency::deserialize(deserializer)?))
+        } else {
+            Ok(convert_latency!(PlainLatency, Latency, PlainLatency::deserialize(deserializer)?))
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -147,5 +194,16 @@ mod tests {
         let config =
             NetworkConfig { latency: Latency::Uniform { min_ms: 9, max_ms: 3 }, ..NetworkConfig::default() };
         assert!(config.validate().unwrap_err().contains("min_ms <= max_ms"));
+    }
+
+    #[test]
+    fn latency_reads_back_from_scenario_json_and_from_compact_bytes() {
+        let long_tail = Latency::LogNormal { median_ms: 10, sigma: 0.8, max_ms: 200 };
+        let json = serde_json::to_string(&long_tail).unwrap();
+        assert_eq!(json, r#"{"kind":"log_normal","median_ms":10,"sigma":0.8,"max_ms":200}"#);
+        assert_eq!(serde_json::from_str::<Latency>(&json).unwrap(), long_tail);
+        let network = NetworkConfig { latency: long_tail, loss_ppm: 7, ..NetworkConfig::default() };
+        let bytes = postcard::to_allocvec(&network).unwrap();
+        assert_eq!(postcard::from_bytes::<NetworkConfig>(&bytes).unwrap(), network);
     }
 }

@@ -65,10 +65,9 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// The record as the part of a link after `#run=`.
+    /// The record as the part of a link after `#run=`: its postcard bytes in URL-safe base64.
     pub fn to_fragment(&self) -> String {
-        let json = serde_json::to_string(self).expect("records serialize");
-        percent_encode(&json)
+        base64_encode(&postcard::to_allocvec(self).expect("records serialize"))
     }
 
     /// Reads a link's fragment; every error says what is wrong, and nothing is half-read.
@@ -76,9 +75,9 @@ impl RunRecord {
         if fragment.len() > SHARE_CHARS_MAX {
             return Err(format!("the link's run is {} characters, over {SHARE_CHARS_MAX}", fragment.len()));
         }
-        let json = percent_decode(fragment)?;
+        let bytes = base64_decode(fragment)?;
         let record: RunRecord =
-            serde_json::from_str(&json).map_err(|error| format!("the link's run: {error}"))?;
+            postcard::from_bytes(&bytes).map_err(|error| format!("the link's run is not a run: {error}"))?;
         record.validate()?;
         Ok(record)
     }
@@ -100,36 +99,37 @@ impl RunRecord {
     }
 }
 
-/// Percent-encodes everything but unreserved characters, so the JSON survives in a URL.
-fn percent_encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => encoded.push(byte as char),
-            other => encoded.push_str(&format!("%{other:02X}")),
+const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding (RFC 4648 §5).
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let word =
+            chunk.iter().enumerate().fold(0u32, |word, (index, byte)| word | u32::from(*byte) << (16 - 8 * index));
+        for sextet in 0..=chunk.len() {
+            text.push(BASE64_ALPHABET[(word >> (18 - 6 * sextet) & 63) as usize] as char);
         }
     }
-    encoded
+    text
 }
 
-fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = bytes.get(index + 1..index + 3).ok_or("the link's run ends inside an escape")?;
-            let hex = std::str::from_utf8(hex).map_err(|_| "the link's run has a bad escape")?;
-            decoded.push(
-                u8::from_str_radix(hex, 16).map_err(|_| format!("the link's run has a bad escape %{hex}"))?,
-            );
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
+fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut word, mut bits) = (0u32, 0u32);
+    for character in text.bytes() {
+        let value = BASE64_ALPHABET
+            .iter()
+            .position(|candidate| *candidate == character)
+            .ok_or_else(|| format!("the link's run has a character that is not base64: {:?}", character as char))?;
+        word = word << 6 | value as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((word >> bits) as u8);
         }
     }
-    String::from_utf8(decoded).map_err(|_| "the link's run is not UTF-8".into())
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -165,14 +165,19 @@ mod tests {
     #[test]
     fn a_record_survives_a_link() {
         let fragment = record().to_fragment();
-        assert!(fragment.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_.~%".contains(&byte)));
+        assert!(fragment.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_".contains(&byte)));
         assert_eq!(RunRecord::from_fragment(&fragment), Ok(record()));
+        for length in 0..8 {
+            let bytes: Vec<u8> = (0..length).map(|index| (index * 97 + 200) as u8).collect();
+            assert_eq!(base64_decode(&base64_encode(&bytes)), Ok(bytes));
+        }
+        assert_eq!(base64_encode(b"Man"), "TWFu");
     }
 
     #[test]
     fn a_bad_link_is_refused_with_a_reason() {
-        assert!(RunRecord::from_fragment("%7B%22seed").unwrap_err().starts_with("the link's run:"));
-        assert!(RunRecord::from_fragment("%E").unwrap_err().contains("escape"));
+        assert!(RunRecord::from_fragment("AAAA").unwrap_err().starts_with("the link's run is not a run"));
+        assert!(RunRecord::from_fragment("%7B").unwrap_err().contains("not base64"));
         let mut invalid = record();
         invalid.config.reads_r = 9;
         assert!(RunRecord::from_fragment(&invalid.to_fragment())

@@ -97,8 +97,9 @@ mod real_workers {
 
     /// Determinism through real Web Workers, with a crash (a terminated worker), a partition,
     /// a one-way cut, a heal and a restart (a new worker reading IndexedDB): the trace hash is
-    /// the native simulator's. `scripts/test.sh` copies the release build of the node worker
-    /// to `web/test-assets/`, which the wasm-bindgen test runner serves.
+    /// the native simulator's. `scripts/test.sh` copies the release build of the page's module
+    /// (which the node workers load) to `web/test-assets/`, which the wasm-bindgen test runner
+    /// serves.
     #[wasm_bindgen_test]
     async fn a_fixed_scenario_through_real_workers_reproduces_the_native_trace_hash() {
         let origin = web_sys::window().unwrap().location().origin().unwrap();

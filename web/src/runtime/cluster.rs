@@ -110,6 +110,8 @@ pub struct Cluster {
     initial_network: NetworkConfig,
     /// The latest state each running node reported to [`Cluster::request_inspections`].
     inspections: BTreeMap<NodeId, Rc<NodeInspection>>,
+    /// Counts resets: whoever folds the trace starts again when it changes.
+    generation: u64,
     /// Virtual milliseconds the clock may still advance before the next wall-clock tick.
     budget_ms: u64,
     paused: bool,
@@ -153,6 +155,7 @@ impl Cluster {
                 network: NetworkConfig::default(),
                 initial_network: NetworkConfig::default(),
                 inspections: BTreeMap::new(),
+                generation: 0,
                 budget_ms: 0,
                 paused: false,
                 settle_to_ms: None,
@@ -242,6 +245,7 @@ impl Cluster {
         self.log.clear();
         self.scheduled = actions.into();
         self.inspections.clear();
+        self.generation += 1;
         self.slots.clear();
         self.step = None;
         self.open = None;
@@ -695,6 +699,11 @@ impl Cluster {
         self.paused
     }
 
+    /// Virtual milliseconds per wall second; None is as fast as possible.
+    pub fn speed(&self) -> Option<u64> {
+        self.speed_virtual_ms_per_second
+    }
+
     /// Runs every instant up to `at_ms` as fast as the workers answer, then calls `done` with
     /// the virtual time reached. The wall-clock pacing stops meanwhile.
     pub fn settle_to(&mut self, at_ms: u64, done: Box<dyn FnOnce(u64)>) {
@@ -771,6 +780,10 @@ impl Cluster {
                 worker.post(&ToWorker::Inspect);
             }
         }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn inspections(&self) -> &BTreeMap<NodeId, Rc<NodeInspection>> {

@@ -13,6 +13,7 @@ use dynamoscope::protocol::vclock::VectorClock;
 use dynamoscope::protocol::ClientOperation;
 
 use super::cluster::{Cluster, UserAction};
+use super::settings::merge_settings;
 
 /// Longest fast-forward one `settle` may ask for: one virtual hour.
 const SETTLE_MS_MAX: f64 = 3_600_000.0;
@@ -47,6 +48,7 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "speed", speed_function(cluster.clone()))?;
     define(&api, "stepEvent", step_event_function(cluster.clone()))?;
     define(&api, "rewind", rewind_function(cluster.clone()))?;
+    define(&api, "shareUrl", share_url_function(cluster.clone()))?;
     define(&api, "step", step_function(cluster))?;
     let window = web_sys::window().ok_or("no window")?;
     Reflect::set(&window, &"dynamoscope".into(), &api)?;
@@ -430,6 +432,12 @@ fn rewind_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
+/// `shareUrl()`: a link that replays this run, from the same seed and settings with the same
+/// actions, to the current virtual time.
+fn share_url_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn() -> String>::new(move || super::share_url(&cluster.borrow())).into_js_value().unchecked_into()
+}
+
 fn wall_now_ms() -> f64 {
     web_sys::window().and_then(|window| window.performance()).map_or(0.0, |performance| performance.now())
 }
@@ -437,8 +445,7 @@ fn wall_now_ms() -> f64 {
 /// `config()`: the cluster settings, as JSON-shaped data.
 fn config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn() -> JsValue>::new(move || {
-        let text = serde_json::to_string(cluster.borrow().config()).expect("configs serialize");
-        js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+        super::settings::config_to_js(cluster.borrow().config())
     })
     .into_js_value()
     .unchecked_into()
@@ -499,39 +506,6 @@ fn merged_config(
     changes: &JsValue,
 ) -> Result<dynamoscope::protocol::ClusterConfig, String> {
     merge_settings(cluster.config(), changes, "setConfig")
-}
-
-/// `base` with the settings in `changes` (`n`, `r`, `w`, or any field's full name) replaced;
-/// errors start with `call`.
-fn merge_settings(
-    base: &dynamoscope::protocol::ClusterConfig,
-    changes: &JsValue,
-    call: &str,
-) -> Result<dynamoscope::protocol::ClusterConfig, String> {
-    if changes.is_undefined() || changes.is_null() {
-        return Ok(base.clone());
-    }
-    let usage = || format!("{call}: settings are an object such as {{n: 3, r: 2, w: 2}}");
-    let text = js_sys::JSON::stringify(changes).ok().and_then(|text| text.as_string()).ok_or_else(usage)?;
-    let mut changes: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&text).map_err(|_| usage())?;
-    for (short, field) in [("n", "replicas_n"), ("r", "reads_r"), ("w", "writes_w")] {
-        if let Some(value) = changes.remove(short) {
-            changes.insert(field.to_string(), value);
-        }
-    }
-    let mut merged = serde_json::to_value(base).expect("configs serialize");
-    let target = merged.as_object_mut().expect("a config is an object");
-    for (field, value) in changes {
-        if !target.contains_key(&field) {
-            return Err(format!("{call}: unknown setting `{field}`"));
-        }
-        target.insert(field, value);
-    }
-    let config: dynamoscope::protocol::ClusterConfig =
-        serde_json::from_value(merged).map_err(|failure| format!("{call}: {failure}"))?;
-    config.validate().map_err(|failure| format!("{call}: {failure}"))?;
-    Ok(config)
 }
 
 /// `stats()`: `{messagesSent, messagesDelivered, messagesDropped, events, fabricBusyMs}` so

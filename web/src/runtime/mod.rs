@@ -5,13 +5,25 @@ use std::rc::Rc;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker};
+use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions, WorkerType};
 
 use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
+pub mod workload;
 pub mod console;
+mod settings;
 pub use cluster::{Cluster, NodeSnapshot, SlotStatus, UserAction, NODES_MAX};
+
+/// The page's address with the run's record after `#run=`: opening it replays the run to
+/// where it is now.
+pub fn share_url(cluster: &Cluster) -> String {
+    let location = web_sys::window().map(|window| window.location());
+    let base = location.and_then(|location| {
+        Some(format!("{}{}{}", location.origin().ok()?, location.pathname().ok()?, location.search().ok()?))
+    });
+    format!("{}#run={}", base.unwrap_or_default(), cluster.record().to_fragment())
+}
 
 /// What a node worker tells the page.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +43,9 @@ pub struct NodeWorker {
 impl NodeWorker {
     /// Starts a worker running the `node` bin; `on_event` hears everything it says.
     pub fn spawn(on_event: Rc<dyn Fn(WorkerEvent)>) -> Result<NodeWorker, String> {
-        let worker = Worker::new(&loader_url()?).map_err(describe)?;
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options(&loader_url()?, &options).map_err(describe)?;
         let on_message_event = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             on_message_event(read_event(&event));
@@ -76,7 +90,7 @@ thread_local! {
     static WORKER_BASE: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
 }
 
-/// Loads the node worker's `node.js` and `node_bg.wasm` from `base` (a URL ending in `/`)
+/// Loads the node worker's `app.js` and `app_bg.wasm` from `base` (a URL ending in `/`)
 /// instead of the page's own directory: for wasm-bindgen tests, whose runner serves the build
 /// elsewhere. Must come before the first worker starts.
 pub fn set_worker_base(base: &str) {
@@ -97,14 +111,15 @@ fn loader_url() -> Result<String, String> {
     Ok(url)
 }
 
-/// A tiny classic-worker script that loads trunk's no-modules build of the `node` bin.
+/// A tiny module-worker script that loads the page's own module: started in a worker, it runs
+/// a node instead of mounting the page.
 fn make_loader_url() -> Result<String, String> {
     let base = match WORKER_BASE.with(|cell| cell.get().cloned()) {
         Some(base) => base,
         None => page_directory()?,
     };
     let script =
-        format!("importScripts('{base}node.js'); wasm_bindgen({{ module_or_path: '{base}node_bg.wasm' }});");
+        format!("import init from '{base}app.js'; await init({{ module_or_path: '{base}app_bg.wasm' }});");
     let parts = Array::of1(&JsValue::from_str(&script));
     let options = BlobPropertyBag::new();
     options.set_type("text/javascript");

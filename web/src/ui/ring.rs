@@ -1,48 +1,316 @@
-//! The ring: one circle per node, placed evenly, coloured by the status its worker reported.
+//! The ring (§4.2): tokens and arcs coloured by node, the chosen key and its preference list,
+//! every node's status, the messages in flight, the ones lost, and the cuts of a partition.
+//! Everything is drawn from the trace's folded state and one node's membership view.
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use dynamoscope::protocol::membership::MemberStatus;
+use dynamoscope::protocol::message::MessageKind;
+use dynamoscope::protocol::NodeId;
+use dynamoscope::sim::timeline::{Flight, PastState, PastStatus};
+use dynamoscope::sim::trace::DropReason;
+use dynamoscope::sim::views::ring::{turn_of, RingPicture};
 use yew::prelude::*;
 
-use super::state::{NodeStatus, NodeView};
+const CENTRE: f64 = 300.0;
+const RING_RADIUS: f64 = 170.0;
+const NODE_ORBIT: f64 = 250.0;
+const NODE_RADIUS: f64 = 24.0;
+/// Messages drawn at most, so a storm cannot stall the page.
+const FLIGHTS_DRAWN_MAX: usize = 600;
+/// How long a lost message stays visible, in virtual milliseconds.
+const DROP_VISIBLE_MS: u64 = 600;
+/// Above this many nodes, every cut link of a partition is too many lines to read.
+const CUT_LINKS_NODES_MAX: usize = 12;
 
-const CENTRE: f64 = 200.0;
-const RING_RADIUS: f64 = 140.0;
-const NODE_RADIUS: f64 = 30.0;
+/// A node as the ring draws it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RingNode {
+    pub id: u32,
+    /// `up`, `starting`, `crashed`, `failed`, `wiped` or `paused`.
+    pub status: &'static str,
+    pub detail: String,
+}
 
 #[derive(Properties, PartialEq)]
 pub struct RingProps {
-    pub nodes: Vec<NodeView>,
-    pub on_toggle: Callback<u32>,
+    pub nodes: Vec<RingNode>,
+    pub picture: Rc<RingPicture>,
+    pub past: Rc<PastState>,
+    pub now_ms: u64,
+    pub key_name: String,
+    /// The node whose membership view the ring is drawn from.
+    pub viewer: Option<u32>,
+    pub selected: Option<u32>,
+    pub draft: BTreeMap<u32, u8>,
+    pub cut_from: Option<u32>,
+    pub on_node: Callback<u32>,
 }
 
 #[function_component(Ring)]
 pub fn ring(props: &RingProps) -> Html {
-    let count = props.nodes.len().max(1) as f64;
+    let places = node_places(&props.nodes);
     html! {
-        <svg class="ring" viewBox="0 0 400 400" role="img" aria-label="The consistent-hashing ring">
+        <svg id="ring-svg" class="ring" viewBox="0 0 600 600" role="img"
+             aria-label="The consistent-hashing ring with its nodes and messages">
             <circle class="ring-line" cx={CENTRE.to_string()} cy={CENTRE.to_string()} r={RING_RADIUS.to_string()} />
-            { for props.nodes.iter().enumerate().map(|(index, node)| {
-                let angle = std::f64::consts::TAU * index as f64 / count - std::f64::consts::FRAC_PI_2;
-                node_circle(node, CENTRE + RING_RADIUS * angle.cos(), CENTRE + RING_RADIUS * angle.sin(), &props.on_toggle)
-            }) }
+            { arcs(&props.picture) }
+            { key_marker(props, &places) }
+            { cut_links(&props.past, &places) }
+            { flights(&props.past, props.now_ms, &places) }
+            { drops(&props.past, props.now_ms, &places) }
+            { for props.nodes.iter().map(|node| node_circle(node, &places, props)) }
+            { caption(props) }
         </svg>
     }
 }
 
-fn node_circle(node: &NodeView, x: f64, y: f64, on_toggle: &Callback<u32>) -> Html {
-    let id = node.id;
-    let onclick = on_toggle.reform(move |_: MouseEvent| id);
-    let detail = match &node.status {
-        NodeStatus::Up => format!("{} inputs", node.ticks),
-        NodeStatus::Failed(message) => format!("failed: {message}"),
-        other => other.name().to_string(),
+/// Nodes sit evenly on an outer orbit in id order, so messages run between fixed points.
+fn node_places(nodes: &[RingNode]) -> BTreeMap<u32, (f64, f64)> {
+    let count = nodes.len().max(1) as f64;
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(index, node)| (node.id, point(NODE_ORBIT, index as f64 / count)))
+        .collect()
+}
+
+fn point(radius: f64, turn: f64) -> (f64, f64) {
+    let angle = std::f64::consts::TAU * turn - std::f64::consts::FRAC_PI_2;
+    (CENTRE + radius * angle.cos(), CENTRE + radius * angle.sin())
+}
+
+pub fn node_colour(id: u32) -> String {
+    // Hues spaced by the golden angle stay distinct for any number of nodes.
+    format!("hsl({}, 62%, 48%)", (f64::from(id) * 137.508) % 360.0)
+}
+
+/// Each arc ends at a token and belongs to that token's owner (its coordinator).
+fn arcs(picture: &RingPicture) -> Html {
+    let tokens = &picture.tokens;
+    if tokens.is_empty() {
+        return html! {};
+    }
+    let arcs = tokens.iter().enumerate().map(|(index, (token, owner))| {
+        let previous = tokens[(index + tokens.len() - 1) % tokens.len()].0;
+        let (start, end) = (turn_of(previous), turn_of(*token));
+        let sweep = if tokens.len() == 1 { 0.999 } else { (end - start).rem_euclid(1.0) };
+        let (x0, y0) = point(RING_RADIUS, start);
+        let (x1, y1) = point(RING_RADIUS, start + sweep);
+        let large = if sweep > 0.5 { 1 } else { 0 };
+        let path = format!("M {x0:.1} {y0:.1} A {RING_RADIUS} {RING_RADIUS} 0 {large} 1 {x1:.1} {y1:.1}");
+        let (tx, ty) = point(RING_RADIUS + 9.0, end);
+        let (ix, iy) = point(RING_RADIUS - 9.0, end);
+        html! {
+            <g class="arc" data-owner={owner.0.to_string()}>
+                <path d={path} stroke={node_colour(owner.0)} />
+                <line class="token" x1={format!("{ix:.1}")} y1={format!("{iy:.1}")} x2={format!("{tx:.1}")} y2={format!("{ty:.1}")} />
+            </g>
+        }
+    });
+    html! { <g class="arcs">{ for arcs }</g> }
+}
+
+fn key_marker(props: &RingProps, places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    let Some(turn) = props.picture.key_turn else { return html! {} };
+    let (x, y) = point(RING_RADIUS, turn);
+    let (label_x, label_y) = point(RING_RADIUS - 34.0, turn);
+    let link = |node: &NodeId, class: &'static str, rank: Option<usize>| -> Html {
+        let Some((nx, ny)) = places.get(&node.0) else { return html! {} };
+        let (mx, my) = ((x + nx) / 2.0, (y + ny) / 2.0);
+        html! {
+            <g class={classes!("preference", class)} data-node-id={node.0.to_string()}>
+                <line x1={format!("{x:.1}")} y1={format!("{y:.1}")} x2={format!("{nx:.1}")} y2={format!("{ny:.1}")} />
+                { rank.map(|rank| html! { <text x={format!("{mx:.1}")} y={format!("{my:.1}")}>{ rank }</text> }).unwrap_or_default() }
+            </g>
+        }
     };
     html! {
-        <g class={classes!("node", node.status.name())} data-node-id={id.to_string()}
-           data-status={node.status.name()} data-ticks={node.ticks.to_string()} {onclick}>
-            <title>{ format!("n{id}: {detail}") }</title>
-            <circle cx={x.to_string()} cy={y.to_string()} r={NODE_RADIUS.to_string()} />
-            <text class="label" x={x.to_string()} y={(y - 2.0).to_string()}>{ format!("n{id}") }</text>
-            <text class="detail" x={x.to_string()} y={(y + 14.0).to_string()}>{ detail }</text>
+        <g class="key" data-testid="key-marker">
+            { for props.picture.fallbacks.iter().map(|node| link(node, "fallback", None)) }
+            { for props.picture.preference.iter().enumerate().map(|(index, node)| link(node, "top", Some(index + 1))) }
+            <rect x={format!("{:.1}", x - 6.0)} y={format!("{:.1}", y - 6.0)} width="12" height="12"
+                  transform={format!("rotate(45 {x:.1} {y:.1})")} />
+            <text class="key-label" x={format!("{label_x:.1}")} y={format!("{label_y:.1}")}>{ &props.key_name }</text>
         </g>
+    }
+}
+
+fn kind_class(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::ClientRequest => "kind-client",
+        MessageKind::ReplicaWrite => "kind-replica-write",
+        MessageKind::ReplicaRead => "kind-replica-read",
+        MessageKind::Hint => "kind-hint",
+        MessageKind::Handoff => "kind-handoff",
+        MessageKind::ReadRepair => "kind-read-repair",
+        MessageKind::Gossip => "kind-gossip",
+        MessageKind::Merkle => "kind-merkle",
+        MessageKind::RangeTransfer => "kind-range-transfer",
+    }
+}
+
+/// Where along its link a message is at `now_ms`, from 0 (sent) to 1 (due).
+fn progress(flight: &Flight, now_ms: u64) -> f64 {
+    let span_ms = flight.deliver_at_ms.saturating_sub(flight.sent_at_ms).max(1) as f64;
+    (now_ms.saturating_sub(flight.sent_at_ms) as f64 / span_ms).clamp(0.0, 1.0)
+}
+
+fn along(places: &BTreeMap<u32, (f64, f64)>, flight: &Flight, fraction: f64) -> Option<(f64, f64)> {
+    let (x0, y0) = places.get(&flight.from.0)?;
+    let (x1, y1) = places.get(&flight.to.0)?;
+    Some((x0 + (x1 - x0) * fraction, y0 + (y1 - y0) * fraction))
+}
+
+fn flights(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    let dots = past.in_flight.values().filter(|flight| flight.from != flight.to).take(FLIGHTS_DRAWN_MAX).filter_map(
+        |flight| {
+            let (x, y) = along(places, flight, progress(flight, now_ms))?;
+            let title = format!("#{} {:?} n{} → n{}", flight.message_id, flight.kind, flight.from.0, flight.to.0);
+            Some(html! {
+                <circle class={classes!("message", kind_class(flight.kind))} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="5">
+                    <title>{ title }</title>
+                </circle>
+            })
+        },
+    );
+    html! { <g class="messages" data-in-flight={past.in_flight.len().to_string()}>{ for dots }</g> }
+}
+
+/// Lost messages: a cross where each died, fading out.
+fn drops(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    let recent = past.recent_drops.iter().rev().take_while(|drop| drop.dropped_at_ms + DROP_VISIBLE_MS >= now_ms);
+    let crosses = recent.filter_map(|drop| {
+        // Lost on the wire is decided as it is sent; the rest die on arrival.
+        let fraction = if drop.reason == DropReason::Lost { 0.2 } else { 0.85 };
+        let (x, y) = along(places, &drop.flight, fraction)?;
+        let age = now_ms.saturating_sub(drop.dropped_at_ms) as f64 / DROP_VISIBLE_MS as f64;
+        let opacity = format!("{:.2}", 1.0 - age.clamp(0.0, 0.9));
+        Some(html! {
+            <g class={classes!("drop", kind_class(drop.flight.kind))} opacity={opacity}>
+                <title>{ format!("{:?} n{} → n{}: {:?}", drop.flight.kind, drop.flight.from.0, drop.flight.to.0, drop.reason) }</title>
+                <path d={format!("M {:.1} {:.1} l 10 10 m 0 -10 l -10 10", x - 5.0, y - 5.0)} />
+            </g>
+        })
+    });
+    html! { <g class="drops">{ for crosses }</g> }
+}
+
+/// Links a partition or a one-way cut severs, each crossed out.
+fn cut_links(past: &PastState, places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    let group_of = |node: u32| -> usize {
+        past.groups.iter().position(|group| group.contains(&NodeId(node))).map_or(0, |index| index + 1)
+    };
+    let mut links: Vec<(u32, u32, bool)> = Vec::new();
+    if !past.groups.is_empty() && places.len() <= CUT_LINKS_NODES_MAX {
+        for (&a, _) in places.iter() {
+            for (&b, _) in places.range(a + 1..) {
+                if group_of(a) != group_of(b) {
+                    links.push((a, b, false));
+                }
+            }
+        }
+    }
+    links.extend(past.cuts.iter().map(|(from, to)| (from.0, to.0, true)));
+    let lines = links.into_iter().filter_map(|(a, b, one_way)| {
+        let (x0, y0) = places.get(&a)?;
+        let (x1, y1) = places.get(&b)?;
+        let fraction = if one_way { 0.75 } else { 0.5 };
+        let (mx, my) = (x0 + (x1 - x0) * fraction, y0 + (y1 - y0) * fraction);
+        Some(html! {
+            <g class={classes!("cut", one_way.then_some("one-way"))}>
+                <title>{ if one_way { format!("n{a} → n{b} cut") } else { format!("n{a} and n{b} partitioned") } }</title>
+                <line x1={format!("{x0:.1}")} y1={format!("{y0:.1}")} x2={format!("{x1:.1}")} y2={format!("{y1:.1}")} />
+                <path d={format!("M {:.1} {:.1} l 12 12 m 0 -12 l -12 12", mx - 6.0, my - 6.0)} />
+            </g>
+        })
+    });
+    html! { <g class="cuts" data-partitioned={(!past.groups.is_empty()).to_string()}>{ for lines }</g> }
+}
+
+fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &RingProps) -> Html {
+    let Some(&(x, y)) = places.get(&node.id) else { return html! {} };
+    let id = node.id;
+    let onclick = props.on_node.reform(move |_: MouseEvent| id);
+    let member = props.past.member_status.get(&NodeId(id)).copied();
+    let suspected_by: Vec<String> = props
+        .past
+        .unreachable
+        .iter()
+        .filter(|(observer, peers)| observer.0 != id && peers.contains(&NodeId(id)))
+        .map(|(observer, _)| format!("n{}", observer.0))
+        .collect();
+    let hints = props.past.hints_pending.get(&NodeId(id)).copied().unwrap_or(0);
+    let group = props.draft.get(&id).map(|group| format!("draft-group-{group}"));
+    let classes = classes!(
+        "node",
+        node.status,
+        (props.selected == Some(id)).then_some("selected"),
+        (props.viewer == Some(id)).then_some("viewer"),
+        (props.cut_from == Some(id)).then_some("cut-from"),
+        (!suspected_by.is_empty()).then_some("suspected"),
+        member.map(member_class),
+        group,
+    );
+    let badge = badge_text(member, hints, &suspected_by);
+    let fill = if node.status == "up" { node_colour(id) } else { String::new() };
+    html! {
+        <g class={classes} data-node-id={id.to_string()} data-status={node.status}
+           data-member={member.map(member_class).unwrap_or("none")} data-hints={hints.to_string()} {onclick}>
+            <title>{ format!("n{id}: {}{}", node.detail, suspicion(&suspected_by)) }</title>
+            <circle class="halo" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={(NODE_RADIUS + 6.0).to_string()} />
+            <circle class="body" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={NODE_RADIUS.to_string()} style={format!("fill: {fill}")} />
+            <text class="label" x={format!("{x:.1}")} y={format!("{:.1}", y + 5.0)}>{ format!("n{id}") }</text>
+            <text class="badge" x={format!("{x:.1}")} y={format!("{:.1}", y + NODE_RADIUS + 16.0)}>{ badge }</text>
+        </g>
+    }
+}
+
+fn member_class(status: MemberStatus) -> &'static str {
+    match status {
+        MemberStatus::Joining => "joining",
+        MemberStatus::Normal => "normal",
+        MemberStatus::Leaving => "leaving",
+        MemberStatus::Left => "left",
+    }
+}
+
+fn badge_text(member: Option<MemberStatus>, hints: u64, suspected_by: &[String]) -> String {
+    let mut parts = Vec::new();
+    if let Some(status) = member.filter(|status| *status != MemberStatus::Normal) {
+        parts.push(member_class(status).to_string());
+    }
+    if hints > 0 {
+        parts.push(format!("{hints} hint{}", if hints == 1 { "" } else { "s" }));
+    }
+    if !suspected_by.is_empty() {
+        parts.push("unreachable?".into());
+    }
+    parts.join(" · ")
+}
+
+fn suspicion(suspected_by: &[String]) -> String {
+    if suspected_by.is_empty() {
+        String::new()
+    } else {
+        format!("; unreachable as seen by {}", suspected_by.join(", "))
+    }
+}
+
+fn caption(props: &RingProps) -> Html {
+    let viewer = props.viewer.map_or("no running node".to_string(), |id| format!("n{id}"));
+    html! {
+        <text class="caption" x="10" y="590">{ format!("ring as {viewer} sees it · {} tokens", props.picture.tokens.len()) }</text>
+    }
+}
+
+/// How the ring shows a node's process at a rewound instant.
+pub fn past_status_name(status: PastStatus) -> &'static str {
+    match status {
+        PastStatus::Up => "up",
+        PastStatus::Crashed => "crashed",
+        PastStatus::Wiped => "wiped",
+        PastStatus::Paused => "paused",
     }
 }

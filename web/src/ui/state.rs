@@ -1,76 +1,215 @@
-//! What the page knows of the cluster, changed only by [`Action`]s in a pure reducer.
+//! What the page shows, changed only by [`Action`]s in a pure reducer. The cluster's own state
+//! arrives as a [`Frame`] gathered by the frame hook; everything else here is the page's.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use dynamoscope::protocol::node::NodeInspection;
+use dynamoscope::protocol::{ClusterConfig, NodeId};
+use dynamoscope::sim::network::NetworkConfig;
+use dynamoscope::sim::timeline::PastState;
+use dynamoscope::sim::views::gossip::Spread;
+use dynamoscope::sim::views::history::KeyHistory;
+use dynamoscope::sim::views::invariants::LiveVerdict;
+use dynamoscope::sim::views::merkle::Exchange;
 use yew::Reducible;
 
-use crate::runtime::{NodeSnapshot, SlotStatus};
+use crate::runtime::NodeSnapshot;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NodeStatus {
-    /// The worker is loading its wasm.
-    Starting,
-    Up,
-    /// The worker was terminated.
-    Crashed,
-    /// The worker threw; the message says why.
-    Failed(String),
-    /// The worker and its disk are gone.
-    Wiped,
+/// Notices shown at once; older ones give way.
+const NOTICES_MAX: usize = 4;
+
+/// The cluster as one animation frame sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frame {
+    pub now_ms: u64,
+    pub nodes: Vec<NodeSnapshot>,
+    /// The trace folded to its end.
+    pub past: Rc<PastState>,
+    pub inspections: BTreeMap<NodeId, Rc<NodeInspection>>,
+    pub verdicts: Rc<Vec<LiveVerdict>>,
+    pub config: ClusterConfig,
+    pub network: NetworkConfig,
+    pub paused: bool,
+    /// Virtual milliseconds per wall second; None is as fast as possible.
+    pub speed: Option<u64>,
+    pub trace_hash: u64,
+    pub events: u64,
+    /// The open tab's drawing data, derived from the trace (refreshed a few times a second).
+    pub history: Option<Rc<KeyHistory>>,
+    pub spreads: Rc<Vec<Spread>>,
+    pub exchanges: Rc<Vec<Exchange>>,
+    pub workload_on: bool,
 }
 
-impl NodeStatus {
-    pub fn name(&self) -> &'static str {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Inspector,
+    Client,
+    Metrics,
+    Gossip,
+    History,
+    Merkle,
+    Settings,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 7] =
+        [Tab::Client, Tab::Inspector, Tab::Metrics, Tab::Gossip, Tab::History, Tab::Merkle, Tab::Settings];
+
+    pub fn label(self) -> &'static str {
         match self {
-            NodeStatus::Starting => "starting",
-            NodeStatus::Up => "up",
-            NodeStatus::Crashed => "crashed",
-            NodeStatus::Failed(_) => "failed",
-            NodeStatus::Wiped => "wiped",
+            Tab::Inspector => "Inspector",
+            Tab::Client => "Client",
+            Tab::Metrics => "Metrics",
+            Tab::Gossip => "Gossip",
+            Tab::History => "Versions",
+            Tab::Merkle => "Merkle",
+            Tab::Settings => "Settings",
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeView {
-    pub id: u32,
-    pub status: NodeStatus,
-    /// Inputs (messages and timers) the node's current process has handled.
-    pub ticks: u64,
+/// What a click on a node does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// Select it for the inspector.
+    Select,
+    /// Put it in the next group of the partition being drawn.
+    Partition,
+    /// The first click picks where a one-way cut starts, the second where it ends.
+    Cut { from: Option<u32> },
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClusterView {
-    pub nodes: Vec<NodeView>,
-    /// The cluster's virtual time.
-    pub now_ms: u64,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageState {
+    pub frame: Rc<Frame>,
+    pub selected_node: Option<u32>,
+    pub key: String,
+    pub tab: Tab,
+    pub dark: bool,
+    pub presenter: bool,
+    pub help: bool,
+    /// Showing the past: the state at the end of this instant, instead of the live cluster.
+    pub rewound: Option<(u64, Rc<PastState>)>,
+    pub tool: Tool,
+    /// Node → its group (1 or 2) in the partition being drawn.
+    pub partition_draft: BTreeMap<u32, u8>,
+    pub notices: Vec<Notice>,
+}
+
+impl Default for PageState {
+    fn default() -> Self {
+        PageState {
+            frame: Rc::default(),
+            selected_node: None,
+            key: "cart:alice".into(),
+            tab: Tab::Client,
+            dark: false,
+            presenter: false,
+            help: false,
+            rewound: None,
+            tool: Tool::Select,
+            partition_draft: BTreeMap::new(),
+            notices: Vec::new(),
+        }
+    }
 }
 
 pub enum Action {
-    /// The runtime's state after a change.
-    Snapshot { nodes: Vec<NodeSnapshot>, now_ms: u64 },
+    Frame(Rc<Frame>),
+    SelectNode(Option<u32>),
+    SelectKey(String),
+    SelectTab(Tab),
+    ToggleDark,
+    TogglePresenter,
+    ToggleHelp,
+    /// Show the past at this instant (folded by the caller), or None for the live cluster.
+    Rewind(Option<(u64, Rc<PastState>)>),
+    SetTool(Tool),
+    /// A node clicked while drawing a partition: it moves to the next group (none, 1, 2).
+    CycleGroup(u32),
+    Notice(Notice),
+    DismissNotice(usize),
 }
 
-impl Reducible for ClusterView {
+impl Reducible for PageState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
         match action {
-            Action::Snapshot { nodes, now_ms } => {
-                let nodes = nodes.into_iter().map(node_view).collect();
-                Rc::new(ClusterView { nodes, now_ms })
+            Action::Frame(frame) => next.frame = frame,
+            Action::SelectNode(node) => next.selected_node = node,
+            Action::SelectKey(key) => next.key = key,
+            Action::SelectTab(tab) => next.tab = tab,
+            Action::ToggleDark => next.dark = !next.dark,
+            Action::TogglePresenter => next.presenter = !next.presenter,
+            Action::ToggleHelp => next.help = !next.help,
+            Action::Rewind(rewound) => next.rewound = rewound,
+            Action::SetTool(tool) => {
+                next.tool = tool;
+                next.partition_draft.clear();
             }
+            Action::CycleGroup(node) => cycle_group(&mut next.partition_draft, node),
+            Action::Notice(notice) => {
+                if next.notices.len() == NOTICES_MAX {
+                    next.notices.remove(0);
+                }
+                next.notices.push(notice);
+            }
+            Action::DismissNotice(index) => {
+                if index < next.notices.len() {
+                    next.notices.remove(index);
+                }
+            }
+        }
+        Rc::new(next)
+    }
+}
+
+fn cycle_group(draft: &mut BTreeMap<u32, u8>, node: u32) {
+    match draft.get(&node).copied() {
+        None => {
+            draft.insert(node, 1);
+        }
+        Some(1) => {
+            draft.insert(node, 2);
+        }
+        Some(_) => {
+            draft.remove(&node);
         }
     }
 }
 
-fn node_view(snapshot: NodeSnapshot) -> NodeView {
-    let status = match snapshot.status {
-        SlotStatus::Starting => NodeStatus::Starting,
-        SlotStatus::Up => NodeStatus::Up,
-        SlotStatus::Crashed => NodeStatus::Crashed,
-        SlotStatus::Failed(message) => NodeStatus::Failed(message),
-        SlotStatus::Wiped => NodeStatus::Wiped,
-    };
-    NodeView { id: snapshot.id, status, ticks: snapshot.inputs_handled }
+impl PageState {
+    /// The state shown: the rewound past, or the live cluster's.
+    pub fn shown_past(&self) -> Rc<PastState> {
+        match &self.rewound {
+            Some((_, past)) => past.clone(),
+            None => self.frame.past.clone(),
+        }
+    }
+
+    /// The virtual time shown.
+    pub fn shown_ms(&self) -> u64 {
+        self.rewound.as_ref().map_or(self.frame.now_ms, |(at_ms, _)| *at_ms)
+    }
+
+    /// The partition being drawn, as groups for [`crate::runtime::UserAction::Partition`].
+    pub fn draft_groups(&self) -> Vec<Vec<u32>> {
+        [1, 2]
+            .into_iter()
+            .map(|group| {
+                self.partition_draft.iter().filter(|(_, chosen)| **chosen == group).map(|(node, _)| *node).collect()
+            })
+            .filter(|group: &Vec<u32>| !group.is_empty())
+            .collect()
+    }
 }

@@ -1,3 +1,0 @@
-fn main() {
-    dynamoscope_web::node_main()
-}

@@ -1,0 +1,168 @@
+//! The client: put and get through any node, with the context a get returns (§4.4, §4.5).
+//! Siblings are shown with a reconcile action; the shopping-cart mode merges carts as the
+//! paper's example does; a background workload keeps the cluster busy.
+
+use std::collections::BTreeSet;
+
+use dynamoscope::protocol::message::{ClientResponse, ClientResult};
+use dynamoscope::protocol::vclock::VectorClock;
+use dynamoscope::protocol::ClientOperation;
+use dynamoscope::sim::checker::clock_text;
+use yew::prelude::*;
+
+/// A request the panel asks the page to send, and where the reply goes.
+#[derive(Clone, PartialEq)]
+pub struct ClientCall {
+    pub via: u32,
+    pub operation: ClientOperation,
+    pub on_reply: Callback<ClientResult>,
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ClientProps {
+    pub key_name: String,
+    pub nodes: Vec<u32>,
+    pub workload_on: bool,
+    pub on_key: Callback<String>,
+    pub on_call: Callback<ClientCall>,
+    pub on_workload: Callback<bool>,
+}
+
+/// The last reply, as the panel shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct LastReply {
+    text: String,
+    failed: bool,
+    /// A get's versions: (value, clock text).
+    siblings: Vec<(String, String)>,
+    context: Option<VectorClock>,
+}
+
+#[function_component(ClientPanel)]
+pub fn client_panel(props: &ClientProps) -> Html {
+    let value = use_state(|| "book".to_string());
+    let via = use_state(|| props.nodes.first().copied().unwrap_or(1));
+    let cart_mode = use_state(|| false);
+    let reply = use_state(LastReply::default);
+    let on_reply = {
+        let reply = reply.clone();
+        Callback::from(move |result: ClientResult| reply.set(describe(result)))
+    };
+    let send = |operation: ClientOperation| -> Callback<MouseEvent> {
+        let (on_call, on_reply, via) = (props.on_call.clone(), on_reply.clone(), *via);
+        Callback::from(move |_| on_call.emit(ClientCall { via, operation: operation.clone(), on_reply: on_reply.clone() }))
+    };
+    let key = props.key_name.clone();
+    let put_value = if *cart_mode { merged_cart(&reply.siblings, &value) } else { (*value).clone() };
+    let put = ClientOperation::Put { key: key.clone(), value: put_value.clone().into_bytes(), context: reply.context.clone() };
+    let get = ClientOperation::Get { key: key.clone() };
+    html! {
+        <div class="client" data-testid="client">
+            <label>{ "Key " }<input data-testid="key" value={key.clone()} oninput={text_input(&props.on_key)} /></label>
+            <label>{ if *cart_mode { "Add item " } else { "Value " } }
+                <input data-testid="value" value={(*value).clone()} oninput={state_input(&value)} /></label>
+            <label>{ "Through " }{ node_select(&props.nodes, &via) }</label>
+            <label class="check"><input type="checkbox" checked={*cart_mode}
+                onchange={toggle(&cart_mode)} />{ " shopping-cart mode: a put adds the item to the union of every sibling's items" }</label>
+            <div class="buttons">
+                <button data-testid="get" onclick={send(get)}>{ "Get" }</button>
+                <button data-testid="put" onclick={send(put)} title="Puts with the context of the last get, if any">
+                    { if *cart_mode { format!("Add to cart → {put_value}") } else { "Put".to_string() } }</button>
+            </div>
+            <p class="muted" data-testid="context">{ match &reply.context {
+                Some(context) => format!("Context for the next put: {}", clock_text(context)),
+                None => "No context: the next put is a blind write (it may create siblings).".into(),
+            } }</p>
+            { reply_view(&reply, &props.key_name, &send) }
+            <label class="check"><input type="checkbox" data-testid="workload" checked={props.workload_on}
+                onchange={props.on_workload.reform(|event: Event| event.target_unchecked_into::<web_sys::HtmlInputElement>().checked())} />
+                { " background workload: clients put and get 8 cart keys through random nodes" }</label>
+        </div>
+    }
+}
+
+fn reply_view(reply: &LastReply, key: &str, send: &dyn Fn(ClientOperation) -> Callback<MouseEvent>) -> Html {
+    if reply.text.is_empty() {
+        return html! {};
+    }
+    let reconcile = (reply.siblings.len() > 1).then(|| {
+        let merged = merged_cart(&reply.siblings, "");
+        let operation =
+            ClientOperation::Put { key: key.to_string(), value: merged.clone().into_bytes(), context: reply.context.clone() };
+        html! { <button data-testid="reconcile" onclick={send(operation)}
+            title="Put the union of the siblings with the context that covers them all">{ format!("Reconcile → {merged}") }</button> }
+    });
+    html! {
+        <div class={classes!("reply", reply.failed.then_some("failed"))} data-testid="reply">
+            <p>{ &reply.text }</p>
+            if !reply.siblings.is_empty() {
+                <ul class="siblings" data-testid="siblings" data-count={reply.siblings.len().to_string()}>
+                    { for reply.siblings.iter().map(|(value, clock)| html! { <li><b>{ value }</b>{ " " }<code>{ clock }</code></li> }) }
+                </ul>
+            }
+            { reconcile.unwrap_or_default() }
+        </div>
+    }
+}
+
+fn describe(result: ClientResult) -> LastReply {
+    match result {
+        Ok(ClientResponse::Put { context, coordinator }) => LastReply {
+            text: format!("Put acknowledged by coordinator n{}: version {}", coordinator.0, clock_text(&context)),
+            ..LastReply::default()
+        },
+        Ok(ClientResponse::Got { versions, context, coordinator }) => LastReply {
+            text: match versions.len() {
+                0 => format!("Not found (coordinator n{})", coordinator.0),
+                1 => format!("One version (coordinator n{})", coordinator.0),
+                count => format!("{count} siblings: concurrent versions to reconcile (coordinator n{})", coordinator.0),
+            },
+            siblings: versions
+                .iter()
+                .map(|version| (String::from_utf8_lossy(&version.value).into_owned(), clock_text(&version.clock)))
+                .collect(),
+            context: Some(context),
+            failed: false,
+        },
+        Err(error) => LastReply { text: format!("Failed: {error}"), failed: true, ..LastReply::default() },
+    }
+}
+
+/// The shopping cart's merge (§4.4): the union of every sibling's comma-separated items,
+/// plus `item`.
+fn merged_cart(siblings: &[(String, String)], item: &str) -> String {
+    let mut items: BTreeSet<&str> = siblings.iter().flat_map(|(value, _)| value.split(',')).collect();
+    items.extend(item.split(','));
+    items.retain(|item| !item.trim().is_empty());
+    items.into_iter().collect::<Vec<_>>().join(",")
+}
+
+fn text_input(on_text: &Callback<String>) -> Callback<InputEvent> {
+    on_text.reform(|event: InputEvent| event.target_unchecked_into::<web_sys::HtmlInputElement>().value())
+}
+
+fn state_input(state: &UseStateHandle<String>) -> Callback<InputEvent> {
+    let state = state.clone();
+    Callback::from(move |event: InputEvent| state.set(event.target_unchecked_into::<web_sys::HtmlInputElement>().value()))
+}
+
+fn toggle(state: &UseStateHandle<bool>) -> Callback<Event> {
+    let state = state.clone();
+    Callback::from(move |_| state.set(!*state))
+}
+
+fn node_select(nodes: &[u32], via: &UseStateHandle<u32>) -> Html {
+    let (via, options) = (via.clone(), nodes.to_vec());
+    let chosen = *via;
+    let onchange = Callback::from(move |event: Event| {
+        let select: web_sys::HtmlSelectElement = event.target_unchecked_into();
+        if let Some(node) = options.get(select.selected_index().max(0) as usize) {
+            via.set(*node);
+        }
+    });
+    html! {
+        <select data-testid="via" {onchange}>
+            { for nodes.iter().map(|node| html! { <option selected={*node == chosen}>{ format!("n{node}") }</option> }) }
+        </select>
+    }
+}

@@ -1,0 +1,192 @@
+//! One node, opened up: its process controls, its store (keys, siblings, vector clocks), its
+//! hint store, its membership view, whom it holds unreachable, and a Merkle tree of one range.
+
+use std::rc::Rc;
+
+use dynamoscope::protocol::anti_entropy::store_tree;
+use dynamoscope::protocol::node::NodeInspection;
+use dynamoscope::protocol::ring::ring_position;
+use dynamoscope::protocol::store::Version;
+use dynamoscope::sim::checker::clock_text;
+use yew::prelude::*;
+
+use crate::runtime::UserAction;
+
+/// Rows a table shows at most; the rest are counted.
+const ROWS_MAX: usize = 64;
+/// Merkle levels drawn: 1 + 2 + 4 + 8 boxes.
+const MERKLE_LEVELS_SHOWN: u32 = 4;
+
+#[derive(Properties, PartialEq)]
+pub struct InspectorProps {
+    pub node: Option<u32>,
+    /// `up`, `crashed`, …, from the runtime.
+    pub status: Option<&'static str>,
+    pub inspection: Option<Rc<NodeInspection>>,
+    pub key_name: String,
+    pub merkle_depth: u32,
+    pub on_action: Callback<UserAction>,
+}
+
+#[function_component(Inspector)]
+pub fn inspector(props: &InspectorProps) -> Html {
+    let Some(node) = props.node else {
+        return html! { <p class="empty">{ "Click a node on the ring to open it up." }</p> };
+    };
+    html! {
+        <div class="inspector" data-testid="inspector" data-node-id={node.to_string()}>
+            <h2>{ format!("n{node}") }<small>{ props.status.unwrap_or("unknown") }</small></h2>
+            { operator(node, props.status, &props.on_action) }
+            { match &props.inspection {
+                Some(inspection) => contents(inspection, props),
+                None => html! { <p class="empty">{ "Not running: nothing in memory to show. A crashed node keeps its disk; restart it to read it back." }</p> },
+            } }
+        </div>
+    }
+}
+
+fn operator(node: u32, status: Option<&'static str>, on_action: &Callback<UserAction>) -> Html {
+    let running = matches!(status, Some("up") | Some("starting"));
+    let act = |action: UserAction| on_action.reform(move |_: MouseEvent| action.clone());
+    html! {
+        <div class="operator" role="group" aria-label="Operator">
+            <button data-testid="crash" disabled={!running} onclick={act(UserAction::Crash(node))}
+                    title="Terminate the worker: memory is lost, the disk stays">{ "Crash" }</button>
+            <button data-testid="restart" disabled={running} onclick={act(UserAction::Restart(node))}
+                    title="A fresh worker reads the disk back">{ "Restart" }</button>
+            <button data-testid="wipe" onclick={act(UserAction::Wipe(node))}
+                    title="A permanent failure: the disk is gone too">{ "Wipe" }</button>
+            <button data-testid="leave" disabled={!running} onclick={act(UserAction::Leave(node))}
+                    title="Hand its ranges on and leave the ring (§4.9)">{ "Leave" }</button>
+        </div>
+    }
+}
+
+fn contents(inspection: &NodeInspection, props: &InspectorProps) -> Html {
+    html! {
+        <>
+            { store(inspection) }
+            { hints(inspection) }
+            { membership(inspection) }
+            <section>
+                <h3>{ "Failure detector (§4.8.3)" }</h3>
+                <p data-testid="unreachable">{ if inspection.unreachable.is_empty() {
+                    "Every peer looks reachable.".to_string()
+                } else {
+                    format!("Holds unreachable: {}", names(inspection.unreachable.iter().map(|node| node.0)))
+                } }</p>
+            </section>
+            { merkle(inspection, &props.key_name, props.merkle_depth) }
+        </>
+    }
+}
+
+fn names(nodes: impl Iterator<Item = u32>) -> String {
+    nodes.map(|node| format!("n{node}")).collect::<Vec<_>>().join(", ")
+}
+
+fn version_text(version: &Version) -> String {
+    format!("{} {}", String::from_utf8_lossy(&version.value), clock_text(&version.clock))
+}
+
+fn store(inspection: &NodeInspection) -> Html {
+    let store = &inspection.durable.store;
+    let rows = store.keys().take(ROWS_MAX).map(|(key, versions)| {
+        html! {
+            <tr class={classes!((versions.len() > 1).then_some("siblings"))} data-key={key.clone()}>
+                <td>{ key }</td>
+                <td>{ versions.len() }</td>
+                <td>{ for versions.iter().map(|version| html! { <div class="version">{ version_text(version) }</div> }) }</td>
+            </tr>
+        }
+    });
+    html! {
+        <section>
+            <h3>{ format!("Store: {} keys (§4.4)", store.len()) }</h3>
+            <table data-testid="store"><thead><tr><th>{ "key" }</th><th>{ "versions" }</th><th>{ "value and vector clock" }</th></tr></thead>
+                <tbody>{ for rows }</tbody></table>
+            { more(store.len()) }
+        </section>
+    }
+}
+
+fn more(count: usize) -> Html {
+    if count > ROWS_MAX {
+        html! { <p class="muted">{ format!("and {} more", count - ROWS_MAX) }</p> }
+    } else {
+        html! {}
+    }
+}
+
+fn hints(inspection: &NodeInspection) -> Html {
+    let hints = &inspection.durable.hints;
+    let rows = hints.iter().take(ROWS_MAX).map(|(_, hint)| {
+        html! {
+            <tr data-key={hint.key.clone()}>
+                <td>{ format!("n{}", hint.owner.0) }</td>
+                <td>{ &hint.key }</td>
+                <td>{ for hint.versions.iter().map(|version| html! { <div class="version">{ version_text(version) }</div> }) }</td>
+            </tr>
+        }
+    });
+    html! {
+        <section>
+            <h3>{ format!("Hints held for others: {} (§4.6)", hints.len()) }</h3>
+            if hints.is_empty() { <p class="muted">{ "None: every write it took was its own." }</p> } else {
+                <table data-testid="hints"><thead><tr><th>{ "for" }</th><th>{ "key" }</th><th>{ "versions" }</th></tr></thead>
+                    <tbody>{ for rows }</tbody></table>
+            }
+            { more(hints.len()) }
+        </section>
+    }
+}
+
+fn membership(inspection: &NodeInspection) -> Html {
+    let rows = inspection.durable.view.records().take(ROWS_MAX).map(|record| {
+        html! {
+            <tr>
+                <td>{ format!("n{}", record.node.0) }</td>
+                <td>{ format!("{:?}", record.status) }</td>
+                <td>{ record.version }</td>
+                <td>{ record.tokens.len() }</td>
+            </tr>
+        }
+    });
+    html! {
+        <section>
+            <h3>{ format!("Membership view, digest {:016x} (§4.8)", inspection.durable.view.ring_digest()) }</h3>
+            <table data-testid="membership"><thead><tr><th>{ "node" }</th><th>{ "status" }</th><th>{ "version" }</th><th>{ "tokens" }</th></tr></thead>
+                <tbody>{ for rows }</tbody></table>
+        </section>
+    }
+}
+
+/// The tree this node would compare for the chosen key's range during anti-entropy.
+fn merkle(inspection: &NodeInspection, key: &str, depth: u32) -> Html {
+    let ring = inspection.durable.view.current_ring();
+    if ring.is_empty() {
+        return html! {};
+    }
+    let range = ring.range_of(ring_position(key.as_bytes()));
+    let tree = store_tree(&inspection.durable.store, range, depth);
+    let levels = (0..=depth.min(MERKLE_LEVELS_SHOWN - 1)).map(|level| {
+        html! {
+            <div class="merkle-level">
+                { for tree.level(level).iter().map(|hash| html! {
+                    <span class="hash" title={format!("{hash:?}")}>{ short_hash(&format!("{hash:?}")) }</span>
+                }) }
+            </div>
+        }
+    });
+    html! {
+        <section>
+            <h3>{ format!("Merkle tree of {key}'s range (§4.7), depth {depth}") }</h3>
+            <div class="merkle-tree" data-testid="node-merkle">{ for levels }</div>
+        </section>
+    }
+}
+
+fn short_hash(text: &str) -> String {
+    let digits: String = text.chars().filter(|character| character.is_ascii_hexdigit()).collect();
+    digits.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect()
+}

@@ -1,0 +1,171 @@
+//! Settings, each explained where it is set, with an invalid value explained next to it and
+//! nothing applied until every value is valid.
+
+use dynamoscope::protocol::ring::PartitionStrategy;
+use dynamoscope::protocol::{ClusterConfig, NodeId};
+use dynamoscope::sim::network::{Latency, NetworkConfig};
+use yew::prelude::*;
+
+use crate::runtime::UserAction;
+
+#[derive(Properties, PartialEq)]
+pub struct SettingsProps {
+    pub config: ClusterConfig,
+    pub network: NetworkConfig,
+    pub on_action: Callback<UserAction>,
+    /// A fresh cluster: (settings, seed).
+    pub on_reset: Callback<(ClusterConfig, u64)>,
+}
+
+/// The form's text, as typed.
+#[derive(Clone, Debug, PartialEq)]
+struct Draft {
+    n: String,
+    r: String,
+    w: String,
+    latency_min_ms: String,
+    latency_max_ms: String,
+    loss_percent: String,
+    nodes: String,
+    strategy_three: bool,
+    tokens: String,
+    seed: String,
+}
+
+impl Draft {
+    fn of(config: &ClusterConfig, network: &NetworkConfig) -> Draft {
+        let (latency_min_ms, latency_max_ms) = match network.latency {
+            Latency::Uniform { min_ms, max_ms } => (min_ms, max_ms),
+            Latency::Fixed { ms } => (ms, ms),
+            Latency::LogNormal { median_ms, max_ms, .. } => (median_ms, max_ms),
+        };
+        let (strategy_three, tokens) = match config.strategy {
+            PartitionStrategy::EqualPartitions { partitions } => (true, partitions),
+            PartitionStrategy::RandomTokens { tokens_per_node } => (false, tokens_per_node),
+        };
+        Draft {
+            n: config.replicas_n.to_string(),
+            r: config.reads_r.to_string(),
+            w: config.writes_w.to_string(),
+            latency_min_ms: latency_min_ms.to_string(),
+            latency_max_ms: latency_max_ms.to_string(),
+            loss_percent: format!("{}", f64::from(network.loss_ppm) / 10_000.0),
+            nodes: config.initial_members.len().to_string(),
+            strategy_three,
+            tokens: tokens.to_string(),
+            seed: "2007".into(),
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str, field: &str) -> Result<T, String> {
+    text.trim().parse().map_err(|_| format!("{field}: a whole number, not \"{text}\""))
+}
+
+/// The live settings the draft asks for, or the first reason it cannot.
+fn live_settings(draft: &Draft, base: &ClusterConfig, network: &NetworkConfig) -> Result<(ClusterConfig, NetworkConfig), String> {
+    let config = ClusterConfig {
+        replicas_n: number(&draft.n, "N")?,
+        reads_r: number(&draft.r, "R")?,
+        writes_w: number(&draft.w, "W")?,
+        ..base.clone()
+    };
+    config.validate().map_err(|error| error.to_string())?;
+    let loss: f64 = draft.loss_percent.trim().parse().map_err(|_| "loss: a percentage from 0 to 100".to_string())?;
+    if !(0.0..=100.0).contains(&loss) {
+        return Err(format!("loss: a percentage from 0 to 100, not {loss}"));
+    }
+    let latency = Latency::Uniform { min_ms: number(&draft.latency_min_ms, "latency min")?, max_ms: number(&draft.latency_max_ms, "latency max")? };
+    let network = NetworkConfig { latency, loss_ppm: (loss * 10_000.0).round() as u32, ..network.clone() };
+    network.validate()?;
+    Ok((config, network))
+}
+
+fn fresh_settings(draft: &Draft, base: &ClusterConfig) -> Result<(ClusterConfig, u64), String> {
+    let nodes: u32 = number(&draft.nodes, "nodes")?;
+    if !(1..=crate::runtime::NODES_MAX).contains(&nodes) {
+        return Err(format!("nodes: 1 to {}, not {nodes}", crate::runtime::NODES_MAX));
+    }
+    let tokens: u32 = number(&draft.tokens, "tokens")?;
+    let strategy = if draft.strategy_three {
+        PartitionStrategy::EqualPartitions { partitions: tokens }
+    } else {
+        PartitionStrategy::RandomTokens { tokens_per_node: tokens }
+    };
+    let config = ClusterConfig { initial_members: (1..=nodes).map(NodeId).collect(), strategy, ..base.clone() };
+    config.validate().map_err(|error| error.to_string())?;
+    Ok((config, number(&draft.seed, "seed")?))
+}
+
+#[function_component(Settings)]
+pub fn settings(props: &SettingsProps) -> Html {
+    let draft = use_state(|| Draft::of(&props.config, &props.network));
+    let live = live_settings(&draft, &props.config, &props.network);
+    let fresh = fresh_settings(&draft, &props.config);
+    let field = |name: &'static str, get: fn(&Draft) -> &String, set: fn(&mut Draft, String), help: &'static str| {
+        let draft_handle = draft.clone();
+        let oninput = Callback::from(move |event: InputEvent| {
+            let mut next = (*draft_handle).clone();
+            set(&mut next, event.target_unchecked_into::<web_sys::HtmlInputElement>().value());
+            draft_handle.set(next);
+        });
+        html! {
+            <label class="field"><span>{ name }</span>
+                <input data-testid={format!("setting-{}", name.to_lowercase().replace(' ', "-"))} value={get(&draft).clone()} {oninput} />
+                <small>{ help }</small></label>
+        }
+    };
+    let apply = {
+        let (on_action, live) = (props.on_action.clone(), live.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Ok((config, network)) = live.clone() {
+                on_action.emit(UserAction::Configure(Box::new(config)));
+                on_action.emit(UserAction::Network(network));
+            }
+        })
+    };
+    let reset = {
+        let (on_reset, fresh) = (props.on_reset.clone(), fresh.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Ok(settings) = fresh.clone() {
+                on_reset.emit(settings);
+            }
+        })
+    };
+    let strategy_toggle = {
+        let draft = draft.clone();
+        Callback::from(move |_: Event| {
+            let mut next = (*draft).clone();
+            next.strategy_three = !next.strategy_three;
+            draft.set(next);
+        })
+    };
+    html! {
+        <div class="settings" data-testid="settings">
+            <h3>{ "Live: applied to every node now" }</h3>
+            { field("N", |draft| &draft.n, |draft, text| draft.n = text, "replicas of each key: the first N distinct nodes clockwise (§4.3)") }
+            { field("R", |draft| &draft.r, |draft, text| draft.r = text, "replicas a get waits for (§4.5); R + W > N gives quorum-like overlap") }
+            { field("W", |draft| &draft.w, |draft, text| draft.w = text, "replicas a put waits for, the coordinator included (§4.5)") }
+            { field("Latency min", |draft| &draft.latency_min_ms, |draft, text| draft.latency_min_ms = text, "ms, each message's delay is uniform between min and max") }
+            { field("Latency max", |draft| &draft.latency_max_ms, |draft, text| draft.latency_max_ms = text, "ms") }
+            { field("Loss", |draft| &draft.loss_percent, |draft, text| draft.loss_percent = text, "% of messages the network loses") }
+            { verdict(&live.as_ref().map(drop)) }
+            <button data-testid="apply-settings" disabled={live.is_err()} onclick={apply}>{ "Apply" }</button>
+            <h3>{ "A fresh cluster: restarts from time zero" }</h3>
+            { field("Nodes", |draft| &draft.nodes, |draft, text| draft.nodes = text, "how many nodes form the ring at the start") }
+            <label class="check"><input type="checkbox" checked={draft.strategy_three} onchange={strategy_toggle} />
+                { " strategy 3: Q equal partitions (§6.2); unticked, strategy 1: T random tokens per node" }</label>
+            { field("Tokens", |draft| &draft.tokens, |draft, text| draft.tokens = text, "Q partitions (strategy 3) or T tokens per node (strategy 1)") }
+            { field("Seed", |draft| &draft.seed, |draft, text| draft.seed = text, "the same seed and actions give the same run") }
+            { verdict(&fresh.as_ref().map(drop)) }
+            <button data-testid="reset-cluster" disabled={fresh.is_err()} onclick={reset}>{ "Start a fresh cluster" }</button>
+        </div>
+    }
+}
+
+fn verdict(result: &Result<(), &String>) -> Html {
+    match result {
+        Ok(()) => html! {},
+        Err(reason) => html! { <p class="invalid" data-testid="setting-error" role="alert">{ reason.to_string() }</p> },
+    }
+}
