@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::protocol::membership::MemberStatus;
 use crate::protocol::message::{ClientResponse, MessageKind, OperationKind, RequestId};
-use crate::protocol::{NodeId, Observation};
+use crate::protocol::vclock::VectorClock;
+use crate::protocol::{Key, NodeId, Observation};
 use crate::sim::trace::{DropReason, Fault, Trace, TraceEvent};
 
 /// Drops remembered for drawing: the most recent ones only.
@@ -78,8 +79,13 @@ pub struct PastState {
     pub hints_pending: BTreeMap<NodeId, u64>,
     pub hints_stored: u64,
     pub hints_delivered: u64,
-    /// Requests asked and not yet answered: when and what.
-    pub requests: BTreeMap<RequestId, (u64, OperationKind, NodeId)>,
+    /// Requests asked and not yet answered: when, what, through which node, for which key.
+    pub requests: BTreeMap<RequestId, (u64, OperationKind, NodeId, Key)>,
+    /// Each key's latest acknowledged put: when it was acknowledged, and its clock.
+    pub acknowledged: BTreeMap<Key, (u64, VectorClock)>,
+    /// Gets that missed a put acknowledged before they were asked: none of the versions
+    /// they returned descends it (a sloppy quorum allows this, §4.6).
+    pub stale_reads: u64,
     pub operations: VecDeque<Operation>,
     pub operations_total: u64,
     /// Versions per successful get → how many gets (§6.3's table).
@@ -146,7 +152,8 @@ impl PastState {
                 }
             }
             TraceEvent::ClientRequested { at_ms, node, request } => {
-                self.requests.insert(request.id, (*at_ms, request.operation.kind(), *node));
+                let key = request.operation.key().to_string();
+                self.requests.insert(request.id, (*at_ms, request.operation.kind(), *node, key));
             }
             TraceEvent::ClientReplied { at_ms, node, request, result } => {
                 self.client_replies += 1;
@@ -165,7 +172,8 @@ impl PastState {
         request: RequestId,
         response: Option<&ClientResponse>,
     ) {
-        let Some((requested_at_ms, kind, _)) = self.requests.remove(&request) else { return };
+        let Some((requested_at_ms, kind, _, key)) = self.requests.remove(&request) else { return };
+        self.judge_freshness(at_ms, requested_at_ms, key, response);
         let versions = match response {
             Some(ClientResponse::Got { versions, .. }) => Some(versions.len()),
             _ => None,
@@ -186,6 +194,29 @@ impl PastState {
             versions,
         });
         self.operations_total += 1;
+    }
+
+    /// Remembers acknowledged puts and counts the gets that missed one.
+    fn judge_freshness(
+        &mut self,
+        at_ms: u64,
+        requested_at_ms: u64,
+        key: Key,
+        response: Option<&ClientResponse>,
+    ) {
+        match response {
+            Some(ClientResponse::Put { context, .. }) => {
+                self.acknowledged.insert(key, (at_ms, context.clone()));
+            }
+            Some(ClientResponse::Got { versions, .. }) => {
+                let missed = self.acknowledged.get(&key).is_some_and(|(acknowledged_at_ms, clock)| {
+                    *acknowledged_at_ms < requested_at_ms
+                        && !versions.iter().any(|version| version.clock.descends(clock))
+                });
+                self.stale_reads += u64::from(missed);
+            }
+            None => {}
+        }
     }
 
     fn observe(&mut self, node: NodeId, observation: &Observation) {
@@ -354,5 +385,27 @@ mod tests {
         let get_latency = whole.latency_ms_percentile(OperationKind::Get, 50).unwrap();
         assert!(get_latency > 0 && get_latency < 1_000, "{get_latency}");
         assert_eq!(whole.versions_per_get.get(&1), Some(&1), "the get saw one version");
+    }
+
+    /// §4.5, §4.6: with the owner of a key down, a get through the restarted owner right after
+    /// a put it missed could be stale; in the hinted-handoff scenario the hint is handed back
+    /// first, so its get is fresh, and a made-up later put makes the same get count as stale.
+    #[test]
+    fn a_get_is_stale_only_if_it_misses_a_put_acknowledged_before_it_was_asked() {
+        let simulation = hinted_handoff();
+        let trace = simulation.fabric().trace();
+        let whole = state_at(trace, u64::MAX - 1);
+        assert_eq!(whole.stale_reads, 0);
+        assert!(whole.acknowledged.contains_key("cart:alice"));
+        let mut strict = PastState::default();
+        let mut newer = VectorClock::new();
+        newer.increment(NodeId(99), 0);
+        strict.acknowledged.insert("cart:alice".into(), (0, newer));
+        strict.catch_up(trace, trace.len() as usize);
+        assert_eq!(strict.stale_reads, 0, "a later acknowledged put replaces the made-up one");
+        let get =
+            ClientResponse::Got { versions: Vec::new(), context: VectorClock::new(), coordinator: NodeId(1) };
+        strict.judge_freshness(30_000, 25_000, "cart:alice".into(), Some(&get));
+        assert_eq!(strict.stale_reads, 1, "a get asked after the put and seeing nothing is stale");
     }
 }

@@ -105,8 +105,10 @@ const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 fn base64_encode(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let word =
-            chunk.iter().enumerate().fold(0u32, |word, (index, byte)| word | u32::from(*byte) << (16 - 8 * index));
+        let word = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |word, (index, byte)| word | u32::from(*byte) << (16 - 8 * index));
         for sextet in 0..=chunk.len() {
             text.push(BASE64_ALPHABET[(word >> (18 - 6 * sextet) & 63) as usize] as char);
         }
@@ -118,10 +120,10 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
     let (mut word, mut bits) = (0u32, 0u32);
     for character in text.bytes() {
-        let value = BASE64_ALPHABET
-            .iter()
-            .position(|candidate| *candidate == character)
-            .ok_or_else(|| format!("the link's run has a character that is not base64: {:?}", character as char))?;
+        let value =
+            BASE64_ALPHABET.iter().position(|candidate| *candidate == character).ok_or_else(|| {
+                format!("the link's run has a character that is not base64: {:?}", character as char)
+            })?;
         word = word << 6 | value as u32;
         bits += 6;
         if bits >= 8 {

@@ -746,7 +746,7 @@ impl Cluster {
             let nothing_due_before = next_event_ms.is_none_or(|at_ms| at_ms >= next.at_ms);
             let nothing_due_until = next_event_ms.is_none_or(|at_ms| at_ms > next.at_ms);
             // Between two instants of one time only once the trace is as long as it was then.
-            if !(reached && nothing_due_before) && !nothing_due_until {
+            if !(nothing_due_until || reached && nothing_due_before) {
                 return true;
             }
             if !self.at_rest() || self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {

@@ -435,7 +435,9 @@ fn rewind_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 /// `shareUrl()`: a link that replays this run, from the same seed and settings with the same
 /// actions, to the current virtual time.
 fn share_url_function(cluster: Rc<RefCell<Cluster>>) -> Function {
-    Closure::<dyn Fn() -> String>::new(move || super::share_url(&cluster.borrow())).into_js_value().unchecked_into()
+    Closure::<dyn Fn() -> String>::new(move || super::share_url(&cluster.borrow()))
+        .into_js_value()
+        .unchecked_into()
 }
 
 fn wall_now_ms() -> f64 {
@@ -444,11 +446,9 @@ fn wall_now_ms() -> f64 {
 
 /// `config()`: the cluster settings, as JSON-shaped data.
 fn config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
-    Closure::<dyn Fn() -> JsValue>::new(move || {
-        super::settings::config_to_js(cluster.borrow().config())
-    })
-    .into_js_value()
-    .unchecked_into()
+    Closure::<dyn Fn() -> JsValue>::new(move || super::settings::config_to_js(cluster.borrow().config()))
+        .into_js_value()
+        .unchecked_into()
 }
 
 /// `setConfig({n, r, w, ...})`: `n`, `r`, `w` for the quorum, or any `ClusterConfig` field by

@@ -10,9 +10,9 @@ use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker, Work
 use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
-pub mod workload;
 pub mod console;
 mod settings;
+pub mod workload;
 pub use cluster::{Cluster, NodeSnapshot, SlotStatus, UserAction, NODES_MAX};
 
 /// The page's address with the run's record after `#run=`: opening it replays the run to

@@ -89,7 +89,10 @@ fn node_ids(value: &JsValue, field: &str) -> Result<Vec<NodeId>, String> {
     if !Array::is_array(value) {
         return Err(format!("{field}: an array of node ids"));
     }
-    Array::from(value).iter().map(|id| whole(&id, field, f64::from(u32::MAX)).map(|id| NodeId(id as u32))).collect()
+    Array::from(value)
+        .iter()
+        .map(|id| whole(&id, field, f64::from(u32::MAX)).map(|id| NodeId(id as u32)))
+        .collect()
 }
 
 /// `{"Tag": {field: value, …}}` → (tag, the inner object).
@@ -119,8 +122,11 @@ fn strategy(value: &JsValue) -> Result<PartitionStrategy, String> {
             partitions: whole(&inner_field(&inner, "partitions"), "strategy.partitions", 65_536.0)? as u32,
         }),
         (tag, inner) if tag == "RandomTokens" => Ok(PartitionStrategy::RandomTokens {
-            tokens_per_node: whole(&inner_field(&inner, "tokens_per_node"), "strategy.tokens_per_node", 65_536.0)?
-                as u32,
+            tokens_per_node: whole(
+                &inner_field(&inner, "tokens_per_node"),
+                "strategy.tokens_per_node",
+                65_536.0,
+            )? as u32,
         }),
         _ => Err(format!("strategy: {usage}")),
     }
@@ -139,10 +145,10 @@ fn failure_detector(value: &JsValue) -> Result<FailureDetector, String> {
     match variant(value, "failure_detector", usage)? {
         (tag, _) if tag == "Local" => Ok(FailureDetector::Local),
         (tag, inner) if tag == "PhiAccrual" => {
-            let threshold = inner_field(&inner, "threshold")
-                .as_f64()
-                .ok_or("failure_detector.threshold: a number")?;
-            let window = whole(&inner_field(&inner, "window"), "failure_detector.window", f64::from(u32::MAX))? as u32;
+            let threshold =
+                inner_field(&inner, "threshold").as_f64().ok_or("failure_detector.threshold: a number")?;
+            let window =
+                whole(&inner_field(&inner, "window"), "failure_detector.window", f64::from(u32::MAX))? as u32;
             Ok(FailureDetector::PhiAccrual { threshold, window })
         }
         _ => Err(format!("failure_detector: {usage}")),

@@ -4,8 +4,16 @@
 
 /// Virtual milliseconds between two requests.
 const THINK_MS: u64 = 150;
-const KEYS: [&str; 8] =
-    ["cart:alice", "cart:bob", "cart:carol", "cart:dave", "cart:erin", "cart:frank", "cart:grace", "cart:heidi"];
+const KEYS: [&str; 8] = [
+    "cart:alice",
+    "cart:bob",
+    "cart:carol",
+    "cart:dave",
+    "cart:erin",
+    "cart:frank",
+    "cart:grace",
+    "cart:heidi",
+];
 const ITEMS: [&str; 6] = ["book", "lamp", "pen", "mug", "sock", "kite"];
 
 pub struct Workload {
@@ -37,7 +45,8 @@ impl Workload {
             self.next_at_ms += THINK_MS;
             let via = running[(self.next() % running.len() as u64) as usize];
             let key = KEYS[(self.next() % KEYS.len() as u64) as usize].to_string();
-            let item = (self.next() % 3 != 0).then(|| ITEMS[(self.next() % ITEMS.len() as u64) as usize]);
+            let item =
+                (!self.next().is_multiple_of(3)).then(|| ITEMS[(self.next() % ITEMS.len() as u64) as usize]);
             requests.push((via, key, item));
         }
         self.next_at_ms = self.next_at_ms.max(now_ms);

@@ -58,6 +58,9 @@ struct Live {
     last_frame_ms: f64,
     frame: Rc<Frame>,
     workload: Option<Workload>,
+    /// The trace's length when the inspections in hand were asked for: acknowledgments after
+    /// it are not yet in them, so the live durability check must not count them.
+    inspected_at_event: usize,
 }
 
 #[function_component(App)]
@@ -73,6 +76,7 @@ pub fn app() -> Html {
         last_frame_ms: 0.0,
         frame: Rc::default(),
         workload: None,
+        inspected_at_event: 0,
     });
     {
         let mut focus = focus.borrow_mut();
@@ -106,7 +110,11 @@ fn notice(dispatch: &UseReducerDispatcher<PageState>, text: String, error: bool)
 }
 
 impl Handlers {
-    fn new(cluster: &Rc<RefCell<Cluster>>, page: &UseReducerHandle<PageState>, live: &Rc<RefCell<Live>>) -> Handlers {
+    fn new(
+        cluster: &Rc<RefCell<Cluster>>,
+        page: &UseReducerHandle<PageState>,
+        live: &Rc<RefCell<Live>>,
+    ) -> Handlers {
         let dispatch = page.dispatcher();
         let on_action = {
             let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
@@ -131,21 +139,28 @@ impl Handlers {
     }
 }
 
-fn time_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) -> Callback<TimeCommand> {
+fn time_handler(
+    cluster: &Rc<RefCell<Cluster>>,
+    dispatch: &UseReducerDispatcher<PageState>,
+) -> Callback<TimeCommand> {
     let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
     Callback::from(move |command: TimeCommand| {
         dispatch.dispatch(Action::Rewind(None));
         let mut cluster = cluster.borrow_mut();
         let result = match command {
-            TimeCommand::Pause => Ok(cluster.set_paused(true)),
-            TimeCommand::Resume => Ok(cluster.set_paused(false)),
+            TimeCommand::Pause | TimeCommand::Resume => {
+                cluster.set_paused(command == TimeCommand::Pause);
+                Ok(())
+            }
             TimeCommand::StepEvent => {
                 cluster.set_paused(true);
-                cluster.step_event(Box::new(|| ())).map(drop).ok_or("nothing is due".to_string()).or(Ok(()))
+                cluster.step_event(Box::new(|| ()));
+                Ok(())
             }
             TimeCommand::StepInstant => {
                 cluster.set_paused(true);
-                Ok(cluster.step_once(Box::new(|| ())))
+                cluster.step_once(Box::new(|| ()));
+                Ok(())
             }
             TimeCommand::Speed(speed) => cluster.set_speed(speed),
         };
@@ -171,7 +186,10 @@ fn node_handler(page: &UseReducerHandle<PageState>, on_action: &Callback<UserAct
     })
 }
 
-fn call_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) -> Callback<ClientCall> {
+fn call_handler(
+    cluster: &Rc<RefCell<Cluster>>,
+    dispatch: &UseReducerDispatcher<PageState>,
+) -> Callback<ClientCall> {
     let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
     Callback::from(move |call: ClientCall| {
         let on_reply = call.on_reply.clone();
@@ -182,7 +200,10 @@ fn call_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<
     })
 }
 
-fn rewind_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) -> Callback<Option<u64>> {
+fn rewind_handler(
+    cluster: &Rc<RefCell<Cluster>>,
+    dispatch: &UseReducerDispatcher<PageState>,
+) -> Callback<Option<u64>> {
     let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
     Callback::from(move |at_ms: Option<u64>| {
         let rewound = at_ms.map(|at_ms| {
@@ -224,7 +245,10 @@ fn replay_record(
     cluster.borrow_mut().settle_to(until_ms, done);
 }
 
-fn reset_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) -> Callback<(ClusterConfig, u64)> {
+fn reset_handler(
+    cluster: &Rc<RefCell<Cluster>>,
+    dispatch: &UseReducerDispatcher<PageState>,
+) -> Callback<(ClusterConfig, u64)> {
     let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
     Callback::from(move |(config, seed): (ClusterConfig, u64)| {
         dispatch.dispatch(Action::Rewind(None));
@@ -239,10 +263,16 @@ fn share_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher
     Callback::from(move |()| {
         let url = crate::runtime::share_url(&cluster.borrow());
         if let Some(window) = web_sys::window() {
-            let _ = window.history().and_then(|history| history.replace_state_with_url(&JsValue::NULL, "", Some(&url)));
+            let _ = window
+                .history()
+                .and_then(|history| history.replace_state_with_url(&JsValue::NULL, "", Some(&url)));
             let _ = window.navigator().clipboard().write_text(&url);
         }
-        notice(&dispatch, format!("This link replays the run to here (copied to the clipboard): {url}"), false);
+        notice(
+            &dispatch,
+            format!("This link replays the run to here (copied to the clipboard): {url}"),
+            false,
+        );
     })
 }
 
@@ -259,7 +289,8 @@ fn workload_handler(cluster: &Rc<RefCell<Cluster>>, live: &Rc<RefCell<Live>>) ->
 fn use_cluster(dispatch: UseReducerDispatcher<PageState>) -> Rc<RefCell<Cluster>> {
     let cluster = use_memo((), move |_| {
         let config = ClusterConfig { initial_members: initial_members(), ..ClusterConfig::default() };
-        let cluster = Cluster::new(config, CLUSTER_SEED, Rc::new(|_, _| {})).expect("the default configuration is valid");
+        let cluster = Cluster::new(config, CLUSTER_SEED, Rc::new(|_, _| {}))
+            .expect("the default configuration is valid");
         let _ = cluster.borrow_mut().set_speed(Some(START_SPEED));
         if let Err(error) = crate::runtime::console::install(cluster.clone()) {
             web_sys::console::error_1(&error);
@@ -275,7 +306,11 @@ fn open_link(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<Pag
     let Some(fragment) = hash.strip_prefix("#run=") else { return };
     match RunRecord::from_fragment(fragment) {
         Ok(record) => replay_record(cluster, record, dispatch, "Shared run"),
-        Err(error) => notice(dispatch, format!("The link's run could not be read, so a fresh cluster started instead. {error}"), true),
+        Err(error) => notice(
+            dispatch,
+            format!("The link's run could not be read, so a fresh cluster started instead. {error}"),
+            true,
+        ),
     }
 }
 
@@ -302,7 +337,7 @@ fn use_frames(
     dispatch: UseReducerDispatcher<PageState>,
 ) {
     use_effect_with((), move |_| {
-        let handle: Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>> = Rc::new(RefCell::new(None));
+        let handle: Rc<RefCell<Option<FrameCallback>>> = Rc::new(RefCell::new(None));
         let again = handle.clone();
         *handle.borrow_mut() = Some(Closure::new(move |wall_ms: f64| {
             frame(&cluster, &live, &focus, &dispatch, wall_ms);
@@ -317,7 +352,9 @@ fn use_frames(
     });
 }
 
-fn request_frame(callback: &Closure<dyn FnMut(f64)>) {
+type FrameCallback = Closure<dyn FnMut(f64)>;
+
+fn request_frame(callback: &FrameCallback) {
     if let Some(window) = web_sys::window() {
         let _ = window.request_animation_frame(callback.as_ref().unchecked_ref());
     }
@@ -338,11 +375,12 @@ fn frame(
     let cluster = cluster.borrow();
     fold_new_events(&cluster, &mut live);
     let slow = wall_ms - live.last_slow_ms >= SLOW_REFRESH_WALL_MS;
+    let next = gather(&cluster, &live, &focus.borrow(), slow);
     if slow {
         live.last_slow_ms = wall_ms;
+        live.inspected_at_event = cluster.trace().len() as usize;
         cluster.request_inspections();
     }
-    let next = gather(&cluster, &live, &focus.borrow(), slow);
     live.frame = Rc::new(next);
     dispatch.dispatch(Action::Frame(live.frame.clone()));
 }
@@ -351,6 +389,7 @@ fn fold_new_events(cluster: &Cluster, live: &mut Live) {
     if live.generation != cluster.generation() {
         live.generation = cluster.generation();
         live.past = PastState::default();
+        live.inspected_at_event = 0;
     }
     let before = live.past.events;
     live.past.catch_up(cluster.trace(), cluster.trace().len() as usize);
@@ -369,8 +408,9 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
     let inspections = cluster.inspections().clone();
     let config = cluster.config().clone();
     let verdicts = if slow {
-        let owned: BTreeMap<NodeId, _> = inspections.iter().map(|(id, inspection)| (*id, (**inspection).clone())).collect();
-        let puts = invariants::acknowledged_puts(trace, trace.len() as usize, 512);
+        let owned: BTreeMap<NodeId, _> =
+            inspections.iter().map(|(id, inspection)| (*id, (**inspection).clone())).collect();
+        let puts = invariants::acknowledged_puts(trace, live.inspected_at_event, 512);
         Rc::new(invariants::live_invariants(&owned, &puts, config.replicas_n))
     } else {
         previous.verdicts.clone()
@@ -388,7 +428,9 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
         trace_hash: cluster.trace_hash(),
         events: trace.len(),
         history: match (slow, tab) {
-            (true, Some(Tab::History)) => Some(Rc::new(history::key_history(trace, &focus.key, end, VIEW_EVENTS_MAX))),
+            (true, Some(Tab::History)) => {
+                Some(Rc::new(history::key_history(trace, &focus.key, end, VIEW_EVENTS_MAX)))
+            }
             _ => previous.history.clone(),
         },
         spreads: match (slow, tab) {
@@ -413,18 +455,28 @@ fn run_workload(cluster: &Rc<RefCell<Cluster>>, live: &mut Live) {
         if cluster.is_paused() {
             return;
         }
-        let running: Vec<u32> =
-            cluster.snapshots().iter().filter(|node| node.status == SlotStatus::Up).map(|node| node.id).collect();
+        let running: Vec<u32> = cluster
+            .snapshots()
+            .iter()
+            .filter(|node| node.status == SlotStatus::Up)
+            .map(|node| node.id)
+            .collect();
         (cluster.now_ms(), running)
     };
     for (via, key, item) in workload.due(now_ms, &running) {
         let then = cluster.clone();
         let put_key = key.clone();
         let done = Box::new(move |result| {
-            let (Some(item), Ok(ClientResponse::Got { versions, context, .. })) = (item, result) else { return };
-            let mut items: Vec<String> = versions.iter().flat_map(|version| {
-                String::from_utf8_lossy(&version.value).split(',').map(str::to_string).collect::<Vec<_>>()
-            }).filter(|item| !item.is_empty()).collect();
+            let (Some(item), Ok(ClientResponse::Got { versions, context, .. })) = (item, result) else {
+                return;
+            };
+            let mut items: Vec<String> = versions
+                .iter()
+                .flat_map(|version| {
+                    String::from_utf8_lossy(&version.value).split(',').map(str::to_string).collect::<Vec<_>>()
+                })
+                .filter(|item| !item.is_empty())
+                .collect();
             items.push(item.to_string());
             items.sort();
             items.dedup();
@@ -443,40 +495,43 @@ fn run_workload(cluster: &Rc<RefCell<Cluster>>, live: &mut Live) {
 #[hook]
 fn use_keys(cluster: Rc<RefCell<Cluster>>, dispatch: UseReducerDispatcher<PageState>) {
     use_effect_with((), move |_| {
-        let listener = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |event: web_sys::KeyboardEvent| {
-            let typing = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()).is_some_and(|element| {
-                matches!(element.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+        let listener =
+            Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |event: web_sys::KeyboardEvent| {
+                let typing =
+                    event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()).is_some_and(
+                        |element| matches!(element.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"),
+                    );
+                if typing {
+                    return;
+                }
+                let mut cluster = cluster.borrow_mut();
+                match (event.key().as_str(), event.shift_key()) {
+                    (" ", _) => {
+                        let paused = cluster.is_paused();
+                        cluster.set_paused(!paused);
+                    }
+                    ("ArrowRight", false) => {
+                        cluster.set_paused(true);
+                        cluster.step_event(Box::new(|| ()));
+                    }
+                    ("ArrowRight", true) => {
+                        cluster.set_paused(true);
+                        cluster.step_once(Box::new(|| ()));
+                    }
+                    ("?", _) => dispatch.dispatch(Action::ToggleHelp),
+                    ("Escape", _) => dispatch.dispatch(Action::SetTool(Tool::Select)),
+                    _ => return,
+                }
+                event.prevent_default();
             });
-            if typing {
-                return;
-            }
-            let mut cluster = cluster.borrow_mut();
-            match (event.key().as_str(), event.shift_key()) {
-                (" ", _) => {
-                    let paused = cluster.is_paused();
-                    cluster.set_paused(!paused);
-                }
-                ("ArrowRight", false) => {
-                    cluster.set_paused(true);
-                    cluster.step_event(Box::new(|| ()));
-                }
-                ("ArrowRight", true) => {
-                    cluster.set_paused(true);
-                    cluster.step_once(Box::new(|| ()));
-                }
-                ("?", _) => dispatch.dispatch(Action::ToggleHelp),
-                ("Escape", _) => dispatch.dispatch(Action::SetTool(Tool::Select)),
-                _ => return,
-            }
-            event.prevent_default();
-        });
         let document = web_sys::window().and_then(|window| window.document());
         if let Some(document) = &document {
             let _ = document.add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
         }
         move || {
             if let Some(document) = document {
-                let _ = document.remove_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+                let _ = document
+                    .remove_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
             }
         }
     });
@@ -489,7 +544,11 @@ fn ring_nodes(page: &PageState) -> Vec<RingNode> {
         Some((_, past)) => past
             .nodes
             .iter()
-            .map(|(id, status)| RingNode { id: id.0, status: past_status_name(*status), detail: format!("{:?} then", status) })
+            .map(|(id, status)| RingNode {
+                id: id.0,
+                status: past_status_name(*status),
+                detail: format!("{:?} then", status),
+            })
             .collect(),
         None => frame
             .nodes
@@ -521,7 +580,8 @@ fn view(page: &UseReducerHandle<PageState>, handlers: &Handlers) -> Html {
         .map(|inspection| Rc::new(ring_picture(&inspection.durable.view, &page.key, frame.config.replicas_n)))
         .unwrap_or_else(|| Rc::new(RingPicture::default()));
     let dispatch = handlers.dispatch.clone();
-    let classes = classes!("app", if page.dark { "dark" } else { "light" }, page.presenter.then_some("presenter"));
+    let classes =
+        classes!("app", if page.dark { "dark" } else { "light" }, page.presenter.then_some("presenter"));
     html! {
         <div class={classes}>
             <TopBar now_ms={page.shown_ms()} paused={frame.paused} speed={frame.speed} trace_hash={frame.trace_hash}
@@ -571,16 +631,18 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
     match page.tab {
         Tab::Inspector => {
             let node = page.selected_node;
-            let status = node.and_then(|node| frame.nodes.iter().find(|snapshot| snapshot.id == node)).map(|snapshot| snapshot.status.name());
+            let status = node
+                .and_then(|node| frame.nodes.iter().find(|snapshot| snapshot.id == node))
+                .map(|snapshot| snapshot.status.name());
             let inspection = node.and_then(|node| frame.inspections.get(&NodeId(node)).cloned());
             html! { <Inspector node={node} status={status} inspection={inspection} key_name={page.key.clone()}
-                merkle_depth={frame.config.merkle_depth} on_action={handlers.on_action.clone()} /> }
+            merkle_depth={frame.config.merkle_depth} on_action={handlers.on_action.clone()} /> }
         }
         Tab::Client => {
             let nodes: Vec<u32> = frame.nodes.iter().map(|node| node.id).collect();
             html! { <ClientPanel key_name={page.key.clone()} nodes={nodes} workload_on={frame.workload_on}
-                on_key={handlers.dispatch.to_callback().reform(Action::SelectKey)} on_call={handlers.on_call.clone()}
-                on_workload={handlers.on_workload.clone()} /> }
+            on_key={handlers.dispatch.to_callback().reform(Action::SelectKey)} on_call={handlers.on_call.clone()}
+            on_workload={handlers.on_workload.clone()} /> }
         }
         Tab::Metrics => html! { <MetricsPanel past={page.shown_past()} verdicts={frame.verdicts.clone()} /> },
         Tab::Gossip => html! { <>
@@ -597,7 +659,7 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
             <button data-testid="export-merkle" onclick={export("merkle-svg", "merkle.svg")}>{ "Export SVG" }</button>
         </> },
         Tab::Settings => html! { <Settings config={frame.config.clone()} network={frame.network.clone()}
-            on_action={handlers.on_action.clone()} on_reset={handlers.on_reset.clone()} /> },
+        on_action={handlers.on_action.clone()} on_reset={handlers.on_reset.clone()} /> },
     }
 }
 

@@ -50,11 +50,17 @@ pub fn client_panel(props: &ClientProps) -> Html {
     };
     let send = |operation: ClientOperation| -> Callback<MouseEvent> {
         let (on_call, on_reply, via) = (props.on_call.clone(), on_reply.clone(), *via);
-        Callback::from(move |_| on_call.emit(ClientCall { via, operation: operation.clone(), on_reply: on_reply.clone() }))
+        Callback::from(move |_| {
+            on_call.emit(ClientCall { via, operation: operation.clone(), on_reply: on_reply.clone() })
+        })
     };
     let key = props.key_name.clone();
     let put_value = if *cart_mode { merged_cart(&reply.siblings, &value) } else { (*value).clone() };
-    let put = ClientOperation::Put { key: key.clone(), value: put_value.clone().into_bytes(), context: reply.context.clone() };
+    let put = ClientOperation::Put {
+        key: key.clone(),
+        value: put_value.clone().into_bytes(),
+        context: reply.context.clone(),
+    };
     let get = ClientOperation::Get { key: key.clone() };
     html! {
         <div class="client" data-testid="client">
@@ -108,18 +114,27 @@ fn reply_view(reply: &LastReply, key: &str, send: &dyn Fn(ClientOperation) -> Ca
 fn describe(result: ClientResult) -> LastReply {
     match result {
         Ok(ClientResponse::Put { context, coordinator }) => LastReply {
-            text: format!("Put acknowledged by coordinator n{}: version {}", coordinator.0, clock_text(&context)),
+            text: format!(
+                "Put acknowledged by coordinator n{}: version {}",
+                coordinator.0,
+                clock_text(&context)
+            ),
             ..LastReply::default()
         },
         Ok(ClientResponse::Got { versions, context, coordinator }) => LastReply {
             text: match versions.len() {
                 0 => format!("Not found (coordinator n{})", coordinator.0),
                 1 => format!("One version (coordinator n{})", coordinator.0),
-                count => format!("{count} siblings: concurrent versions to reconcile (coordinator n{})", coordinator.0),
+                count => format!(
+                    "{count} siblings: concurrent versions to reconcile (coordinator n{})",
+                    coordinator.0
+                ),
             },
             siblings: versions
                 .iter()
-                .map(|version| (String::from_utf8_lossy(&version.value).into_owned(), clock_text(&version.clock)))
+                .map(|version| {
+                    (String::from_utf8_lossy(&version.value).into_owned(), clock_text(&version.clock))
+                })
                 .collect(),
             context: Some(context),
             failed: false,
@@ -143,7 +158,9 @@ fn text_input(on_text: &Callback<String>) -> Callback<InputEvent> {
 
 fn state_input(state: &UseStateHandle<String>) -> Callback<InputEvent> {
     let state = state.clone();
-    Callback::from(move |event: InputEvent| state.set(event.target_unchecked_into::<web_sys::HtmlInputElement>().value()))
+    Callback::from(move |event: InputEvent| {
+        state.set(event.target_unchecked_into::<web_sys::HtmlInputElement>().value())
+    })
 }
 
 fn toggle(state: &UseStateHandle<bool>) -> Callback<Event> {

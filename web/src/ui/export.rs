@@ -10,7 +10,8 @@ const RULES_MAX: u32 = 4_000;
 
 pub fn export_svg(element_id: &str, file_name: &str) -> Result<(), String> {
     let document = web_sys::window().and_then(|window| window.document()).ok_or("no document")?;
-    let svg = document.get_element_by_id(element_id).ok_or_else(|| format!("nothing to export: #{element_id}"))?;
+    let svg =
+        document.get_element_by_id(element_id).ok_or_else(|| format!("nothing to export: #{element_id}"))?;
     let markup = svg.outer_html();
     let (open_end, theme) = (markup.find('>').ok_or("not an element")?, theme_class(&document));
     let style = format!("<style>{}</style>", page_css(&document).replace("</", "<\\/"));
@@ -42,9 +43,11 @@ fn page_css(document: &web_sys::Document) -> String {
     let sheets: Array = Array::from(&sheets);
     let mut css = String::new();
     for sheet in sheets.iter() {
-        let rules = Reflect::get(&sheet, &"cssRules".into()).map(|rules| Array::from(&rules)).unwrap_or_default();
+        let rules =
+            Reflect::get(&sheet, &"cssRules".into()).map(|rules| Array::from(&rules)).unwrap_or_default();
         for index in 0..rules.length().min(RULES_MAX) {
-            let text = Reflect::get(&rules.get(index), &"cssText".into()).ok().and_then(|text| text.as_string());
+            let text =
+                Reflect::get(&rules.get(index), &"cssText".into()).ok().and_then(|text| text.as_string());
             css.push_str(&text.unwrap_or_default());
             css.push('\n');
         }

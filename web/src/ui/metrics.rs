@@ -126,11 +126,12 @@ fn hints(past: &PastState) -> Html {
     let stand_ins = past.hints_pending.iter().filter(|(_, pending)| **pending > 0);
     html! {
         <div class="metrics-block" data-testid="metric-hints">
-            <h3>{ "Hinted handoff (§4.6)" }</h3>
+            <h3 title="A stale read is a get that returned no version descending a put acknowledged before it was asked">{ "Hinted handoff and staleness (§4.6)" }</h3>
             <dl class="metrics-figures">
                 { figure("pending", pending_total) }
                 { figure("stored", past.hints_stored) }
                 { figure("delivered", past.hints_delivered) }
+                { figure("stale reads", past.stale_reads) }
                 { figure("stale replica writes", past.stale_replica_writes) }
             </dl>
             <ul class="metrics-stand-ins">

@@ -69,11 +69,7 @@ pub fn ring(props: &RingProps) -> Html {
 /// Nodes sit evenly on an outer orbit in id order, so messages run between fixed points.
 fn node_places(nodes: &[RingNode]) -> BTreeMap<u32, (f64, f64)> {
     let count = nodes.len().max(1) as f64;
-    nodes
-        .iter()
-        .enumerate()
-        .map(|(index, node)| (node.id, point(NODE_ORBIT, index as f64 / count)))
-        .collect()
+    nodes.iter().enumerate().map(|(index, node)| (node.id, point(NODE_ORBIT, index as f64 / count))).collect()
 }
 
 fn point(radius: f64, turn: f64) -> (f64, f64) {
@@ -180,7 +176,8 @@ fn flights(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) ->
 
 /// Lost messages: a cross where each died, fading out.
 fn drops(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
-    let recent = past.recent_drops.iter().rev().take_while(|drop| drop.dropped_at_ms + DROP_VISIBLE_MS >= now_ms);
+    let recent =
+        past.recent_drops.iter().rev().take_while(|drop| drop.dropped_at_ms + DROP_VISIBLE_MS >= now_ms);
     let crosses = recent.filter_map(|drop| {
         // Lost on the wire is decided as it is sent; the rest die on arrival.
         let fraction = if drop.reason == DropReason::Lost { 0.2 } else { 0.85 };

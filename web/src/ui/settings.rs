@@ -63,7 +63,11 @@ fn number<T: std::str::FromStr>(text: &str, field: &str) -> Result<T, String> {
 }
 
 /// The live settings the draft asks for, or the first reason it cannot.
-fn live_settings(draft: &Draft, base: &ClusterConfig, network: &NetworkConfig) -> Result<(ClusterConfig, NetworkConfig), String> {
+fn live_settings(
+    draft: &Draft,
+    base: &ClusterConfig,
+    network: &NetworkConfig,
+) -> Result<(ClusterConfig, NetworkConfig), String> {
     let config = ClusterConfig {
         replicas_n: number(&draft.n, "N")?,
         reads_r: number(&draft.r, "R")?,
@@ -71,11 +75,15 @@ fn live_settings(draft: &Draft, base: &ClusterConfig, network: &NetworkConfig) -
         ..base.clone()
     };
     config.validate().map_err(|error| error.to_string())?;
-    let loss: f64 = draft.loss_percent.trim().parse().map_err(|_| "loss: a percentage from 0 to 100".to_string())?;
+    let loss: f64 =
+        draft.loss_percent.trim().parse().map_err(|_| "loss: a percentage from 0 to 100".to_string())?;
     if !(0.0..=100.0).contains(&loss) {
         return Err(format!("loss: a percentage from 0 to 100, not {loss}"));
     }
-    let latency = Latency::Uniform { min_ms: number(&draft.latency_min_ms, "latency min")?, max_ms: number(&draft.latency_max_ms, "latency max")? };
+    let latency = Latency::Uniform {
+        min_ms: number(&draft.latency_min_ms, "latency min")?,
+        max_ms: number(&draft.latency_max_ms, "latency max")?,
+    };
     let network = NetworkConfig { latency, loss_ppm: (loss * 10_000.0).round() as u32, ..network.clone() };
     network.validate()?;
     Ok((config, network))
@@ -92,7 +100,8 @@ fn fresh_settings(draft: &Draft, base: &ClusterConfig) -> Result<(ClusterConfig,
     } else {
         PartitionStrategy::RandomTokens { tokens_per_node: tokens }
     };
-    let config = ClusterConfig { initial_members: (1..=nodes).map(NodeId).collect(), strategy, ..base.clone() };
+    let config =
+        ClusterConfig { initial_members: (1..=nodes).map(NodeId).collect(), strategy, ..base.clone() };
     config.validate().map_err(|error| error.to_string())?;
     Ok((config, number(&draft.seed, "seed")?))
 }
@@ -102,7 +111,10 @@ pub fn settings(props: &SettingsProps) -> Html {
     let draft = use_state(|| Draft::of(&props.config, &props.network));
     let live = live_settings(&draft, &props.config, &props.network);
     let fresh = fresh_settings(&draft, &props.config);
-    let field = |name: &'static str, get: fn(&Draft) -> &String, set: fn(&mut Draft, String), help: &'static str| {
+    let field = |name: &'static str,
+                 get: fn(&Draft) -> &String,
+                 set: fn(&mut Draft, String),
+                 help: &'static str| {
         let draft_handle = draft.clone();
         let oninput = Callback::from(move |event: InputEvent| {
             let mut next = (*draft_handle).clone();
@@ -166,6 +178,8 @@ pub fn settings(props: &SettingsProps) -> Html {
 fn verdict(result: &Result<(), &String>) -> Html {
     match result {
         Ok(()) => html! {},
-        Err(reason) => html! { <p class="invalid" data-testid="setting-error" role="alert">{ reason.to_string() }</p> },
+        Err(reason) => {
+            html! { <p class="invalid" data-testid="setting-error" role="alert">{ reason.to_string() }</p> }
+        }
     }
 }

@@ -207,7 +207,11 @@ impl PageState {
         [1, 2]
             .into_iter()
             .map(|group| {
-                self.partition_draft.iter().filter(|(_, chosen)| **chosen == group).map(|(node, _)| *node).collect()
+                self.partition_draft
+                    .iter()
+                    .filter(|(_, chosen)| **chosen == group)
+                    .map(|(node, _)| *node)
+                    .collect()
             })
             .filter(|group: &Vec<u32>| !group.is_empty())
             .collect()
