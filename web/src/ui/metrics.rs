@@ -177,6 +177,7 @@ fn invariants(verdicts: &[LiveVerdict]) -> Html {
     html! {
         <div class="metrics-block">
             <h3>{ "The checker's promises, now" }</h3>
+            <p class="metrics-caption">{ "Judged on the live nodes a few times a second: convergence and membership turn red while writes, anti-entropy or gossip are still on their way, and green again once they land." }</p>
             <ul class="metrics-invariants">
                 { for verdicts.iter().map(invariant) }
             </ul>
