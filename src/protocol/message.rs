@@ -239,6 +239,36 @@ pub const VERSIONS_PER_KEY_MAX: usize = 64;
 pub const ENTRIES_PER_MESSAGE_MAX: usize = 65_536;
 pub const MEMBER_RECORDS_MAX: usize = 1024;
 
+impl MessageKind {
+    /// Every kind, in the order the page lists them.
+    pub const ALL: [MessageKind; 9] = [
+        MessageKind::ClientRequest,
+        MessageKind::ReplicaWrite,
+        MessageKind::ReplicaRead,
+        MessageKind::Hint,
+        MessageKind::Handoff,
+        MessageKind::ReadRepair,
+        MessageKind::Gossip,
+        MessageKind::Merkle,
+        MessageKind::RangeTransfer,
+    ];
+
+    /// The CSS class the page colours this kind with.
+    pub fn css_class(self) -> &'static str {
+        match self {
+            MessageKind::ClientRequest => "kind-client-request",
+            MessageKind::ReplicaWrite => "kind-replica-write",
+            MessageKind::ReplicaRead => "kind-replica-read",
+            MessageKind::Hint => "kind-hint",
+            MessageKind::Handoff => "kind-handoff",
+            MessageKind::ReadRepair => "kind-read-repair",
+            MessageKind::Gossip => "kind-gossip",
+            MessageKind::Merkle => "kind-merkle",
+            MessageKind::RangeTransfer => "kind-range-transfer",
+        }
+    }
+}
+
 impl Message {
     pub fn kind(&self) -> MessageKind {
         match self {

@@ -383,15 +383,17 @@ impl<'a> Cluster<'a> {
     }
 }
 
-/// Collects violations: the first few described, the rest counted.
+/// Collects violations: the first few described, the rest counted. The live checks of the
+/// page (`views::invariants`) use it too.
 #[derive(Default)]
-struct Findings {
-    described: Vec<String>,
-    count: usize,
+pub(crate) struct Findings {
+    pub(crate) described: Vec<String>,
+    pub(crate) count: usize,
 }
 
 impl Findings {
-    fn add(&mut self, describe: impl FnOnce() -> String) {
+    /// Takes a closure so that only the described violations pay for their text.
+    pub(crate) fn add(&mut self, describe: impl FnOnce() -> String) {
         if self.described.len() < EXAMPLES_MAX {
             self.described.push(describe());
         }

@@ -60,21 +60,12 @@ pub const MESSAGE_KINDS: usize = 9;
 impl Metrics {
     /// Messages sent by kind name, for reports.
     pub fn messages_by_kind_name(&self) -> BTreeMap<&'static str, u64> {
-        ALL_KINDS.iter().map(|kind| (kind_name(*kind), self.messages_by_kind[*kind as usize])).collect()
+        MessageKind::ALL
+            .iter()
+            .map(|kind| (kind_name(*kind), self.messages_by_kind[*kind as usize]))
+            .collect()
     }
 }
-
-const ALL_KINDS: [MessageKind; MESSAGE_KINDS] = [
-    MessageKind::ClientRequest,
-    MessageKind::ReplicaWrite,
-    MessageKind::ReplicaRead,
-    MessageKind::Hint,
-    MessageKind::Handoff,
-    MessageKind::ReadRepair,
-    MessageKind::Gossip,
-    MessageKind::Merkle,
-    MessageKind::RangeTransfer,
-];
 
 pub fn kind_name(kind: MessageKind) -> &'static str {
     match kind {

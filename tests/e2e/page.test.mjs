@@ -3,7 +3,7 @@
 // view's screenshot lands in target/e2e/view-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPausedCluster, screenshot, useBrowser } from './harness.mjs';
+import { openPausedCluster, readFile, screenshot, useBrowser } from './harness.mjs';
 
 const context = useBrowser(before, after);
 
@@ -202,6 +202,12 @@ test('metrics, gossip spread, settings, presenter mode and themes, each readable
   assert.match(await page.textContent('[data-testid="setting-error"]'), /R must be 1 to N=3, not 4/);
   assert.equal(await page.isDisabled('[data-testid="apply-settings"]'), true, 'nothing applies while invalid');
   await screenshot(page, 'view-settings');
+
+  // The ring exports as a standalone SVG file with the page's styles inside.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-ring"]')]);
+  assert.equal(download.suggestedFilename(), 'ring.svg');
+  const svg = await readFile(await download.path(), 'utf8');
+  assert.match(svg, /^<\?xml[^]*<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^]*<style>[^]*\.ring-line[^]*g class="node/);
 
   await page.click('[data-testid="presenter"]');
   await page.click('[data-testid="theme"]');

@@ -25,11 +25,10 @@ use crate::protocol::ring::{ring_position, Ring};
 use crate::protocol::store::Version;
 use crate::protocol::vclock::{ClockOrder, VectorClock};
 use crate::protocol::{Key, NodeId};
-use crate::sim::checker::clock_text;
+use crate::sim::checker::{clock_text, Findings};
 use crate::sim::trace::{Trace, TraceEvent};
 
 /// Violations a message describes; the rest are counted ("and 3 more") so a badge stays short.
-const EXAMPLES_MAX: usize = 1;
 /// Clocks a message lists for one sibling set or holding before cutting it short.
 const CLOCKS_SHOWN_MAX: usize = 4;
 
@@ -114,7 +113,7 @@ fn durability(
         });
     }
     let checked = format!("{} acknowledged puts are each held by a live node", acknowledged_puts.len());
-    findings.verdict("durability", "§4.5", checked)
+    findings.live_verdict("durability", "§4.5", checked)
 }
 
 /// Every clock any inspected node holds per key, its store's and its hints' alike: a stand-in's
@@ -168,7 +167,7 @@ fn convergence(inspections: &BTreeMap<NodeId, NodeInspection>, replicas_n: usize
         });
     }
     let checked = format!("the replicas of each of {} keys hold the same siblings", keys.len());
-    findings.verdict("convergence", "§4.7", checked)
+    findings.live_verdict("convergence", "§4.7", checked)
 }
 
 /// The ring replicas are judged by: the lowest live node's current ring. Membership says
@@ -221,7 +220,7 @@ fn siblings(inspections: &BTreeMap<NodeId, NodeInspection>) -> LiveVerdict {
         }
     }
     let checked = format!("{sets} sibling sets hold concurrent versions only");
-    findings.verdict("siblings", "§4.4", checked)
+    findings.live_verdict("siblings", "§4.4", checked)
 }
 
 /// Two versions of one sibling set that are not concurrent, if any.
@@ -235,36 +234,21 @@ fn related_pair(versions: &[Version]) -> Option<(&Version, &Version)> {
 fn membership(inspections: &BTreeMap<NodeId, NodeInspection>) -> LiveVerdict {
     let mut digests = inspections.iter().map(|(id, inspection)| (*id, inspection.durable.view.ring_digest()));
     let Some((first, expected)) = digests.next() else {
-        return Findings::default().verdict("membership", "§4.8", "no live node to compare".into());
+        return Findings::default().live_verdict("membership", "§4.8", "no live node to compare".into());
     };
     let mut findings = Findings::default();
     for (id, digest) in digests.filter(|(_, digest)| *digest != expected) {
         findings.add(|| format!("{id} sees ring {digest:016x}, {first} sees {expected:016x}"));
     }
     let checked = format!("{} live nodes see ring {expected:016x}", inspections.len());
-    findings.verdict("membership", "§4.8", checked)
+    findings.live_verdict("membership", "§4.8", checked)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Messages.
 
-/// Collects violations: the first described, the rest counted.
-#[derive(Default)]
-struct Findings {
-    described: Vec<String>,
-    count: usize,
-}
-
 impl Findings {
-    /// Takes a closure so that only the described violations pay for their text.
-    fn add(&mut self, describe: impl FnOnce() -> String) {
-        if self.described.len() < EXAMPLES_MAX {
-            self.described.push(describe());
-        }
-        self.count += 1;
-    }
-
-    fn verdict(self, name: &'static str, section: &'static str, checked: String) -> LiveVerdict {
+    fn live_verdict(self, name: &'static str, section: &'static str, checked: String) -> LiveVerdict {
         let more = self.count - self.described.len();
         let message = match (self.count, more) {
             (0, _) => checked,

@@ -20,20 +20,6 @@ const ROW_HEIGHT: f64 = 22.0;
 const DOT_RADIUS: f64 = 4.5;
 const FOOTER_HEIGHT: f64 = 12.0;
 
-/// Every message kind, for one arrowhead marker each (a marker cannot take its line's colour
-/// everywhere yet, so each kind gets its own).
-const KINDS: [MessageKind; 9] = [
-    MessageKind::ClientRequest,
-    MessageKind::ReplicaWrite,
-    MessageKind::ReplicaRead,
-    MessageKind::Hint,
-    MessageKind::Handoff,
-    MessageKind::ReadRepair,
-    MessageKind::Gossip,
-    MessageKind::Merkle,
-    MessageKind::RangeTransfer,
-];
-
 #[derive(Properties, PartialEq)]
 pub struct HistoryDiagramProps {
     pub history: Rc<KeyHistory>,
@@ -68,7 +54,7 @@ fn title(history: &KeyHistory) -> String {
 fn markers() -> Html {
     html! {
         <defs>
-            { for KINDS.iter().map(|kind| html! {
+            { for MessageKind::ALL.iter().map(|kind| html! {
                 <marker id={marker_id(*kind)} class={kind_class(*kind)} viewBox="0 0 10 10" refX="9" refY="5"
                         markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                     <path d="M 0 0 L 10 5 L 0 10 z" />
@@ -146,17 +132,7 @@ fn event_class(event: &HistoryEvent) -> Classes {
 }
 
 fn kind_class(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::ClientRequest => "kind-client-request",
-        MessageKind::ReplicaWrite => "kind-replica-write",
-        MessageKind::ReplicaRead => "kind-replica-read",
-        MessageKind::Hint => "kind-hint",
-        MessageKind::Handoff => "kind-handoff",
-        MessageKind::ReadRepair => "kind-read-repair",
-        MessageKind::Gossip => "kind-gossip",
-        MessageKind::Merkle => "kind-merkle",
-        MessageKind::RangeTransfer => "kind-range-transfer",
-    }
+    kind.css_class()
 }
 
 fn marker_id(kind: MessageKind) -> String {

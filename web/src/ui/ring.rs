@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use dynamoscope::protocol::membership::MemberStatus;
-use dynamoscope::protocol::message::MessageKind;
 use dynamoscope::protocol::NodeId;
 use dynamoscope::sim::timeline::{Flight, PastState, PastStatus};
 use dynamoscope::sim::trace::DropReason;
@@ -133,20 +132,6 @@ fn key_marker(props: &RingProps, places: &BTreeMap<u32, (f64, f64)>) -> Html {
     }
 }
 
-fn kind_class(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::ClientRequest => "kind-client",
-        MessageKind::ReplicaWrite => "kind-replica-write",
-        MessageKind::ReplicaRead => "kind-replica-read",
-        MessageKind::Hint => "kind-hint",
-        MessageKind::Handoff => "kind-handoff",
-        MessageKind::ReadRepair => "kind-read-repair",
-        MessageKind::Gossip => "kind-gossip",
-        MessageKind::Merkle => "kind-merkle",
-        MessageKind::RangeTransfer => "kind-range-transfer",
-    }
-}
-
 /// Where along its link a message is at `now_ms`, from 0 (sent) to 1 (due).
 fn progress(flight: &Flight, now_ms: u64) -> f64 {
     let span_ms = flight.deliver_at_ms.saturating_sub(flight.sent_at_ms).max(1) as f64;
@@ -165,7 +150,7 @@ fn flights(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) ->
             let (x, y) = along(places, flight, progress(flight, now_ms))?;
             let title = format!("#{} {:?} n{} → n{}", flight.message_id, flight.kind, flight.from.0, flight.to.0);
             Some(html! {
-                <circle class={classes!("message", kind_class(flight.kind))} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="5">
+                <circle class={classes!("message", flight.kind.css_class())} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="5">
                     <title>{ title }</title>
                 </circle>
             })
@@ -185,7 +170,7 @@ fn drops(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> H
         let age = now_ms.saturating_sub(drop.dropped_at_ms) as f64 / DROP_VISIBLE_MS as f64;
         let opacity = format!("{:.2}", 1.0 - age.clamp(0.0, 0.9));
         Some(html! {
-            <g class={classes!("drop", kind_class(drop.flight.kind))} opacity={opacity}>
+            <g class={classes!("drop", drop.flight.kind.css_class())} opacity={opacity}>
                 <title>{ format!("{:?} n{} → n{}: {:?}", drop.flight.kind, drop.flight.from.0, drop.flight.to.0, drop.reason) }</title>
                 <path d={format!("M {:.1} {:.1} l 10 10 m 0 -10 l -10 10", x - 5.0, y - 5.0)} />
             </g>
