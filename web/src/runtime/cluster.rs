@@ -329,7 +329,8 @@ impl Cluster {
 
     fn submit(&mut self, action: UserAction, done: Option<ReplyCallback>) -> Result<(), String> {
         self.check(&action)?;
-        if !self.at_rest() {
+        // Behind anything already waiting, so actions apply in the order they were asked.
+        if !self.deferred.is_empty() || !self.ready_for(&action) {
             self.defer(action, done);
             return Ok(());
         }
@@ -699,6 +700,11 @@ impl Cluster {
         self.paused
     }
 
+    /// True while a fast-forward (`settle`) runs: the page draws less often meanwhile.
+    pub fn is_settling(&self) -> bool {
+        self.settle_to_ms.is_some()
+    }
+
     /// Virtual milliseconds per wall second; None is as fast as possible.
     pub fn speed(&self) -> Option<u64> {
         self.speed_virtual_ms_per_second
@@ -712,27 +718,41 @@ impl Cluster {
         self.pump();
     }
 
-    /// No instant is in flight and every answered step is committed to its node's disk: the
-    /// only moments a fault or any other action may strike.
+    /// No instant is in flight and every answered step is committed to its node's disk.
     fn at_rest(&self) -> bool {
-        self.step.is_none() && self.open.is_none() && !self.slots.values().any(|slot| slot.commit_pending)
+        self.between_instants() && !self.slots.values().any(|slot| slot.commit_pending)
     }
 
-    /// Applies the deferred actions once at rest; true if none is left waiting.
+    /// No instant is in flight, not even half of one: where the native fabric applies actions.
+    fn between_instants(&self) -> bool {
+        self.step.is_none() && self.open.is_none()
+    }
+
+    /// Every action waits for the end of the instant; a fault that ends a process (crash, wipe,
+    /// a debug panic) also waits for every disk write to commit, so it never loses a step the
+    /// cluster already acted on. Requests and network changes need not wait for the disks.
+    fn ready_for(&self, action: &UserAction) -> bool {
+        match action {
+            UserAction::Crash(_) | UserAction::Wipe(_) => self.at_rest(),
+            #[cfg(debug_assertions)]
+            UserAction::DebugPanic(_) => self.at_rest(),
+            _ => self.between_instants(),
+        }
+    }
+
+    /// Applies the deferred actions in order, each once it may; true if none is left waiting.
     fn apply_deferred(&mut self) -> bool {
-        if self.deferred.is_empty() {
-            return true;
-        }
-        if !self.at_rest() {
-            return false;
-        }
-        for (action, done) in std::mem::take(&mut self.deferred) {
+        for _ in 0..self.deferred.len() {
+            if !self.deferred.first().is_some_and(|(action, _)| self.ready_for(action)) {
+                break;
+            }
+            let (action, done) = self.deferred.remove(0);
             // Checked when asked; a node may have gone meanwhile, so check again.
             if let Err(error) = self.check(&action).and_then(|()| self.apply_now(action, done)) {
                 web_sys::console::warn_1(&error.into());
             }
         }
-        true
+        self.deferred.is_empty()
     }
 
     /// Applies the scheduled actions whose point of the run is reached; true if the next
@@ -749,7 +769,9 @@ impl Cluster {
             if !(nothing_due_until || reached && nothing_due_before) {
                 return true;
             }
-            if !self.at_rest() || self.slots.values().any(|slot| slot.status == SlotStatus::Starting) {
+            if !self.ready_for(&next.action)
+                || self.slots.values().any(|slot| slot.status == SlotStatus::Starting)
+            {
                 return false;
             }
             let next = self.scheduled.pop_front().expect("looked at above");

@@ -37,6 +37,8 @@ const SLOW_REFRESH_WALL_MS: f64 = 400.0;
 /// Events a view folds at most, newest kept.
 const VIEW_EVENTS_MAX: usize = 400;
 const VIEW_ITEMS_MAX: usize = 64;
+/// Wall milliseconds between two drawings while a fast-forward runs.
+const SETTLING_DRAW_WALL_MS: f64 = 250.0;
 /// The pace the page starts at: a tenth of real time, so messages can be followed.
 const START_SPEED: u64 = 100;
 
@@ -56,6 +58,7 @@ struct Live {
     shared: Rc<PastState>,
     last_slow_ms: f64,
     last_frame_ms: f64,
+    last_drawn_ms: f64,
     frame: Rc<Frame>,
     workload: Option<Workload>,
     /// The virtual time when the inspections in hand were asked for: puts acknowledged after
@@ -74,6 +77,7 @@ pub fn app() -> Html {
         shared: Rc::default(),
         last_slow_ms: f64::NEG_INFINITY,
         last_frame_ms: 0.0,
+        last_drawn_ms: 0.0,
         frame: Rc::default(),
         workload: None,
         inspected_at_ms: 0,
@@ -373,6 +377,12 @@ fn frame(
     run_workload(cluster, &mut live);
     cluster.borrow_mut().advance(elapsed_ms as u64);
     let cluster = cluster.borrow();
+    // A fast-forward is a blur anyway: drawing it a few times a second leaves the page's
+    // thread to the fabric.
+    if cluster.is_settling() && wall_ms - live.last_drawn_ms < SETTLING_DRAW_WALL_MS {
+        return;
+    }
+    live.last_drawn_ms = wall_ms;
     fold_new_events(&cluster, &mut live);
     let slow = wall_ms - live.last_slow_ms >= SLOW_REFRESH_WALL_MS;
     let next = gather(&cluster, &live, &focus.borrow(), slow);
