@@ -385,6 +385,11 @@ fn frame(
     live.last_drawn_ms = wall_ms;
     fold_new_events(&cluster, &mut live);
     let slow = wall_ms - live.last_slow_ms >= SLOW_REFRESH_WALL_MS;
+    // Copying the whole folded state every frame costs too much under load; a paused cluster
+    // changes by single steps, which should show at once.
+    if slow || cluster.is_paused() {
+        share_past(&mut live);
+    }
     let next = gather(&cluster, &live, &focus.borrow(), slow);
     if slow {
         live.last_slow_ms = wall_ms;
@@ -401,10 +406,12 @@ fn fold_new_events(cluster: &Cluster, live: &mut Live) {
         live.past = PastState::default();
         live.inspected_at_ms = 0;
     }
-    let before = live.past.events;
     live.past.catch_up(cluster.trace(), cluster.trace().len() as usize);
     live.past.at_ms = cluster.now_ms();
-    if live.past.events != before || live.shared.events != live.past.events {
+}
+
+fn share_past(live: &mut Live) {
+    if live.shared.events != live.past.events || live.shared.at_ms != live.past.at_ms {
         live.shared = Rc::new(live.past.clone());
     }
 }
@@ -437,6 +444,7 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
         now_ms: cluster.now_ms(),
         nodes: cluster.snapshots(),
         past: live.shared.clone(),
+        wire: Rc::new(super::ring::wire_of(&live.past, cluster.now_ms())),
         inspections,
         verdicts,
         network: cluster.network().clone(),
@@ -581,6 +589,13 @@ fn ring_nodes(page: &PageState) -> Vec<RingNode> {
     }
 }
 
+fn shown_wire(page: &PageState) -> Rc<super::ring::Wire> {
+    match &page.rewound {
+        Some((at_ms, past)) => Rc::new(super::ring::wire_of(past, *at_ms)),
+        None => page.frame.wire.clone(),
+    }
+}
+
 /// The node whose view the ring is drawn from: the selected one if running, else the first.
 fn viewer(page: &PageState) -> Option<u32> {
     let inspections = &page.frame.inspections;
@@ -609,7 +624,7 @@ fn view(page: &UseReducerHandle<PageState>, handlers: &Handlers) -> Html {
             <div class="main">
                 <section class="stage">
                     { toolbar(page, handlers) }
-                    <Ring nodes={ring_nodes(page)} picture={picture} past={page.shown_past()} now_ms={page.shown_ms()}
+                    <Ring nodes={ring_nodes(page)} picture={picture} past={page.shown_past()} wire={shown_wire(page)} now_ms={page.shown_ms()}
                         key_name={page.key.clone()} viewer={viewer} selected={page.selected_node}
                         draft={page.partition_draft.clone()}
                         cut_from={match page.tool { Tool::Cut { from } => from, _ => None }}

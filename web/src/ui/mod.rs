@@ -11,7 +11,7 @@ mod history;
 mod inspector;
 mod merkle;
 mod metrics;
-mod ring;
+pub(crate) mod ring;
 mod settings;
 mod state;
 mod timeline;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use dynamoscope::protocol::membership::MemberStatus;
 use dynamoscope::protocol::NodeId;
-use dynamoscope::sim::timeline::{Flight, PastState, PastStatus};
+use dynamoscope::sim::timeline::{Drop, Flight, PastState, PastStatus};
 use dynamoscope::sim::trace::DropReason;
 use dynamoscope::sim::views::ring::{turn_of, RingPicture};
 use yew::prelude::*;
@@ -23,6 +23,35 @@ const DROP_VISIBLE_MS: u64 = 600;
 /// Above this many nodes, every cut link of a partition is too many lines to read.
 const CUT_LINKS_NODES_MAX: usize = 12;
 
+/// What is on the wire at one instant, as the ring draws it: chosen from the folded trace once
+/// per frame, so the rest of the folded state need not be copied that often.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Wire {
+    pub flights: Vec<Flight>,
+    pub drops: Vec<Drop>,
+    pub in_flight_total: usize,
+}
+
+pub fn wire_of(past: &PastState, now_ms: u64) -> Wire {
+    Wire {
+        flights: past
+            .in_flight
+            .values()
+            .filter(|flight| flight.from != flight.to)
+            .take(FLIGHTS_DRAWN_MAX)
+            .cloned()
+            .collect(),
+        drops: past
+            .recent_drops
+            .iter()
+            .rev()
+            .take_while(|drop| drop.dropped_at_ms + DROP_VISIBLE_MS >= now_ms)
+            .cloned()
+            .collect(),
+        in_flight_total: past.in_flight.len(),
+    }
+}
+
 /// A node as the ring draws it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RingNode {
@@ -37,6 +66,7 @@ pub struct RingProps {
     pub nodes: Vec<RingNode>,
     pub picture: Rc<RingPicture>,
     pub past: Rc<PastState>,
+    pub wire: Rc<Wire>,
     pub now_ms: u64,
     pub key_name: String,
     /// The node whose membership view the ring is drawn from.
@@ -57,8 +87,8 @@ pub fn ring(props: &RingProps) -> Html {
             { arcs(&props.picture) }
             { key_marker(props, &places) }
             { cut_links(&props.past, &places) }
-            { flights(&props.past, props.now_ms, &places) }
-            { drops(&props.past, props.now_ms, &places) }
+            { flights(&props.wire, props.now_ms, &places) }
+            { drops(&props.wire, props.now_ms, &places) }
             { for props.nodes.iter().map(|node| node_circle(node, &places, props)) }
             { caption(props) }
         </svg>
@@ -144,26 +174,20 @@ fn along(places: &BTreeMap<u32, (f64, f64)>, flight: &Flight, fraction: f64) -> 
     Some((x0 + (x1 - x0) * fraction, y0 + (y1 - y0) * fraction))
 }
 
-fn flights(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
-    let dots = past.in_flight.values().filter(|flight| flight.from != flight.to).take(FLIGHTS_DRAWN_MAX).filter_map(
-        |flight| {
-            let (x, y) = along(places, flight, progress(flight, now_ms))?;
-            let title = format!("#{} {:?} n{} → n{}", flight.message_id, flight.kind, flight.from.0, flight.to.0);
-            Some(html! {
-                <circle class={classes!("message", flight.kind.css_class())} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="5">
-                    <title>{ title }</title>
-                </circle>
-            })
-        },
-    );
-    html! { <g class="messages" data-in-flight={past.in_flight.len().to_string()}>{ for dots }</g> }
+fn flights(wire: &Wire, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    // Whole pixels: the dots move every frame, and integers are cheap to write.
+    let dots = wire.flights.iter().filter_map(|flight| {
+        let (x, y) = along(places, flight, progress(flight, now_ms))?;
+        Some(html! {
+            <circle class={classes!("message", flight.kind.css_class())} cx={(x as i32).to_string()} cy={(y as i32).to_string()} r="5" />
+        })
+    });
+    html! { <g class="messages" data-in-flight={wire.in_flight_total.to_string()}>{ for dots }</g> }
 }
 
 /// Lost messages: a cross where each died, fading out.
-fn drops(past: &PastState, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
-    let recent =
-        past.recent_drops.iter().rev().take_while(|drop| drop.dropped_at_ms + DROP_VISIBLE_MS >= now_ms);
-    let crosses = recent.filter_map(|drop| {
+fn drops(wire: &Wire, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    let crosses = wire.drops.iter().filter(|drop| drop.dropped_at_ms + DROP_VISIBLE_MS >= now_ms).filter_map(|drop| {
         // Lost on the wire is decided as it is sent; the rest die on arrival.
         let fraction = if drop.reason == DropReason::Lost { 0.2 } else { 0.85 };
         let (x, y) = along(places, &drop.flight, fraction)?;

@@ -24,8 +24,10 @@ const NOTICES_MAX: usize = 4;
 pub struct Frame {
     pub now_ms: u64,
     pub nodes: Vec<NodeSnapshot>,
-    /// The trace folded to its end.
+    /// The trace folded to its end (refreshed a few times a second while running).
     pub past: Rc<PastState>,
+    /// What is on the wire now (every frame).
+    pub wire: Rc<crate::ui::ring::Wire>,
     pub inspections: BTreeMap<NodeId, Rc<NodeInspection>>,
     pub verdicts: Rc<Vec<LiveVerdict>>,
     pub config: ClusterConfig,
