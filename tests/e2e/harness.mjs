@@ -66,7 +66,8 @@ export { readFile };
 // Opens the page with the wall-clock pacing paused, once its console API is there: the test
 // then drives virtual time itself with settle().
 export async function openPausedCluster(browser, url) {
-  const opened = await openPage(browser, url);
+  // `?paused` holds the clock from the first frame, so no virtual time passes before the test.
+  const opened = await openPage(browser, `${url}${url.includes('?') ? '&' : '?'}paused`);
   await opened.page.waitForFunction(() => window.dynamoscope !== undefined, null, { timeout: 60_000 });
   await opened.page.evaluate(() => window.dynamoscope.pause());
   return opened;

@@ -296,6 +296,8 @@ fn use_cluster(dispatch: UseReducerDispatcher<PageState>) -> Rc<RefCell<Cluster>
         let cluster = Cluster::new(config, CLUSTER_SEED, Rc::new(|_, _| {}))
             .expect("the default configuration is valid");
         let _ = cluster.borrow_mut().set_speed(Some(START_SPEED));
+        // `?paused`: not a virtual millisecond passes until asked (tests, prepared lessons).
+        cluster.borrow_mut().set_paused(search_parameter("paused").is_some());
         if let Err(error) = crate::runtime::console::install(cluster.clone()) {
             web_sys::console::error_1(&error);
         }
@@ -318,13 +320,18 @@ fn open_link(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<Pag
     }
 }
 
+/// The value of `name` in the page's query (`?nodes=8&paused`), empty for a bare name.
+fn search_parameter(name: &str) -> Option<String> {
+    let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
+    search.trim_start_matches('?').split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| value.to_string())
+    })
+}
+
 /// Nodes 1..=N, N from the page's `?nodes=N` (1 to 64; 5 when absent or invalid).
 fn initial_members() -> Vec<NodeId> {
-    let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
-    let count = search
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("nodes="))
+    let count = search_parameter("nodes")
         .and_then(|value| value.parse::<u32>().ok())
         .filter(|count| (1..=crate::runtime::NODES_MAX).contains(count))
         .unwrap_or(5);

@@ -80,7 +80,16 @@ pub struct RingProps {
 #[function_component(Ring)]
 pub fn ring(props: &RingProps) -> Html {
     let places = node_places(&props.nodes);
+    let canvas = use_node_ref();
+    {
+        let (canvas, wire, now_ms, places) =
+            (canvas.clone(), props.wire.clone(), props.now_ms, places.clone());
+        use_effect_with((wire, now_ms, places), move |(wire, now_ms, places)| {
+            draw_flights(&canvas, wire, *now_ms, places);
+        });
+    }
     html! {
+        <div class="ring-box">
         <svg id="ring-svg" class="ring" viewBox="0 0 600 600" role="img"
              aria-label="The consistent-hashing ring with its nodes and messages">
             <circle class="ring-line" cx={CENTRE.to_string()} cy={CENTRE.to_string()} r={RING_RADIUS.to_string()} />
@@ -92,6 +101,9 @@ pub fn ring(props: &RingProps) -> Html {
             { for props.nodes.iter().map(|node| node_circle(node, &places, props)) }
             { caption(props) }
         </svg>
+        // Messages move every frame: painted on a canvas over the ring, not diffed as elements.
+        <canvas ref={canvas} class="flights" width={CANVAS_PIXELS.to_string()} height={CANVAS_PIXELS.to_string()} />
+        </div>
     }
 }
 
@@ -174,15 +186,44 @@ fn along(places: &BTreeMap<u32, (f64, f64)>, flight: &Flight, fraction: f64) -> 
     Some((x0 + (x1 - x0) * fraction, y0 + (y1 - y0) * fraction))
 }
 
-fn flights(wire: &Wire, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) -> Html {
-    // Whole pixels: the dots move every frame, and integers are cheap to write.
-    let dots = wire.flights.iter().filter_map(|flight| {
-        let (x, y) = along(places, flight, progress(flight, now_ms))?;
-        Some(html! {
-            <circle class={classes!("message", flight.kind.css_class())} cx={(x as i32).to_string()} cy={(y as i32).to_string()} r="5" />
-        })
-    });
-    html! { <g class="messages" data-in-flight={wire.in_flight_total.to_string()}>{ for dots }</g> }
+/// The canvas's side in pixels: twice the drawing's 600 units, sharp on dense screens.
+const CANVAS_PIXELS: u32 = 1_200;
+
+/// Says how many messages are on the wire; the dots themselves are on the canvas.
+fn flights(wire: &Wire, _now_ms: u64, _places: &BTreeMap<u32, (f64, f64)>) -> Html {
+    html! { <g class="messages" data-in-flight={wire.in_flight_total.to_string()} data-drawn={wire.flights.len().to_string()} /> }
+}
+
+fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>) {
+    use wasm_bindgen::JsCast;
+    let Some(canvas) = canvas.cast::<web_sys::HtmlCanvasElement>() else { return };
+    let Some(context) = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|context| context.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    let scale = f64::from(CANVAS_PIXELS) / 600.0;
+    context.clear_rect(0.0, 0.0, f64::from(CANVAS_PIXELS), f64::from(CANVAS_PIXELS));
+    // The theme's colours, read once per frame from the same CSS variables the legend uses.
+    let style = web_sys::window().and_then(|window| window.get_computed_style(&canvas).ok().flatten());
+    for kind in dynamoscope::protocol::message::MessageKind::ALL {
+        let colour = style
+            .as_ref()
+            .and_then(|style| style.get_property_value(&format!("--{}", kind.css_class())).ok())
+            .unwrap_or_default();
+        context.set_fill_style_str(if colour.trim().is_empty() { "#888" } else { colour.trim() });
+        context.begin_path();
+        for flight in wire.flights.iter().filter(|flight| flight.kind == kind) {
+            if let Some((x, y)) = along(places, flight, progress(flight, now_ms)) {
+                context.move_to((x + 5.0) * scale, y * scale);
+                let _ = context.arc(x * scale, y * scale, 5.0 * scale, 0.0, std::f64::consts::TAU);
+            }
+        }
+        context.fill();
+    }
 }
 
 /// Lost messages: a cross where each died, fading out.
