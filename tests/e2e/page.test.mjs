@@ -199,7 +199,9 @@ test('metrics, gossip spread, settings, presenter mode and themes, each readable
 
   await page.click('[data-testid="tab-settings"]');
   await page.fill('[data-testid="setting-r"]', '4');
-  assert.match(await page.textContent('[data-testid="setting-error"]'), /R must be 1 to N=3, not 4/);
+  // Explained next to the field it is about.
+  const nextToR = 'label.field:has([data-testid="setting-r"]) [data-testid="setting-error"]';
+  assert.match(await page.textContent(nextToR), /R must be 1 to N=3, not 4/);
   assert.equal(await page.isDisabled('[data-testid="apply-settings"]'), true, 'nothing applies while invalid');
   await screenshot(page, 'view-settings');
 

@@ -106,11 +106,34 @@ fn fresh_settings(draft: &Draft, base: &ClusterConfig) -> Result<(ClusterConfig,
     Ok((config, number(&draft.seed, "seed")?))
 }
 
+/// The form field an error is about, from the setting it names.
+fn field_of(error: &str) -> Option<&'static str> {
+    let named = [
+        ("N:", "N"),
+        ("replicas_n", "N"),
+        ("R:", "R"),
+        ("reads_r", "R"),
+        ("W:", "W"),
+        ("writes_w", "W"),
+        ("latency max", "Latency max"),
+        ("latency", "Latency min"),
+        ("loss", "Loss"),
+        ("nodes", "Nodes"),
+        ("initial_members", "Nodes"),
+        ("tokens", "Tokens"),
+        ("strategy", "Tokens"),
+        ("seed", "Seed"),
+    ];
+    named.iter().find(|(prefix, _)| error.starts_with(prefix)).map(|(_, field)| *field)
+}
+
 #[function_component(Settings)]
 pub fn settings(props: &SettingsProps) -> Html {
     let draft = use_state(|| Draft::of(&props.config, &props.network));
     let live = live_settings(&draft, &props.config, &props.network);
     let fresh = fresh_settings(&draft, &props.config);
+    let errors: Vec<String> =
+        [live.as_ref().err(), fresh.as_ref().err()].into_iter().flatten().cloned().collect();
     let field = |name: &'static str,
                  get: fn(&Draft) -> &String,
                  set: fn(&mut Draft, String),
@@ -123,8 +146,13 @@ pub fn settings(props: &SettingsProps) -> Html {
         });
         html! {
             <label class="field"><span>{ name }</span>
-                <input data-testid={format!("setting-{}", name.to_lowercase().replace(' ', "-"))} value={get(&draft).clone()} {oninput} />
-                <small>{ help }</small></label>
+                <input data-testid={format!("setting-{}", name.to_lowercase().replace(' ', "-"))} value={get(&draft).clone()} {oninput}
+                    aria-invalid={errors.iter().any(|error| field_of(error) == Some(name)).to_string()} />
+                <small>{ help }</small>
+                { for errors.iter().filter(|error| field_of(error) == Some(name)).map(|error| html! {
+                    <small class="invalid" role="alert" data-testid="setting-error">{ error }</small>
+                }) }
+                </label>
         }
     };
     let apply = {
@@ -175,11 +203,12 @@ pub fn settings(props: &SettingsProps) -> Html {
     }
 }
 
+/// An error no single field owns (the fields show theirs).
 fn verdict(result: &Result<(), &String>) -> Html {
     match result {
-        Ok(()) => html! {},
-        Err(reason) => {
+        Err(reason) if field_of(reason).is_none() => {
             html! { <p class="invalid" data-testid="setting-error" role="alert">{ reason.to_string() }</p> }
         }
+        _ => html! {},
     }
 }
