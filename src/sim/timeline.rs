@@ -23,6 +23,17 @@ pub enum PastStatus {
     Paused,
 }
 
+impl PastStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            PastStatus::Up => "up",
+            PastStatus::Crashed => "crashed",
+            PastStatus::Wiped => "wiped",
+            PastStatus::Paused => "paused",
+        }
+    }
+}
+
 /// A message on the wire at the chosen instant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Flight {

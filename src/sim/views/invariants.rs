@@ -28,6 +28,9 @@ use crate::protocol::{Key, NodeId};
 use crate::sim::checker::{clock_text, Findings};
 use crate::sim::trace::{Trace, TraceEvent};
 
+/// The running nodes' inspections, by node.
+type Inspections<'a> = BTreeMap<NodeId, &'a NodeInspection>;
+
 /// Violations a message describes; the rest are counted ("and 3 more") so a badge stays short.
 /// Clocks a message lists for one sibling set or holding before cutting it short.
 const CLOCKS_SHOWN_MAX: usize = 4;
@@ -47,16 +50,19 @@ pub struct LiveVerdict {
 /// Judges the cluster as it stands. `inspections` are the nodes that are up; `acknowledged_puts`
 /// the (key, clock) of puts acknowledged to clients (see [`acknowledged_puts`]); `replicas_n` is
 /// N. In the checker's order: durability, convergence, siblings, membership.
-pub fn live_invariants(
-    inspections: &BTreeMap<NodeId, NodeInspection>,
+/// Takes the inspections by reference, so a caller that shares them need not copy any.
+pub fn live_invariants<'a>(
+    inspections: impl IntoIterator<Item = (&'a NodeId, &'a NodeInspection)>,
     acknowledged_puts: &[(Key, VectorClock)],
     replicas_n: usize,
 ) -> Vec<LiveVerdict> {
+    let inspections: Inspections =
+        inspections.into_iter().map(|(id, inspection)| (*id, inspection)).collect();
     vec![
-        durability(inspections, acknowledged_puts),
-        convergence(inspections, replicas_n),
-        siblings(inspections),
-        membership(inspections),
+        durability(&inspections, acknowledged_puts),
+        convergence(&inspections, replicas_n),
+        siblings(&inspections),
+        membership(&inspections),
     ]
 }
 
@@ -92,10 +98,7 @@ pub fn acknowledged_puts(trace: &Trace, end: usize, puts_max: usize) -> Vec<(Key
 // ---------------------------------------------------------------------------------------------
 // The invariants.
 
-fn durability(
-    inspections: &BTreeMap<NodeId, NodeInspection>,
-    acknowledged_puts: &[(Key, VectorClock)],
-) -> LiveVerdict {
+fn durability(inspections: &Inspections, acknowledged_puts: &[(Key, VectorClock)]) -> LiveVerdict {
     let held = held_clocks(inspections);
     let mut findings = Findings::default();
     for (key, clock) in acknowledged_puts {
@@ -118,7 +121,7 @@ fn durability(
 
 /// Every clock any inspected node holds per key, its store's and its hints' alike: a stand-in's
 /// hint keeps a put alive until it is handed back (§4.6).
-fn held_clocks(inspections: &BTreeMap<NodeId, NodeInspection>) -> BTreeMap<&str, Vec<&VectorClock>> {
+fn held_clocks<'a>(inspections: &Inspections<'a>) -> BTreeMap<&'a str, Vec<&'a VectorClock>> {
     let mut held: BTreeMap<&str, Vec<&VectorClock>> = BTreeMap::new();
     for inspection in inspections.values() {
         let durable = &inspection.durable;
@@ -148,7 +151,7 @@ fn newest<'a>(clocks: &[&'a VectorClock]) -> Vec<&'a VectorClock> {
     kept
 }
 
-fn convergence(inspections: &BTreeMap<NodeId, NodeInspection>, replicas_n: usize) -> LiveVerdict {
+fn convergence(inspections: &Inspections, replicas_n: usize) -> LiveVerdict {
     let ring = reference_ring(inspections);
     let keys: BTreeSet<&str> = inspections
         .values()
@@ -172,14 +175,14 @@ fn convergence(inspections: &BTreeMap<NodeId, NodeInspection>, replicas_n: usize
 
 /// The ring replicas are judged by: the lowest live node's current ring. Membership says
 /// whether every node agrees with it.
-fn reference_ring(inspections: &BTreeMap<NodeId, NodeInspection>) -> Ring {
+fn reference_ring(inspections: &Inspections) -> Ring {
     inspections.values().next().map(|inspection| inspection.durable.view.current_ring()).unwrap_or_default()
 }
 
 /// The key's top N on `ring` that are inspected, with what each stores for it.
 fn live_replicas<'a>(
     ring: &Ring,
-    inspections: &'a BTreeMap<NodeId, NodeInspection>,
+    inspections: &Inspections<'a>,
     key: &str,
     replicas_n: usize,
 ) -> Vec<(NodeId, &'a [Version])> {
@@ -188,7 +191,7 @@ fn live_replicas<'a>(
     }
     let preference = ring.preference_list(ring_position(key.as_bytes()), replicas_n);
     let inspected =
-        preference.into_iter().filter_map(|id| inspections.get(&id).map(|inspection| (id, inspection)));
+        preference.into_iter().filter_map(|id| inspections.get(&id).map(|inspection| (id, *inspection)));
     inspected.map(|(id, inspection)| (id, inspection.durable.store.get(key))).collect()
 }
 
@@ -203,7 +206,7 @@ fn causal_identities(versions: &[Version]) -> Vec<Vec<(NodeId, u64)>> {
     identities
 }
 
-fn siblings(inspections: &BTreeMap<NodeId, NodeInspection>) -> LiveVerdict {
+fn siblings(inspections: &Inspections) -> LiveVerdict {
     let mut findings = Findings::default();
     let mut sets = 0usize;
     for (id, inspection) in inspections {
@@ -231,7 +234,7 @@ fn related_pair(versions: &[Version]) -> Option<(&Version, &Version)> {
     })
 }
 
-fn membership(inspections: &BTreeMap<NodeId, NodeInspection>) -> LiveVerdict {
+fn membership(inspections: &Inspections) -> LiveVerdict {
     let mut digests = inspections.iter().map(|(id, inspection)| (*id, inspection.durable.view.ring_digest()));
     let Some((first, expected)) = digests.next() else {
         return Findings::default().live_verdict("membership", "§4.8", "no live node to compare".into());

@@ -10,7 +10,10 @@
 
 use std::collections::VecDeque;
 
+use crate::protocol::anti_entropy::store_tree;
+use crate::protocol::merkle::MerkleTree;
 use crate::protocol::message::Message;
+use crate::protocol::node::NodeInspection;
 use crate::protocol::observation::RepairSource;
 use crate::protocol::ring::ring_position;
 use crate::protocol::{Key, KeyRange, NodeId, Observation};
@@ -74,6 +77,17 @@ impl Exchange {
     fn is_between(&self, one: NodeId, other: NodeId) -> bool {
         (self.node == one && self.peer == other) || (self.node == other && self.peer == one)
     }
+}
+
+/// The tree `inspection`'s node would compare for `key`'s range during anti-entropy (§4.7),
+/// the range as its own ring has it; None while it knows no ring.
+pub fn key_range_tree(inspection: &NodeInspection, key: &str, depth: u32) -> Option<MerkleTree> {
+    let ring = inspection.durable.view.current_ring();
+    if ring.is_empty() {
+        return None;
+    }
+    let range = ring.range_of(ring_position(key.as_bytes()));
+    Some(store_tree(&inspection.durable.store, range, depth))
 }
 
 /// The last `exchanges_max` exchanges started before event `end`, with what they did before

@@ -409,7 +409,7 @@ fn rewind_function(cluster: Rc<RefCell<Cluster>>) -> Function {
             .map(|(id, status)| {
                 let node = Object::new();
                 let _ = Reflect::set(&node, &"id".into(), &id.0.into());
-                let _ = Reflect::set(&node, &"status".into(), &format!("{status:?}").to_lowercase().into());
+                let _ = Reflect::set(&node, &"status".into(), &status.name().into());
                 JsValue::from(node)
             })
             .collect();

@@ -16,6 +16,15 @@ const KEYS: [&str; 8] = [
 ];
 const ITEMS: [&str; 6] = ["book", "lamp", "pen", "mug", "sock", "kite"];
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use dynamoscope::protocol::message::ClientResponse;
+use dynamoscope::protocol::ClientOperation;
+use dynamoscope::sim::workload::merge_carts;
+
+use super::{Cluster, SlotStatus};
+
 pub struct Workload {
     state: u64,
     next_at_ms: u64,
@@ -51,5 +60,35 @@ impl Workload {
         }
         self.next_at_ms = self.next_at_ms.max(now_ms);
         requests
+    }
+}
+
+impl Workload {
+    /// Sends what is due through running nodes: a get, then (mostly) a put of the cart with one
+    /// more item and the get's context, so carts merge as in §4.4 instead of piling up siblings.
+    pub fn send_due(&mut self, cluster: &Rc<RefCell<Cluster>>) {
+        let (now_ms, running) = {
+            let cluster = cluster.borrow();
+            let up = cluster.snapshots().into_iter().filter(|node| node.status == SlotStatus::Up);
+            (cluster.now_ms(), up.map(|node| node.id).collect::<Vec<u32>>())
+        };
+        for (via, key, item) in self.due(now_ms, &running) {
+            let then = cluster.clone();
+            let put_key = key.clone();
+            let done = Box::new(move |result| {
+                let (Some(item), Ok(ClientResponse::Got { versions, context, .. })) = (item, result) else {
+                    return;
+                };
+                let mut cart = merge_carts(&versions);
+                cart.insert(item.to_string());
+                let value = cart.into_iter().collect::<Vec<_>>().join(",").into_bytes();
+                let operation = ClientOperation::Put { key: put_key, value, context: Some(context) };
+                // The reply comes inside a borrow of the cluster: send on the next turn.
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = then.borrow_mut().request(via, operation, Box::new(|_| ()));
+                });
+            });
+            let _ = cluster.borrow_mut().request(via, ClientOperation::Get { key }, done);
+        }
     }
 }

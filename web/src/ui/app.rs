@@ -2,11 +2,9 @@
 //! the bottom. The cluster lives in hooks; each animation frame gathers a [`Frame`] from it.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use dynamoscope::protocol::message::ClientResponse;
-use dynamoscope::protocol::{ClientOperation, ClusterConfig, NodeId};
+use dynamoscope::protocol::{ClusterConfig, NodeId};
 use dynamoscope::sim::timeline::{state_at, PastState};
 use dynamoscope::sim::views::ring::{ring_picture, RingPicture};
 use dynamoscope::sim::views::{gossip, history, invariants, merkle};
@@ -22,7 +20,7 @@ use super::history::HistoryDiagram;
 use super::inspector::Inspector;
 use super::merkle::MerkleComparison;
 use super::metrics::MetricsPanel;
-use super::ring::{past_status_name, Ring, RingNode};
+use super::ring::{Ring, RingNode};
 use super::settings::Settings;
 use super::state::{Action, Frame, Notice, PageState, Tab, Tool};
 use super::timeline::Timeline;
@@ -91,7 +89,23 @@ pub fn app() -> Html {
     use_frames(cluster.clone(), live.clone(), focus.clone(), page.dispatcher());
     use_keys(cluster.clone(), page.dispatcher());
     let handlers = Handlers::new(&cluster, &page, &live);
-    view(&page, &handlers)
+    let picture = use_ring_picture(&page);
+    view(&page, &handlers, picture)
+}
+
+/// The ring as the viewing node sees it, derived again only when that node's inspection, the
+/// key or N changed (inspections arrive a few times a second, frames sixty).
+#[hook]
+fn use_ring_picture(page: &PageState) -> Rc<RingPicture> {
+    let inspection = viewer(page).and_then(|node| page.frame.inspections.get(&NodeId(node)).cloned());
+    let identity = inspection.as_ref().map(|inspection| Rc::as_ptr(inspection) as usize);
+    let replicas_n = page.frame.config.replicas_n;
+    let picture = use_memo((identity, page.key.clone(), replicas_n), move |(_, key, replicas_n)| {
+        inspection
+            .map(|inspection| ring_picture(&inspection.durable.view, key, *replicas_n))
+            .unwrap_or_default()
+    });
+    picture
 }
 
 /// Callbacks that reach the cluster; components never touch it themselves.
@@ -432,8 +446,6 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
     let inspections = cluster.inspections().clone();
     let config = cluster.config().clone();
     let verdicts = if slow {
-        let owned: BTreeMap<NodeId, _> =
-            inspections.iter().map(|(id, inspection)| (*id, (**inspection).clone())).collect();
         // Each key's latest acknowledged put, folded already: no rescan of the trace.
         let puts: Vec<_> = live
             .past
@@ -442,7 +454,8 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
             .filter(|(_, (acknowledged_at_ms, _))| *acknowledged_at_ms < live.inspected_at_ms)
             .map(|(key, (_, clock))| (key.clone(), clock.clone()))
             .collect();
-        Rc::new(invariants::live_invariants(&owned, &puts, config.replicas_n))
+        let shared = inspections.iter().map(|(id, inspection)| (id, &**inspection));
+        Rc::new(invariants::live_invariants(shared, &puts, config.replicas_n))
     } else {
         previous.verdicts.clone()
     };
@@ -478,48 +491,11 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
     }
 }
 
-/// Sends the workload's due requests: a get, then a put of the cart with one more item and
-/// the get's context (so carts merge, as in §4.4, instead of piling up siblings).
+/// Lets the background workload send what is due, unless the cluster is paused.
 fn run_workload(cluster: &Rc<RefCell<Cluster>>, live: &mut Live) {
     let Some(workload) = live.workload.as_mut() else { return };
-    let (now_ms, running) = {
-        let cluster = cluster.borrow();
-        if cluster.is_paused() {
-            return;
-        }
-        let running: Vec<u32> = cluster
-            .snapshots()
-            .iter()
-            .filter(|node| node.status == SlotStatus::Up)
-            .map(|node| node.id)
-            .collect();
-        (cluster.now_ms(), running)
-    };
-    for (via, key, item) in workload.due(now_ms, &running) {
-        let then = cluster.clone();
-        let put_key = key.clone();
-        let done = Box::new(move |result| {
-            let (Some(item), Ok(ClientResponse::Got { versions, context, .. })) = (item, result) else {
-                return;
-            };
-            let mut items: Vec<String> = versions
-                .iter()
-                .flat_map(|version| {
-                    String::from_utf8_lossy(&version.value).split(',').map(str::to_string).collect::<Vec<_>>()
-                })
-                .filter(|item| !item.is_empty())
-                .collect();
-            items.push(item.to_string());
-            items.sort();
-            items.dedup();
-            let value = items.join(",").into_bytes();
-            let operation = ClientOperation::Put { key: put_key, value, context: Some(context) };
-            // The reply is inside a borrow of the cluster: send on the next turn of the loop.
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = then.borrow_mut().request(via, operation, Box::new(|_| ()));
-            });
-        });
-        let _ = cluster.borrow_mut().request(via, ClientOperation::Get { key }, done);
+    if !cluster.borrow().is_paused() {
+        workload.send_due(cluster);
     }
 }
 
@@ -578,7 +554,7 @@ fn ring_nodes(page: &PageState) -> Vec<RingNode> {
             .iter()
             .map(|(id, status)| RingNode {
                 id: id.0,
-                status: past_status_name(*status),
+                status: status.name(),
                 detail: format!("{:?} then", status),
             })
             .collect(),
@@ -611,13 +587,9 @@ fn viewer(page: &PageState) -> Option<u32> {
         .or_else(|| inspections.keys().next().map(|node| node.0))
 }
 
-fn view(page: &UseReducerHandle<PageState>, handlers: &Handlers) -> Html {
+fn view(page: &UseReducerHandle<PageState>, handlers: &Handlers, picture: Rc<RingPicture>) -> Html {
     let frame = page.frame.clone();
     let viewer = viewer(page);
-    let picture = viewer
-        .and_then(|node| frame.inspections.get(&NodeId(node)))
-        .map(|inspection| Rc::new(ring_picture(&inspection.durable.view, &page.key, frame.config.replicas_n)))
-        .unwrap_or_else(|| Rc::new(RingPicture::default()));
     let dispatch = handlers.dispatch.clone();
     let classes =
         classes!("app", if page.dark { "dark" } else { "light" }, page.presenter.then_some("presenter"));

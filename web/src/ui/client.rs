@@ -2,12 +2,12 @@
 //! Siblings are shown with a reconcile action; the shopping-cart mode merges carts as the
 //! paper's example does; a background workload keeps the cluster busy.
 
-use std::collections::BTreeSet;
-
 use dynamoscope::protocol::message::{ClientResponse, ClientResult};
+use dynamoscope::protocol::store::Version;
 use dynamoscope::protocol::vclock::VectorClock;
 use dynamoscope::protocol::ClientOperation;
 use dynamoscope::sim::checker::clock_text;
+use dynamoscope::sim::workload::merge_carts;
 use yew::prelude::*;
 
 /// A request the panel asks the page to send, and where the reply goes.
@@ -33,8 +33,8 @@ pub struct ClientProps {
 struct LastReply {
     text: String,
     failed: bool,
-    /// A get's versions: (value, clock text).
-    siblings: Vec<(String, String)>,
+    /// A get's versions (siblings).
+    siblings: Vec<Version>,
     context: Option<VectorClock>,
 }
 
@@ -103,7 +103,9 @@ fn reply_view(reply: &LastReply, key: &str, send: &dyn Fn(ClientOperation) -> Ca
             <p>{ &reply.text }</p>
             if !reply.siblings.is_empty() {
                 <ul class="siblings" data-testid="siblings" data-count={reply.siblings.len().to_string()}>
-                    { for reply.siblings.iter().map(|(value, clock)| html! { <li><b>{ value }</b>{ " " }<code>{ clock }</code></li> }) }
+                    { for reply.siblings.iter().map(|version| html! {
+                        <li><b>{ String::from_utf8_lossy(&version.value).into_owned() }</b>{ " " }<code>{ clock_text(&version.clock) }</code></li>
+                    }) }
                 </ul>
             }
             { reconcile.unwrap_or_default() }
@@ -130,12 +132,7 @@ fn describe(result: ClientResult) -> LastReply {
                     coordinator.0
                 ),
             },
-            siblings: versions
-                .iter()
-                .map(|version| {
-                    (String::from_utf8_lossy(&version.value).into_owned(), clock_text(&version.clock))
-                })
-                .collect(),
+            siblings: versions,
             context: Some(context),
             failed: false,
         },
@@ -143,13 +140,11 @@ fn describe(result: ClientResult) -> LastReply {
     }
 }
 
-/// The shopping cart's merge (§4.4): the union of every sibling's comma-separated items,
-/// plus `item`.
-fn merged_cart(siblings: &[(String, String)], item: &str) -> String {
-    let mut items: BTreeSet<&str> = siblings.iter().flat_map(|(value, _)| value.split(',')).collect();
-    items.extend(item.split(','));
-    items.retain(|item| !item.trim().is_empty());
-    items.into_iter().collect::<Vec<_>>().join(",")
+/// The shopping cart's merge (§4.4, the simulator's own): every sibling's items, plus `item`.
+fn merged_cart(siblings: &[Version], item: &str) -> String {
+    let mut cart = merge_carts(siblings);
+    cart.extend(item.split(',').filter(|item| !item.trim().is_empty()).map(str::to_string));
+    cart.into_iter().collect::<Vec<_>>().join(",")
 }
 
 fn text_input(on_text: &Callback<String>) -> Callback<InputEvent> {

@@ -55,7 +55,7 @@ fn markers() -> Html {
     html! {
         <defs>
             { for MessageKind::ALL.iter().map(|kind| html! {
-                <marker id={marker_id(*kind)} class={kind_class(*kind)} viewBox="0 0 10 10" refX="9" refY="5"
+                <marker id={marker_id(*kind)} class={kind.css_class()} viewBox="0 0 10 10" refX="9" refY="5"
                         markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                     <path d="M 0 0 L 10 5 L 0 10 z" />
                 </marker>
@@ -85,7 +85,7 @@ fn arrow_line(history: &KeyHistory, arrow: &Arrow) -> Html {
     let shorten = (DOT_RADIUS + 1.0) / length;
     let (x2, y2) = (x2 - (x2 - x1) * shorten, y2 - (y2 - y1) * shorten);
     html! {
-        <line class={classes!("arrow", kind_class(arrow.kind))} x1={x1.to_string()} y1={y1.to_string()}
+        <line class={classes!("arrow", arrow.kind.css_class())} x1={x1.to_string()} y1={y1.to_string()}
               x2={x2.to_string()} y2={y2.to_string()} marker-end={format!("url(#{})", marker_id(arrow.kind))} />
     }
 }
@@ -123,20 +123,16 @@ fn event_class(event: &HistoryEvent) -> Classes {
         }
         HistoryKind::ClientReply { error: Some(_), .. } => classes!("reply", "failed"),
         HistoryKind::ClientRequest { .. } | HistoryKind::ClientReply { .. } => classes!("client"),
-        HistoryKind::Send { kind, .. } => classes!("send", kind_class(*kind)),
-        HistoryKind::Deliver { kind, .. } => classes!("deliver", kind_class(*kind)),
-        HistoryKind::Dropped { kind, .. } => classes!("dropped", kind_class(*kind)),
+        HistoryKind::Send { kind, .. } => classes!("send", kind.css_class()),
+        HistoryKind::Deliver { kind, .. } => classes!("deliver", kind.css_class()),
+        HistoryKind::Dropped { kind, .. } => classes!("dropped", kind.css_class()),
         HistoryKind::HintStored { .. } | HistoryKind::HintDelivered { .. } => classes!("hint"),
         HistoryKind::Repaired { .. } => classes!("repaired"),
     }
 }
 
-fn kind_class(kind: MessageKind) -> &'static str {
-    kind.css_class()
-}
-
 fn marker_id(kind: MessageKind) -> String {
-    format!("history-arrow-{}", kind_class(kind))
+    format!("history-arrow-{}", kind.css_class())
 }
 
 fn lane_x(lane: usize) -> f64 {

@@ -3,11 +3,10 @@
 
 use std::rc::Rc;
 
-use dynamoscope::protocol::anti_entropy::store_tree;
 use dynamoscope::protocol::node::NodeInspection;
-use dynamoscope::protocol::ring::ring_position;
 use dynamoscope::protocol::store::Version;
 use dynamoscope::sim::checker::clock_text;
+use dynamoscope::sim::views::merkle::key_range_tree;
 use yew::prelude::*;
 
 use crate::runtime::UserAction;
@@ -163,12 +162,7 @@ fn membership(inspection: &NodeInspection) -> Html {
 
 /// The tree this node would compare for the chosen key's range during anti-entropy.
 fn merkle(inspection: &NodeInspection, key: &str, depth: u32) -> Html {
-    let ring = inspection.durable.view.current_ring();
-    if ring.is_empty() {
-        return html! {};
-    }
-    let range = ring.range_of(ring_position(key.as_bytes()));
-    let tree = store_tree(&inspection.durable.store, range, depth);
+    let Some(tree) = key_range_tree(inspection, key, depth) else { return html! {} };
     let levels = (0..=depth.min(MERKLE_LEVELS_SHOWN - 1)).map(|level| {
         html! {
             <div class="merkle-level">

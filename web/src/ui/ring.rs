@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use dynamoscope::protocol::membership::MemberStatus;
 use dynamoscope::protocol::NodeId;
-use dynamoscope::sim::timeline::{Drop, Flight, PastState, PastStatus};
+use dynamoscope::sim::timeline::{Drop, Flight, PastState};
 use dynamoscope::sim::trace::DropReason;
 use dynamoscope::sim::views::ring::{turn_of, RingPicture};
 use yew::prelude::*;
@@ -96,7 +96,7 @@ pub fn ring(props: &RingProps) -> Html {
             { arcs(&props.picture) }
             { key_marker(props, &places) }
             { cut_links(&props.past, &places) }
-            { flights(&props.wire, props.now_ms, &places) }
+            { flights(&props.wire) }
             { drops(&props.wire, props.now_ms, &places) }
             { for props.nodes.iter().map(|node| node_circle(node, &places, props)) }
             { caption(props) }
@@ -190,7 +190,7 @@ fn along(places: &BTreeMap<u32, (f64, f64)>, flight: &Flight, fraction: f64) -> 
 const CANVAS_PIXELS: u32 = 1_200;
 
 /// Says how many messages are on the wire; the dots themselves are on the canvas.
-fn flights(wire: &Wire, _now_ms: u64, _places: &BTreeMap<u32, (f64, f64)>) -> Html {
+fn flights(wire: &Wire) -> Html {
     html! { <g class="messages" data-in-flight={wire.in_flight_total.to_string()} data-drawn={wire.flights.len().to_string()} /> }
 }
 
@@ -349,15 +349,5 @@ fn caption(props: &RingProps) -> Html {
     let viewer = props.viewer.map_or("no running node".to_string(), |id| format!("n{id}"));
     html! {
         <text class="caption" x="10" y="590">{ format!("ring as {viewer} sees it · {} tokens", props.picture.tokens.len()) }</text>
-    }
-}
-
-/// How the ring shows a node's process at a rewound instant.
-pub fn past_status_name(status: PastStatus) -> &'static str {
-    match status {
-        PastStatus::Up => "up",
-        PastStatus::Crashed => "crashed",
-        PastStatus::Wiped => "wiped",
-        PastStatus::Paused => "paused",
     }
 }
