@@ -4,10 +4,11 @@
 use dynamoscope::protocol::membership::MembershipView;
 use dynamoscope::protocol::message::{ClientResponse, OperationKind, RequestId};
 use dynamoscope::protocol::ring::ring_position;
+use dynamoscope::protocol::vclock::ClockKind;
 use dynamoscope::protocol::vclock::VectorClock;
 use dynamoscope::protocol::{ClusterConfig, NodeId};
 use dynamoscope::sim::checker::{
-    check, check_run, equal_clock_losses, random_scenario, run_checked, trace_excerpt, Verdict,
+    check, check_run, random_scenario, run_checked, trace_excerpt, LossCause, Verdict,
 };
 use dynamoscope::sim::run::{Outcome, Source};
 use dynamoscope::sim::scenario::{Action, Scenario, TimedAction};
@@ -62,12 +63,12 @@ fn fault_free() -> Scenario {
 
 #[test]
 fn a_fault_free_run_keeps_every_invariant_and_reads_its_writes_section_4_5() {
-    let run = check_run(fault_free(), TraceMode::HashOnly).unwrap();
+    let run = check_run(fault_free(), TraceMode::Full).unwrap();
     let report = &run.report;
     assert!(report.is_ok(), "{report:?}");
     assert!(report.invariants.iter().all(|(_, verdict)| *verdict == Verdict::Ok), "{report:?}");
     assert!(report.convergence_ms.is_some(), "{report:?}");
-    assert_eq!((report.lost_with_wiped, report.lost_to_equal_clocks), (0, 0));
+    assert!(report.losses.is_empty(), "one client per cart: no named loss either: {report:?}");
     let history = run.simulation.history();
     let acknowledged = |kind| history.iter().filter(|o| o.kind == kind && o.result.is_ok()).count();
     assert!(acknowledged(OperationKind::Put) > 100 && acknowledged(OperationKind::Get) > 100, "real load");
@@ -131,6 +132,7 @@ fn phantom_put(key: &str, replied_at_ms: u64) -> Outcome {
         key: key.into(),
         kind: OperationKind::Put,
         value: Some(b"phantom".to_vec()),
+        context: None,
         issued_at_ms: replied_at_ms - 5,
         replied_at_ms,
         result: Ok(ClientResponse::Put { context: clock, coordinator: NodeId(1) }),
@@ -209,9 +211,9 @@ fn a_put_held_only_by_wiped_replicas_is_counted_lost_with_them_not_violated_sect
     actions.extend(replicas.iter().map(|node| TimedAction { at_ms: 1_100, action: Action::Restart(*node) }));
     actions.push(put(2_000, "k2", "kept", replicas[0], false));
     let scenario = Scenario { actions, duration_ms: 10_000, workload: None, ..fault_free() };
-    let run = check_run(scenario, TraceMode::HashOnly).unwrap();
+    let run = check_run(scenario, TraceMode::Full).unwrap();
     assert!(run.report.is_ok(), "{:?}", run.report);
-    assert_eq!(run.report.lost_with_wiped, 1);
+    assert_eq!(run.report.losses.get(&LossCause::EveryHolderWiped), Some(&1), "{:?}", run.report);
     assert!(
         run.watch.wiped_only.iter().any(|lost| lost.key == "k" && lost.at_ms == 1_000),
         "{:?}",
@@ -219,29 +221,45 @@ fn a_put_held_only_by_wiped_replicas_is_counted_lost_with_them_not_violated_sect
     );
 }
 
-/// Vector clocks name the coordinator, not the client (§4.4): two blind puts through one node
-/// both get {node: 1}, and the store keeps one of them (the later timestamp) instead of two
-/// siblings, so the earlier acknowledged put is silently replaced. The clock-based durability
-/// check cannot see it; the count does.
-#[test]
-fn two_puts_given_the_same_clock_are_counted_as_one_lost_value_section_4_4() {
-    let config = ClusterConfig::default();
+/// Two blind puts through one coordinator, then a get, under `clocks`.
+fn two_blind_puts(clocks: ClockKind) -> (dynamoscope::sim::checker::Report, Vec<Vec<u8>>) {
+    let config = ClusterConfig { clocks, ..ClusterConfig::default() };
     let coordinator = preference_list(&config, "k")[0];
     let actions = vec![
         put(100, "k", "apple", coordinator, true),
         put(1_000, "k", "zebra", coordinator, true),
         get(2_000, "k", coordinator),
     ];
-    let scenario = Scenario { actions, duration_ms: 5_000, workload: None, ..fault_free() };
-    let run = check_run(scenario, TraceMode::HashOnly).unwrap();
-    assert!(run.report.is_ok(), "{:?}", run.report);
-    assert_eq!(run.report.lost_to_equal_clocks, 1, "{:?}", run.report);
-    let losses = equal_clock_losses(run.simulation.history());
-    assert_eq!(losses[0].0.value.as_deref(), Some(&b"apple"[..]), "the earlier put lost");
+    let scenario = Scenario { actions, config, duration_ms: 5_000, workload: None, ..fault_free() };
+    let run = check_run(scenario, TraceMode::Full).unwrap();
     let last_get = run.simulation.history().iter().rev().find(|o| o.kind == OperationKind::Get).unwrap();
     let Ok(ClientResponse::Got { versions, .. }) = &last_get.result else { panic!("{last_get:?}") };
-    let values: Vec<&[u8]> = versions.iter().map(|version| version.value.as_slice()).collect();
-    assert_eq!(values, vec![&b"zebra"[..]], "no sibling: the earlier value is gone");
+    (run.report, versions.iter().map(|version| version.value.clone()).collect())
+}
+
+/// §4.4: "the coordinator generates the vector clock for the new version": the paper's clocks
+/// name the coordinator, not the write, so two blind puts through one node both get {node: 1}
+/// and the store keeps one of them instead of two siblings. The loss is named and counted, and
+/// durability says so instead of a plain "ok".
+#[test]
+fn two_puts_given_the_same_paper_clock_are_a_named_counted_loss_section_4_4() {
+    let (report, values) = two_blind_puts(ClockKind::Paper);
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.losses.get(&LossCause::EqualClocks), Some(&1), "{report:?}");
+    let Some(Verdict::NamedLoss(message)) = report.verdict("durability") else { panic!("{report:?}") };
+    assert!(message.starts_with("1 of 2 acknowledged puts lost: 1 to equal clocks"), "{message}");
+    assert_eq!(values, vec![b"zebra".to_vec()], "no sibling: the earlier value is gone");
+}
+
+/// Dotted version vectors give each write its own dot, so the same two blind puts stay
+/// siblings: nothing is lost and durability holds outright.
+#[test]
+fn dotted_version_vectors_keep_both_blind_puts_as_siblings_section_4_4() {
+    let (report, values) = two_blind_puts(ClockKind::DottedVersionVectors);
+    assert!(report.is_ok(), "{report:?}");
+    assert!(report.losses.is_empty(), "{report:?}");
+    assert_eq!(report.verdict("durability"), Some(&Verdict::Ok), "{report:?}");
+    assert_eq!(values, vec![b"apple".to_vec(), b"zebra".to_vec()]);
 }
 
 /// What `dynamoscope check --seeds 0..20` plays, in debug within a few seconds.

@@ -93,8 +93,8 @@ fn replies_to(outputs: &[Output], request: RequestId) -> usize {
 fn put_targets(sent: &[(NodeId, Message)]) -> Vec<(NodeId, Message)> {
     sent.iter()
         .filter_map(|(to, message)| match message {
-            Message::ReplicaWrite { operation, .. } => {
-                Some((*to, Message::ReplicaWriteAck { operation: *operation }))
+            Message::ReplicaWrite { operation, key, .. } => {
+                Some((*to, Message::ReplicaWriteAck { operation: *operation, key: key.clone() }))
             }
             _ => None,
         })
@@ -115,9 +115,11 @@ fn valid_encodings() -> Vec<Vec<u8>> {
     messages.extend(put_targets(&sent).into_iter().map(|(_, ack)| ack));
     for (_, message) in &sent {
         match message {
-            Message::ReplicaRead { operation, .. } => {
-                messages.push(Message::ReplicaReadReply { operation: *operation, versions: Vec::new() })
-            }
+            Message::ReplicaRead { operation, key } => messages.push(Message::ReplicaReadReply {
+                operation: *operation,
+                key: key.clone(),
+                versions: Vec::new(),
+            }),
             Message::ReplicaWrite { key, version, .. } => {
                 messages.push(Message::ReadRepair { key: key.clone(), versions: vec![version.clone()] })
             }
@@ -278,7 +280,7 @@ fn a_late_replica_write_ack_after_the_operation_ended_is_ignored_section_4_5() {
     let (mut node, sent) = coordinator_with_operations_in_flight();
     let targets = put_targets(&sent);
     let operation = match &targets[0].1 {
-        Message::ReplicaWriteAck { operation } => *operation,
+        Message::ReplicaWriteAck { operation, .. } => *operation,
         other => unreachable!("put_targets yields acks, not {other:?}"),
     };
     let (replica, ack) = &targets[0];
@@ -300,9 +302,10 @@ fn a_late_replica_read_reply_after_the_get_ended_is_ignored_section_4_5() {
     let reads: Vec<(NodeId, Message)> = sent
         .iter()
         .filter_map(|(to, message)| match message {
-            Message::ReplicaRead { operation, .. } => {
-                Some((*to, Message::ReplicaReadReply { operation: *operation, versions: Vec::new() }))
-            }
+            Message::ReplicaRead { operation, key } => Some((
+                *to,
+                Message::ReplicaReadReply { operation: *operation, key: key.clone(), versions: Vec::new() },
+            )),
             _ => None,
         })
         .collect();
@@ -332,7 +335,7 @@ fn a_forged_read_reply_does_not_inject_versions_into_the_get_section_4_5() {
     let (mut node, sent) = coordinator_with_operations_in_flight();
     let (reads, written): (Vec<_>, Vec<_>) =
         sent.iter().partition(|(_, message)| matches!(message, Message::ReplicaRead { .. }));
-    let Message::ReplicaRead { operation, .. } = &reads[0].1 else { unreachable!("partitioned on reads") };
+    let Message::ReplicaRead { operation, key } = &reads[0].1 else { unreachable!("partitioned on reads") };
     let Some(Message::ReplicaWrite { version, .. }) = written
         .iter()
         .map(|(_, message)| message)
@@ -346,10 +349,11 @@ fn a_forged_read_reply_does_not_inject_versions_into_the_get_section_4_5() {
     let mut forged_version = version.clone();
     forged_version.clock.increment(forger, NOW_MS);
     forged_version.value = b"forged".to_vec();
-    let forged = Message::ReplicaReadReply { operation: *operation, versions: vec![forged_version] };
+    let forged =
+        Message::ReplicaReadReply { operation: *operation, key: key.clone(), versions: vec![forged_version] };
     let outputs = deliver(&mut node, NOW_MS, forger, &forged);
     assert_eq!(rejections_of(&outputs, forger), 1, "{outputs:?}");
-    let honest = Message::ReplicaReadReply { operation: *operation, versions: Vec::new() };
+    let honest = Message::ReplicaReadReply { operation: *operation, key: key.clone(), versions: Vec::new() };
     let outputs = deliver(&mut node, NOW_MS, reads[0].0, &honest);
     let got = outputs.iter().find_map(|output| match output {
         Output::Reply { request, result: Ok(ClientResponse::Got { versions, .. }) }
@@ -395,6 +399,7 @@ fn a_hint_confirmed_by_a_node_other_than_its_owner_is_kept_section_4_6() {
         operation: dynamoscope::protocol::message::OperationId(1),
         key: "test:hinted".into(),
         version,
+        companions: Vec::new(),
         hint: Some(owner),
     };
     let outputs = deliver(&mut node, NOW_MS, coordinator, &write);

@@ -341,19 +341,20 @@ fn forged_duplicated_and_malformed_messages_are_rejected_or_ignored() {
     let coordinator = preference[0];
     let outsider = (1..=5).map(NodeId).find(|node| !preference.contains(node)).unwrap();
     let request = cluster.put(coordinator.0, "k", "v", None);
+    let operation = cluster
+        .sent
+        .iter()
+        .find_map(|(_, from, _, message)| match message {
+            Message::ReplicaWrite { operation, .. } if *from == coordinator => Some(*operation),
+            _ => None,
+        })
+        .expect("the coordinator sent replica writes");
+    let ack = Message::ReplicaWriteAck { operation, key: "k".into() };
     // An acknowledgement from a node that was never asked is forged.
     let node = cluster.nodes.get_mut(&coordinator).unwrap();
-    node.handle_message(
-        1,
-        outsider,
-        Message::ReplicaWriteAck { operation: dynamoscope::protocol::message::OperationId(1) },
-    );
+    node.handle_message(1, outsider, ack.clone());
     node.handle_message_bytes(1, outsider, &[0xde, 0xad, 0xbe, 0xef]);
-    node.handle_message(
-        1,
-        NodeId(99),
-        Message::ReplicaWriteAck { operation: dynamoscope::protocol::message::OperationId(1) },
-    );
+    node.handle_message(1, NodeId(99), ack.clone());
     let rejected: Vec<_> = node
         .drain_outputs()
         .filter(|o| matches!(o, dynamoscope::protocol::Output::Observe(Observation::MessageRejected { .. })))
@@ -362,10 +363,6 @@ fn forged_duplicated_and_malformed_messages_are_rejected_or_ignored() {
     assert!(cluster.wait(request).is_ok(), "the real answers still complete the put");
     // A late or duplicated acknowledgement after the operation ended changes nothing.
     let node = cluster.nodes.get_mut(&coordinator).unwrap();
-    node.handle_message(
-        cluster.now_ms,
-        preference[1],
-        Message::ReplicaWriteAck { operation: dynamoscope::protocol::message::OperationId(1) },
-    );
+    node.handle_message(cluster.now_ms, preference[1], ack);
     assert!(node.drain_outputs().all(|o| !matches!(o, dynamoscope::protocol::Output::Reply { .. })));
 }

@@ -7,14 +7,11 @@
 //! [`checker::check`], giving the very report `check_run` would. A run with a wipe is handed to
 //! `check_run` whole, with a spinner instead of a bar.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{progress, Failure};
-use crate::protocol::ring::ring_position;
-use crate::protocol::store::Version;
-use crate::protocol::NodeId;
 use crate::sim::checker::{self, Report, Verdict, Watch};
+use crate::sim::promises;
 use crate::sim::run::Simulation;
 use crate::sim::scenario::{Action, Scenario};
 use crate::sim::trace::TraceMode;
@@ -48,6 +45,7 @@ pub fn verdict_text(verdict: &Verdict) -> String {
         Verdict::Ok => "ok".into(),
         Verdict::Violated(message) => format!("violated: {message}"),
         Verdict::NotApplicable(reason) => format!("not applicable: {reason}"),
+        Verdict::NamedLoss(losses) => format!("named loss: {losses}"),
     }
 }
 
@@ -134,26 +132,9 @@ fn quiescence_from_ms(scenario: &Scenario) -> u64 {
     last_action_ms.max(workload_stop_ms).min(scenario.duration_ms)
 }
 
-/// The checker's convergence rule: for every key a live (running or paused) node stores, the
-/// live nodes among its top N on the lowest live node's ring store the same sibling set.
+/// The checker's convergence rule ([`crate::sim::promises::disagreements`]) on the live nodes.
 fn replicas_agree(simulation: &Simulation) -> bool {
-    let fabric = simulation.fabric();
-    let nodes: BTreeMap<NodeId, _> =
-        fabric.node_ids().into_iter().filter_map(|id| fabric.node(id).map(|node| (id, node))).collect();
-    let Some(ring) = nodes.values().next().map(|node| node.ring()) else { return true };
-    if ring.is_empty() {
-        return true;
-    }
-    let replicas_n = fabric.config().replicas_n;
-    let keys: std::collections::BTreeSet<&str> =
-        nodes.values().flat_map(|node| node.durable().store.keys().map(|(key, _)| key.as_str())).collect();
-    keys.into_iter().all(|key| {
-        let preference = ring.preference_list(ring_position(key.as_bytes()), replicas_n);
-        let mut held =
-            preference.iter().filter_map(|id| nodes.get(id)).map(|node| node.durable().store.get(key));
-        let first: Option<&[Version]> = held.next();
-        held.all(|versions| Some(versions) == first)
-    })
+    promises::disagreements(&checker::live_holders(simulation)).next().is_none()
 }
 
 /// Runs the random scenario of `seed` under the checker; on a violation, runs it again with

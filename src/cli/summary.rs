@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::checking::verdict_text;
 use crate::protocol::message::{ClientResponse, OperationKind};
-use crate::sim::checker::Report;
+use crate::sim::checker::{LossCause, Report};
 use crate::sim::run::{Outcome, Simulation};
 use crate::sim::trace::TraceMode;
 
@@ -34,11 +34,13 @@ pub struct Summary {
     pub convergence_ms: Option<u64>,
     /// Each invariant by name, in the checker's order: "ok", "violated: …", "not applicable: …".
     pub invariants: InOrder,
-    /// Acknowledged puts lost because every node holding them was wiped (not a violation).
-    pub lost_with_wiped: usize,
-    /// Acknowledged puts whose value a concurrent put through the same coordinator with the
-    /// same context replaced: the paper's vector clocks give both the same clock (§4.4).
-    pub lost_to_equal_clocks: usize,
+    /// The clocks new versions got: "Paper" or "DottedVersionVectors".
+    pub clocks: String,
+    /// Acknowledged puts the durability promise judged.
+    pub puts_acknowledged: usize,
+    /// Acknowledged values lost for a cause the configuration names, by cause (every cause
+    /// listed, zero included): not violations, and never hidden.
+    pub losses: InOrder,
     /// Scenario actions that could not be applied, with their times.
     pub action_errors: Vec<String>,
     pub trace: TraceSize,
@@ -158,8 +160,16 @@ impl Summary {
                     .map(|(name, verdict)| (name.clone(), verdict_text(verdict)))
                     .collect(),
             ),
-            lost_with_wiped: report.lost_with_wiped,
-            lost_to_equal_clocks: report.lost_to_equal_clocks,
+            clocks: format!("{:?}", simulation.fabric().config().clocks),
+            puts_acknowledged: report.puts_checked,
+            losses: InOrder(
+                LossCause::ALL
+                    .iter()
+                    .map(|cause| {
+                        (cause.name().to_string(), report.losses.get(cause).copied().unwrap_or(0).to_string())
+                    })
+                    .collect(),
+            ),
             action_errors: simulation
                 .action_errors()
                 .iter()
@@ -237,10 +247,7 @@ impl Summary {
             },
         ];
         lines.extend(self.action_errors.iter().map(|error| format!("action failed at {error}")));
-        lines.push(format!(
-            "acknowledged puts lost: {} with wiped replicas, {} to equal clocks (§4.4)",
-            self.lost_with_wiped, self.lost_to_equal_clocks
-        ));
+        lines.extend(self.losses_text());
         lines.push("invariants:".into());
         lines.extend(self.invariants.0.iter().map(|(name, status)| format!("  {name}: {status}")));
         if let Some(bench) = &self.bench {
@@ -250,6 +257,32 @@ impl Summary {
             ));
         }
         lines.join("\n")
+    }
+
+    /// One line for the acknowledged puts lost, then one per named cause that lost any, with
+    /// what allows it.
+    fn losses_text(&self) -> Vec<String> {
+        let counted: Vec<(LossCause, u64)> = LossCause::ALL
+            .iter()
+            .zip(&self.losses.0)
+            .filter_map(|(cause, (_, count))| {
+                count.parse::<u64>().ok().filter(|count| *count > 0).map(|count| (*cause, count))
+            })
+            .collect();
+        let lost: u64 = counted.iter().map(|(_, count)| count).sum();
+        let share = if self.puts_acknowledged == 0 {
+            0.0
+        } else {
+            100.0 * lost as f64 / self.puts_acknowledged as f64
+        };
+        let mut lines = vec![format!(
+            "acknowledged puts lost to a named cause ({} clocks): {lost} of {} ({share:.1} %)",
+            self.clocks, self.puts_acknowledged
+        )];
+        for (cause, count) in counted {
+            lines.push(format!("  {count} to {}: {}", cause.name(), cause.explanation()));
+        }
+        lines
     }
 
     fn versions_text(&self) -> String {

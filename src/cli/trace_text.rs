@@ -96,7 +96,9 @@ fn describe_message(message: &Message) -> String {
             Some(owner) => format!("ReplicaWrite {key} {} (hint for {owner})", version.clock),
             None => format!("ReplicaWrite {key} {}", version.clock),
         },
-        Message::ReplicaWriteAck { operation } => format!("ReplicaWriteAck op {}", operation.0),
+        Message::ReplicaWriteAck { operation, key } => {
+            format!("ReplicaWriteAck {key} op {}", operation.sequence())
+        }
         Message::ReplicaRead { key, .. } => format!("ReplicaRead {key}"),
         Message::ReplicaReadReply { versions, .. } => {
             format!("ReplicaReadReply {}", describe_versions(versions))

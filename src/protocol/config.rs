@@ -6,7 +6,7 @@ use super::merkle::{MERKLE_DEPTH_DEFAULT, MERKLE_DEPTH_MAX};
 use super::ring::PartitionStrategy;
 use super::store::ConflictPolicy;
 use super::types::NodeId;
-use super::vclock::CLOCK_TRUNCATION_THRESHOLD;
+use super::vclock::{ClockKind, CLOCK_TRUNCATION_THRESHOLD};
 
 /// How a node decides a peer is unreachable (§4.8.3).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +47,8 @@ pub struct ClusterConfig {
     pub clock_truncation_threshold: usize,
     pub merkle_depth: u32,
     pub failure_detector: FailureDetector,
+    /// The clocks new versions get: the paper's, or dotted version vectors.
+    pub clocks: ClockKind,
 }
 
 impl Default for ClusterConfig {
@@ -69,6 +71,7 @@ impl Default for ClusterConfig {
             clock_truncation_threshold: CLOCK_TRUNCATION_THRESHOLD,
             merkle_depth: MERKLE_DEPTH_DEFAULT,
             failure_detector: FailureDetector::Local,
+            clocks: ClockKind::Paper,
         }
     }
 }

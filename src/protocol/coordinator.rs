@@ -12,6 +12,7 @@ use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::ring_position;
 use super::store::{merged_context, reconcile, PutOutcome, Version};
 use super::types::{Key, NodeId};
+use super::vclock::{ClockKind, VectorClock};
 
 /// One replica request of an operation.
 #[derive(Clone, Debug)]
@@ -33,6 +34,9 @@ pub struct Operation {
     key: Key,
     /// The version a put writes.
     version: Option<Version>,
+    /// With dotted version vectors, the coordinator's other versions of the key, written along
+    /// with `version` (see [`Node::new_version`]).
+    companions: Vec<Version>,
     required: usize,
     preference_list: Vec<NodeId>,
     extended: Vec<NodeId>,
@@ -49,7 +53,12 @@ pub struct Operation {
 #[derive(Clone, Debug)]
 pub struct Forwarding {
     request: ClientRequest,
+    /// The node waited for now.
     target: NodeId,
+    /// The key's top N when the request came in; the next one is tried when `target` is silent.
+    preference_list: Vec<NodeId>,
+    /// Every node the request went to, in order; a reply from any of them serves it.
+    tried: Vec<NodeId>,
 }
 
 impl Node {
@@ -83,26 +92,40 @@ impl Node {
         if preference.contains(&self.id) {
             return self.coordinate(request, None);
         }
-        let Some(target) = preference.iter().copied().find(|node| self.is_reachable(*node)) else {
-            return self.coordinate(request, None);
-        };
         if self.forwards.len() >= OPERATIONS_MAX || self.forwards.contains_key(&request.id) {
             let reason = "too many requests in flight, or a duplicate request id".to_string();
             return self.reply(request.id, Err(ClientError::NotServing(reason)));
         }
-        let key = request.operation.key().to_string();
-        self.observe(Observation::RequestForwarded { request: request.id, key, to: target });
-        self.set_timer(self.now_ms + self.config.request_timeout_ms, Timer::Forward(request.id));
-        self.send(target, Message::Forward { request: request.clone() });
-        self.forwards.insert(request.id, Forwarding { request, target });
+        let forwarding =
+            Forwarding { request, target: self.id, preference_list: preference, tried: Vec::new() };
+        self.forward_to_next(forwarding);
+    }
+
+    /// Hands the request to the next reachable node of its top N not tried yet (§4.5: "try A
+    /// first, then B, then C"); once every one of them was tried, coordinates it here, with
+    /// every replica a stand-in (§4.6).
+    fn forward_to_next(&mut self, mut forwarding: Forwarding) {
+        let untried = |node: &NodeId| !forwarding.tried.contains(node);
+        let next =
+            forwarding.preference_list.iter().copied().filter(untried).find(|node| self.is_reachable(*node));
+        let Some(target) = next else {
+            return self.coordinate(forwarding.request, None);
+        };
+        let request = forwarding.request.id;
+        let key = forwarding.request.operation.key().to_string();
+        self.observe(Observation::RequestForwarded { request, key, to: target });
+        self.set_timer(self.now_ms + self.config.request_timeout_ms, Timer::Forward(request));
+        self.send(target, Message::Forward { request: forwarding.request.clone() });
+        forwarding.target = target;
+        forwarding.tried.push(target);
+        self.forwards.insert(request, forwarding);
     }
 
     pub(super) fn on_forward_reply(&mut self, from: NodeId, request: RequestId, result: ClientResult) {
         match self.forwards.get(&request) {
             None => {}
-            Some(forwarding) if forwarding.target != from => {
-                let reason =
-                    format!("a reply for request {} from {from}, not {}", request.0, forwarding.target);
+            Some(forwarding) if !forwarding.tried.contains(&from) => {
+                let reason = format!("a reply for request {} from {from}, which was not asked", request.0);
                 self.observe(Observation::MessageRejected { from, reason });
             }
             Some(_) => {
@@ -112,16 +135,31 @@ impl Node {
         }
     }
 
-    /// The node forwarded to did not answer: it is unreachable, and this node coordinates.
+    /// The node forwarded to did not answer: it is unreachable, and the next node of the top N
+    /// is tried.
     pub(super) fn on_forward_timer(&mut self, request: RequestId) {
         if let Some(forwarding) = self.forwards.remove(&request) {
             self.mark_unreachable(forwarding.target, UnreachableReason::ForwardTimeout);
-            self.coordinate(forwarding.request, None);
+            self.forward_to_next(forwarding);
         }
     }
 
     /// Runs one get or put round as its coordinator (§4.5).
     pub(super) fn coordinate(&mut self, request: ClientRequest, reply_to: Option<NodeId>) {
+        if let Err(reason) = self.serving() {
+            // §4.9: a node that left hands nothing on any more, so it must not take a write.
+            return self.deliver(reply_to, request.id, Err(ClientError::NotServing(reason)));
+        }
+        if reply_to.is_some()
+            && self
+                .operations
+                .values()
+                .any(|running| running.request == request.id && running.reply_to == reply_to)
+        {
+            // The network duplicated the forward: one round per request is enough (a second
+            // put would write the same value twice, as two versions).
+            return;
+        }
         if self.operations.len() >= OPERATIONS_MAX {
             let error = ClientError::NotServing("too many requests in flight".into());
             return self.deliver(reply_to, request.id, Err(error));
@@ -143,6 +181,7 @@ impl Node {
             kind,
             key: key.clone(),
             version: None,
+            companions: Vec::new(),
             required,
             preference_list: preference_list.clone(),
             extended,
@@ -166,6 +205,11 @@ impl Node {
                 if local {
                     self.apply_version(&key, version.clone(), self.id);
                     operation.answers.insert(self.id, Vec::new());
+                }
+                if self.config.clocks == ClockKind::DottedVersionVectors {
+                    let mut companions = self.local_versions(&key);
+                    companions.retain(|held| *held != version);
+                    operation.companions = companions;
                 }
                 operation.version = Some(version);
             }
@@ -222,15 +266,35 @@ impl Node {
     }
 
     /// §4.4: the coordinator's clock for a new version is the context advanced at itself.
-    fn new_version(
-        &mut self,
-        key: &str,
-        value: Vec<u8>,
-        context: Option<super::vclock::VectorClock>,
-    ) -> Version {
-        let mut clock = context.unwrap_or_default();
-        clock.increment(self.id, self.now_ms);
-        let dropped = clock.truncate(self.config.clock_truncation_threshold);
+    ///
+    /// With dotted version vectors the context stays the version's past, and the write gets its
+    /// own dot: one past the highest event of this coordinator in the context or in any version
+    /// of the key it holds, so two writes with one context get different dots and stay
+    /// siblings. A dot may then lie beyond a gap in the coordinator's counter (the context saw
+    /// its event 2, the coordinator also holds a concurrent event 3, the new write is 4); a
+    /// context closed over event 4 would claim event 3 too, so the coordinator writes every
+    /// version it holds of the key along with the new one, and whoever holds event 4 holds
+    /// event 3 or a version that descends from it.
+    fn new_version(&mut self, key: &str, value: Vec<u8>, context: Option<VectorClock>) -> Version {
+        let threshold = self.config.clock_truncation_threshold;
+        let (clock, dropped) = match self.config.clocks {
+            ClockKind::Paper => {
+                let mut clock = context.unwrap_or_default();
+                clock.increment(self.id, self.now_ms);
+                let dropped = clock.truncate(threshold);
+                (clock, dropped)
+            }
+            ClockKind::DottedVersionVectors => {
+                let context = context.map(|context| context.closed()).unwrap_or_default();
+                let held = self.local_versions(key);
+                let latest =
+                    held.iter().map(|version| version.clock.latest_event(self.id)).max().unwrap_or(0);
+                let counter = latest.max(context.counter(self.id)).saturating_add(1);
+                let mut past = context;
+                let dropped = past.truncate(threshold);
+                (VectorClock::dotted(&past, self.id, counter, self.now_ms), dropped)
+            }
+        };
         if !dropped.is_empty() {
             self.observe(Observation::ClockTruncated { key: key.to_string(), dropped });
         }
@@ -249,6 +313,7 @@ impl Node {
                 operation: operation_id,
                 key: operation.key.clone(),
                 version: version.clone(),
+                companions: operation.companions.clone(),
                 hint: hint_for,
             },
             None => Message::ReplicaRead { operation: operation_id, key: operation.key.clone() },
@@ -402,17 +467,25 @@ impl Node {
         self.operations.insert(operation_id, operation);
     }
 
-    /// Marks `from`'s answer; answers from nodes that were never asked are forged.
+    /// Marks `from`'s answer. An answer counts only if this round asked `from` for this kind
+    /// of answer about this key: the operation id names the round and the boot that started it,
+    /// so an answer meant for an earlier incarnation finds no round, and one naming another key
+    /// is refused.
     fn record_answer(
         &mut self,
         from: NodeId,
         operation_id: OperationId,
         kind: OperationKind,
+        key: &str,
         versions: Vec<Version>,
     ) {
         let Some(operation) = self.operations.get_mut(&operation_id) else { return };
-        let Some(target) = operation.targets.get_mut(&from).filter(|_| operation.kind == kind) else {
-            let reason = format!("an answer to operation {} that {from} was not asked for", operation_id.0);
+        let asked = operation.kind == kind && operation.key == key;
+        let Some(target) = operation.targets.get_mut(&from).filter(|_| asked) else {
+            let reason = format!(
+                "an answer about {key} to operation {} that {from} was not asked for",
+                operation_id.sequence()
+            );
             return self.observe(Observation::MessageRejected { from, reason });
         };
         if target.answered {
@@ -429,32 +502,52 @@ impl Node {
         operation: OperationId,
         key: Key,
         version: Version,
+        companions: Vec<Version>,
         hint: Option<NodeId>,
     ) {
-        match hint {
-            Some(owner) if owner != self.id => self.store_hint(owner, from, key, version),
-            _ => self.apply_version(&key, version, from),
+        if let Err(reason) = self.serving() {
+            // §4.9: a node that left keeps nothing it could hand on; it neither stores nor
+            // acknowledges, so the coordinator finds another replica.
+            return self.observe(Observation::MessageRejected { from, reason });
         }
-        self.send(from, Message::ReplicaWriteAck { operation });
+        match hint {
+            Some(owner) if owner != self.id => {
+                for companion in companions {
+                    self.store_hint(owner, from, key.clone(), companion);
+                }
+                self.store_hint(owner, from, key.clone(), version)
+            }
+            _ => {
+                // Stored as they are: each was already written once by a coordinator.
+                self.durable_changed |= self.durable.store.put_all(&key, &companions) > 0;
+                self.apply_version(&key, version, from)
+            }
+        }
+        self.send(from, Message::ReplicaWriteAck { operation, key });
     }
 
-    pub(super) fn on_replica_write_ack(&mut self, from: NodeId, operation: OperationId) {
-        self.record_answer(from, operation, OperationKind::Put, Vec::new());
+    pub(super) fn on_replica_write_ack(&mut self, from: NodeId, operation: OperationId, key: Key) {
+        self.record_answer(from, operation, OperationKind::Put, &key, Vec::new());
     }
 
     pub(super) fn on_replica_read(&mut self, from: NodeId, operation: OperationId, key: Key) {
+        if let Err(reason) = self.serving() {
+            return self.observe(Observation::MessageRejected { from, reason });
+        }
         let versions = self.local_versions(&key);
-        self.observe(Observation::ReplicaRead { key, coordinator: from, versions: versions.len() });
-        self.send(from, Message::ReplicaReadReply { operation, versions });
+        let count = versions.len();
+        self.observe(Observation::ReplicaRead { key: key.clone(), coordinator: from, versions: count });
+        self.send(from, Message::ReplicaReadReply { operation, key, versions });
     }
 
     pub(super) fn on_replica_read_reply(
         &mut self,
         from: NodeId,
         operation: OperationId,
+        key: Key,
         versions: Vec<Version>,
     ) {
-        self.record_answer(from, operation, OperationKind::Get, versions);
+        self.record_answer(from, operation, OperationKind::Get, &key, versions);
     }
 
     pub(super) fn on_read_repair(&mut self, from: NodeId, key: Key, versions: Vec<Version>) {

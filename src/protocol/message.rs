@@ -13,9 +13,35 @@ use super::vclock::VectorClock;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId(pub u64);
 
-/// A coordinator's id for one get or put round; replicas echo it in their answers.
+/// A coordinator's id for one get or put round; replicas echo it in their answers. Ids are
+/// unique across a node's restarts ([`OperationId::minted`]), so an answer to a round an
+/// earlier incarnation started never matches a round of this one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OperationId(pub u64);
+
+impl OperationId {
+    /// Bits of an id that count rounds within one boot: 2^28 rounds per boot at most.
+    pub const SEQUENCE_BITS: u32 = 28;
+    /// Bits of a boot's name given to the incarnation; the rest is the boot's first instant.
+    const INCARNATION_BITS: u32 = 9;
+
+    /// The `sequence`th round of the boot that took its first input at `boot_ms` in its
+    /// `incarnation`. Two boots of one node share a name only if both took their first input in
+    /// the same millisecond with the same incarnation: that takes a wipe and a restart within the
+    /// millisecond the wiped boot started, so no round of one boot is answered in the other.
+    pub fn minted(boot_ms: u64, incarnation: u64, sequence: u64) -> OperationId {
+        assert!(sequence < 1 << Self::SEQUENCE_BITS, "a boot mints at most 2^28 operation ids");
+        assert!(boot_ms < 1 << (64 - Self::SEQUENCE_BITS - Self::INCARNATION_BITS), "boot time in range");
+        let incarnation = incarnation % (1 << Self::INCARNATION_BITS);
+        let boot = (boot_ms << Self::INCARNATION_BITS) | incarnation;
+        OperationId((boot << Self::SEQUENCE_BITS) | sequence)
+    }
+
+    /// The round's number within its boot, for people.
+    pub fn sequence(&self) -> u64 {
+        self.0 & ((1 << Self::SEQUENCE_BITS) - 1)
+    }
+}
 
 /// A stand-in's id for one hinted replica it keeps (§4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -138,21 +164,30 @@ pub enum Message {
         result: ClientResult,
     },
     /// `hint` names the intended owner when this is a stand-in's copy (§4.6).
+    /// `companions` are, with dotted version vectors, the coordinator's other versions of the
+    /// key, stored along with `version` (empty with the paper's clocks).
     ReplicaWrite {
         operation: OperationId,
         key: Key,
         version: Version,
+        companions: Vec<Version>,
         hint: Option<NodeId>,
     },
+    /// `key` is the replica write's; the coordinator checks it (§4.5: W counts writes of this
+    /// key by this round).
     ReplicaWriteAck {
         operation: OperationId,
+        key: Key,
     },
     ReplicaRead {
         operation: OperationId,
         key: Key,
     },
+    /// `key` is the replica read's; the coordinator checks it, so a get never counts another
+    /// key's versions.
     ReplicaReadReply {
         operation: OperationId,
+        key: Key,
         versions: Vec<Version>,
     },
     /// The reconciled versions for a replica that answered a get with less (§5).
@@ -307,12 +342,16 @@ impl Message {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Message::Forward { request } => request.operation.validate().map_err(|error| error.to_string()),
-            Message::ReplicaWrite { key, version, .. } => {
+            Message::ReplicaWrite { key, version, companions, .. } => {
                 validate_key(key)?;
-                validate_versions(std::slice::from_ref(version))
+                validate_versions(std::slice::from_ref(version))?;
+                validate_versions(companions)
             }
-            Message::ReplicaRead { key, .. } => validate_key(key),
-            Message::ReplicaReadReply { versions, .. } => validate_versions(versions),
+            Message::ReplicaRead { key, .. } | Message::ReplicaWriteAck { key, .. } => validate_key(key),
+            Message::ReplicaReadReply { key, versions, .. } => {
+                validate_key(key)?;
+                validate_versions(versions)
+            }
             Message::ReadRepair { key, versions } | Message::HintHandoff { key, versions, .. } => {
                 validate_key(key)?;
                 validate_versions(versions)
@@ -329,7 +368,6 @@ impl Message {
             }
             Message::RangeTransfer { entries, .. } => validate_entries(entries),
             Message::ForwardReply { .. }
-            | Message::ReplicaWriteAck { .. }
             | Message::HintHandoffAck { .. }
             | Message::MerkleInSync { .. }
             | Message::RangeRequest { .. }

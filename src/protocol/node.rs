@@ -106,7 +106,11 @@ pub struct Node {
     pub(super) future_ring: Ring,
     pub(super) operations: BTreeMap<OperationId, Operation>,
     pub(super) forwards: BTreeMap<RequestId, Forwarding>,
+    /// Rounds this boot has coordinated; with `boot_ms` and the incarnation it names each one.
     pub(super) next_operation: u64,
+    /// The instant of this boot's first input: part of every operation id it mints, so answers
+    /// meant for an earlier boot never count toward a quorum of this one.
+    pub(super) boot_ms: Option<u64>,
     pub(super) detector: Detector,
     pub(super) exchanges: BTreeMap<(NodeId, u64), Exchange>,
     pub(super) next_exchange: u64,
@@ -159,6 +163,7 @@ impl Node {
             operations: BTreeMap::new(),
             forwards: BTreeMap::new(),
             next_operation: 0,
+            boot_ms: None,
             exchanges: BTreeMap::new(),
             next_exchange: 0,
             anti_entropy_cursor: 0,
@@ -328,13 +333,13 @@ impl Node {
         match message {
             Message::Forward { request } => self.coordinate(request, Some(from)),
             Message::ForwardReply { request_id, result } => self.on_forward_reply(from, request_id, result),
-            Message::ReplicaWrite { operation, key, version, hint } => {
-                self.on_replica_write(from, operation, key, version, hint)
+            Message::ReplicaWrite { operation, key, version, companions, hint } => {
+                self.on_replica_write(from, operation, key, version, companions, hint)
             }
-            Message::ReplicaWriteAck { operation } => self.on_replica_write_ack(from, operation),
+            Message::ReplicaWriteAck { operation, key } => self.on_replica_write_ack(from, operation, key),
             Message::ReplicaRead { operation, key } => self.on_replica_read(from, operation, key),
-            Message::ReplicaReadReply { operation, versions } => {
-                self.on_replica_read_reply(from, operation, versions)
+            Message::ReplicaReadReply { operation, key, versions } => {
+                self.on_replica_read_reply(from, operation, key, versions)
             }
             Message::ReadRepair { key, versions } => self.on_read_repair(from, key, versions),
             Message::HintHandoff { hint, key, versions } => self.on_hint_handoff(from, hint, key, versions),
@@ -363,6 +368,7 @@ impl Node {
     fn advance(&mut self, now_ms: u64) {
         // Drivers deliver in time order; a late input must not move the clock backwards.
         self.now_ms = self.now_ms.max(now_ms);
+        self.boot_ms.get_or_insert(self.now_ms);
     }
 
     /// Recomputes both rings after the membership view changed.
@@ -373,7 +379,8 @@ impl Node {
 
     pub(super) fn next_operation_id(&mut self) -> OperationId {
         self.next_operation += 1;
-        OperationId(self.next_operation)
+        let boot_ms = self.boot_ms.expect("operations start only while handling an input");
+        OperationId::minted(boot_ms, self.durable.incarnation, self.next_operation)
     }
 
     pub(super) fn send(&mut self, to: NodeId, message: Message) {

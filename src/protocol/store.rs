@@ -138,12 +138,15 @@ pub fn sibling_set_digest(versions: &[Version]) -> u64 {
     u64::from_be_bytes(first_bytes)
 }
 
-/// Whether keeping `newer` makes `older` unnecessary. Causal descent decides; on equal clocks
-/// with different contents (two writes given the same clock) the larger version wins, so every
-/// replica keeps the same one whatever order the writes arrive in.
+/// Whether keeping `newer` makes `older` unnecessary. Causal descent decides. On equal paper
+/// clocks with different contents (two writes given the same clock, §4.4's known weakness) the
+/// larger version wins, so every replica keeps the same one whatever order the writes arrive
+/// in. Equal dotted clocks with different values can only be two writes that reused a dot (a
+/// coordinator that had lost what it wrote): both are kept, as concurrent.
 fn supersedes(newer: &Version, older: &Version) -> bool {
     match newer.clock.compare(&older.clock) {
         ClockOrder::After => true,
+        ClockOrder::Equal if newer.clock.dot().is_some() && newer.value != older.value => false,
         ClockOrder::Equal => newer >= older,
         ClockOrder::Before | ClockOrder::Concurrent => false,
     }
@@ -361,8 +364,10 @@ mod tests {
     }
 
     /// Computed outside Rust (Python's hashlib over the postcard bytes written out by hand), so
-    /// a change of encoding, not just of this code, shows up here.
-    const DIGEST_OF_D3_AND_D4: u64 = 0x0d9fad4abaecbaa8;
+    /// a change of encoding, not just of this code, shows up here. Each clock is its entries and
+    /// then its dot (`00`, none): `02 | 02 01 02 00 02 01 00 00 02 'D' '3' 1e | 02 01 02 00 03 01
+    /// 00 00 02 'D' '4' 28`.
+    const DIGEST_OF_D3_AND_D4: u64 = 0x7d0adf02030fbeed;
     /// MD5 of the single byte 0x00, postcard's empty sequence.
     const DIGEST_OF_NOTHING: u64 = 0x93b885adfe0da089;
 

@@ -1,8 +1,16 @@
-//! Vector clocks: the causal history of one object's versions (§4.4).
+//! Vector clocks: the causal history of one object's versions (§4.4), as the paper keeps them
+//! or as dotted version vectors.
 //!
-//! A clock is a list of `(node, counter)` pairs. Version A descends from version B when every
-//! counter of A is at least the matching counter of B; when neither descends from the other the
-//! two are concurrent and the application must reconcile them.
+//! A paper clock is a list of `(node, counter)` pairs. Version A descends from version B when
+//! every counter of A is at least the matching counter of B; when neither descends from the
+//! other the two are concurrent and the application must reconcile them.
+//!
+//! A dotted clock (Preguiça et al. 2010, "Dotted Version Vectors"; what Riak 2.0 adopted) adds
+//! one `dot`: the write's own event `(node, counter)`, apart from the causal past it saw (the
+//! entries). Its history is the past's events (for each node, counters 1 to its entry) plus the
+//! dot. Two writes with the same context through the same coordinator get different dots, so
+//! neither history holds the other's event and both survive as siblings: the paper's clocks,
+//! which only count per server, give them equal clocks and keep one.
 
 use std::cmp::Ordering;
 
@@ -24,13 +32,36 @@ pub struct ClockEntry {
     pub timestamp_ms: u64,
 }
 
+/// Which clocks a cluster's coordinators give new versions: a per-cluster setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClockKind {
+    /// The paper's per-server vector clocks (§4.4): two puts with the same context through the
+    /// same coordinator get equal clocks and one value is kept, and a put without a context can
+    /// be dominated by what is stored. Both losses are counted and named, never hidden.
+    #[default]
+    Paper,
+    /// Dotted version vectors: every write gets its own dot, so concurrent writes are siblings
+    /// whatever their context and coordinator.
+    DottedVersionVectors,
+}
+
 /// A vector clock. The derived `Ord` is only a canonical total order for sorting; causality is
 /// [`VectorClock::compare`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "Vec<ClockEntry>")]
+#[serde(try_from = "ClockWire")]
 pub struct VectorClock {
     /// Sorted by node, one entry per node, every counter at least 1: an absent node means 0.
     entries: Vec<ClockEntry>,
+    /// A dotted clock's own event, beyond its past: its counter exceeds the entry of its node.
+    dot: Option<ClockEntry>,
+}
+
+/// A clock as it crosses the wire, validated into a [`VectorClock`] by `try_from`.
+#[derive(Deserialize)]
+struct ClockWire {
+    entries: Vec<ClockEntry>,
+    #[serde(default)]
+    dot: Option<ClockEntry>,
 }
 
 /// How two clocks relate causally.
@@ -53,6 +84,8 @@ pub enum ClockError {
     ZeroCounter { node: NodeId },
     /// A node may appear once.
     DuplicateNode { node: NodeId },
+    /// A dot must be a new event: beyond its node's counter in the past it comes with.
+    DotInPast { node: NodeId, counter: u64 },
 }
 
 impl std::fmt::Display for ClockError {
@@ -60,6 +93,9 @@ impl std::fmt::Display for ClockError {
         match self {
             ClockError::ZeroCounter { node } => write!(formatter, "clock entry for {node} has counter 0"),
             ClockError::DuplicateNode { node } => write!(formatter, "clock has two entries for {node}"),
+            ClockError::DotInPast { node, counter } => {
+                write!(formatter, "clock's dot ({node},{counter}) is already in its past")
+            }
         }
     }
 }
@@ -69,7 +105,60 @@ impl std::error::Error for ClockError {}
 impl VectorClock {
     /// The empty clock, which every clock descends from.
     pub fn new() -> Self {
-        VectorClock { entries: Vec::new() }
+        VectorClock { entries: Vec::new(), dot: None }
+    }
+
+    /// A dotted clock: the write `(node, counter)` made at `now_ms` with `past` as its causal
+    /// context. `past` is closed (its own dot, if any, folded into its entries), and `counter`
+    /// must exceed every event of `node` that `past` holds.
+    pub fn dotted(past: &VectorClock, node: NodeId, counter: u64, now_ms: u64) -> VectorClock {
+        let entries = past.closed().entries;
+        let clock = VectorClock { entries, dot: Some(ClockEntry { node, counter, timestamp_ms: now_ms }) };
+        assert!(counter > clock.counter(node), "a dot is a new event of its node");
+        clock
+    }
+
+    /// The dot of a dotted clock.
+    pub fn dot(&self) -> Option<&ClockEntry> {
+        self.dot.as_ref()
+    }
+
+    /// The highest event of `node` the history holds: its entry, or its dot if later.
+    pub fn latest_event(&self, node: NodeId) -> u64 {
+        let dot = self.dot.as_ref().filter(|dot| dot.node == node).map_or(0, |dot| dot.counter);
+        self.counter(node).max(dot)
+    }
+
+    /// The plain vector clock covering this history: the dot folded into the entries. It may
+    /// claim events the history skipped (a dot beyond a gap); contexts handed to clients are
+    /// closed this way, which is sound because a coordinator replicates every version it holds
+    /// of the key together with a new dotted one (see `coordinator.rs`).
+    pub fn closed(&self) -> VectorClock {
+        let Some(dot) = &self.dot else { return self.clone() };
+        let mut entries = self.entries.clone();
+        match entries.binary_search_by_key(&dot.node, |entry| entry.node) {
+            Ok(index) => entries[index] = dot.clone(),
+            Err(index) => entries.insert(index, dot.clone()),
+        }
+        VectorClock { entries, dot: None }
+    }
+
+    /// Whether the history holds the event `(node, counter)`.
+    pub fn has_event(&self, node: NodeId, counter: u64) -> bool {
+        counter <= self.counter(node)
+            || self.dot.as_ref().is_some_and(|dot| dot.node == node && dot.counter == counter)
+    }
+
+    /// Whether every event of this history is in `other`'s.
+    fn within(&self, other: &VectorClock) -> bool {
+        for pair in Aligned::new(&self.entries, &other.entries) {
+            let (mine, theirs) = pair.counters();
+            // Events theirs+1..=mine must all be other's dot: at most one, and exactly it.
+            if mine > theirs && !(mine == theirs + 1 && other.has_event(pair.node(), mine)) {
+                return false;
+            }
+        }
+        self.dot.as_ref().is_none_or(|dot| other.has_event(dot.node, dot.counter))
     }
 
     /// The entries, sorted by node.
@@ -84,6 +173,9 @@ impl VectorClock {
 
     /// Records a write coordinated by `node` at `now_ms` (§4.4).
     pub fn increment(&mut self, node: NodeId, now_ms: u64) {
+        if self.dot.is_some() {
+            *self = self.closed();
+        }
         match self.position(node) {
             Ok(index) => {
                 let entry = &mut self.entries[index];
@@ -98,6 +190,14 @@ impl VectorClock {
 
     /// The causal order of `self` relative to `other`.
     pub fn compare(&self, other: &VectorClock) -> ClockOrder {
+        if self.dot.is_some() || other.dot.is_some() {
+            return match (self.within(other), other.within(self)) {
+                (true, true) => ClockOrder::Equal,
+                (true, false) => ClockOrder::Before,
+                (false, true) => ClockOrder::After,
+                (false, false) => ClockOrder::Concurrent,
+            };
+        }
         let mut self_ahead = false;
         let mut other_ahead = false;
         for pair in Aligned::new(&self.entries, &other.entries) {
@@ -126,14 +226,19 @@ impl VectorClock {
         self.compare(other) == ClockOrder::Concurrent
     }
 
-    /// The least upper bound: per node the larger counter, with that entry's timestamp.
+    /// The least upper bound: per node the larger counter, with that entry's timestamp. Dots are
+    /// folded in first ([`VectorClock::closed`]): the result is a plain vector clock.
     pub fn merge(&self, other: &VectorClock) -> VectorClock {
+        if self.dot.is_some() || other.dot.is_some() {
+            return self.closed().merge(&other.closed());
+        }
         let entries = Aligned::new(&self.entries, &other.entries).map(Pair::later).cloned().collect();
-        VectorClock { entries }
+        VectorClock { entries, dot: None }
     }
 
     /// Drops the entries with the oldest timestamps (ties: smallest node) until at most
-    /// `threshold` remain (§4.4); returns the dropped entries, oldest first.
+    /// `threshold` remain (§4.4); returns the dropped entries, oldest first. A dot is never
+    /// dropped: it is the write itself.
     pub fn truncate(&mut self, threshold: usize) -> Vec<ClockEntry> {
         let excess = self.entries.len().saturating_sub(threshold);
         if excess == 0 {
@@ -157,7 +262,22 @@ impl VectorClock {
         if let Some(pair) = entries.windows(2).find(|pair| pair[0].node == pair[1].node) {
             return Err(ClockError::DuplicateNode { node: pair[0].node });
         }
-        Ok(VectorClock { entries })
+        Ok(VectorClock { entries, dot: None })
+    }
+
+    /// As [`VectorClock::from_entries`], with a dot that must lie beyond its node's entry.
+    pub fn from_parts(entries: Vec<ClockEntry>, dot: Option<ClockEntry>) -> Result<VectorClock, ClockError> {
+        let mut clock = VectorClock::from_entries(entries)?;
+        if let Some(dot) = dot {
+            if dot.counter == 0 {
+                return Err(ClockError::ZeroCounter { node: dot.node });
+            }
+            if dot.counter <= clock.counter(dot.node) {
+                return Err(ClockError::DotInPast { node: dot.node, counter: dot.counter });
+            }
+            clock.dot = Some(dot);
+        }
+        Ok(clock)
     }
 
     fn position(&self, node: NodeId) -> Result<usize, usize> {
@@ -165,19 +285,23 @@ impl VectorClock {
     }
 }
 
-impl TryFrom<Vec<ClockEntry>> for VectorClock {
+impl TryFrom<ClockWire> for VectorClock {
     type Error = ClockError;
 
-    fn try_from(entries: Vec<ClockEntry>) -> Result<Self, Self::Error> {
-        VectorClock::from_entries(entries)
+    fn try_from(wire: ClockWire) -> Result<Self, Self::Error> {
+        VectorClock::from_parts(wire.entries, wire.dot)
     }
 }
 
-// Written by hand so the encoding is the bare entry list that `try_from` decodes: the derive
-// would wrap it in a struct, which self-describing formats would not read back.
+// Written by hand so the encoding is exactly the `ClockWire` that `try_from` validates.
 impl Serialize for VectorClock {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.entries.serialize(serializer)
+        #[derive(Serialize)]
+        struct ClockWireRef<'a> {
+            entries: &'a [ClockEntry],
+            dot: &'a Option<ClockEntry>,
+        }
+        ClockWireRef { entries: &self.entries, dot: &self.dot }.serialize(serializer)
     }
 }
 
@@ -188,7 +312,11 @@ impl std::fmt::Display for VectorClock {
             let separator = if index == 0 { "" } else { ", " };
             write!(formatter, "{separator}({},{})", entry.node, entry.counter)?;
         }
-        write!(formatter, "]")
+        write!(formatter, "]")?;
+        match &self.dot {
+            Some(dot) => write!(formatter, " dot ({},{})", dot.node, dot.counter),
+            None => Ok(()),
+        }
     }
 }
 
@@ -200,6 +328,13 @@ enum Pair<'a> {
 }
 
 impl<'a> Pair<'a> {
+    /// The node both entries belong to.
+    fn node(&self) -> NodeId {
+        match self {
+            Pair::OnlyLeft(entry) | Pair::OnlyRight(entry) | Pair::Both(entry, _) => entry.node,
+        }
+    }
+
     /// (left counter, right counter), an absent entry counting as 0.
     fn counters(&self) -> (u64, u64) {
         match self {

@@ -2,28 +2,9 @@
 //! A run ends with a heal phase and a quiescence period (see [`super::nemesis`]); the checker
 //! watches the run as it goes (wipes, convergence) and then inspects every live node.
 //!
-//! Invariants, each stated as something that never happens:
-//!
-//! - **Durability** (§4.5, §4.6, §4.7): a put acknowledged to a client is never lost. At the end,
-//!   after heal and anti-entropy, every live replica of the key (its top N on a live node's
-//!   current ring) holds a version whose clock descends the clock the put was acknowledged with.
-//!   The one excuse is a wipe: if, when a node was wiped, it alone held the version (or a
-//!   descendant) — no other running node in its store or hints, no crashed node on its disk —
-//!   and the version is missing at every replica afterwards, it is counted as lost with wiped
-//!   replicas, not a violation.
-//! - **Convergence** (§4.7): after heal and quiescence, every replica of every key holds the same
-//!   sibling set. `convergence_ms` is how long after quiescence began (the last heal, or when
-//!   clients stopped if later) the replicas last came to agree and stayed agreed, sampled every
-//!   [`CONVERGENCE_STEP_MS`] of virtual time; violated if they disagree when the run ends.
-//! - **Siblings** (§4.4): a replica's sibling set never holds a version another version in the
-//!   same set descends from (dominated, or equal clocks), nor the same version twice.
-//! - **Membership** (§4.8): after quiescence no two live nodes see different rings
-//!   (`ring_digest` of their membership views).
-//! - **Read-your-writes** (§4.5): with R + W > N and no faults (no crash, restart, wipe, pause,
-//!   resume, partition, cut, lossy network, join, leave or reconfiguration, and no nemesis), a
-//!   successful get issued after an acknowledged put of the same key was replied to never misses
-//!   that put: one of its versions descends the put's clock. Not applicable otherwise, since a
-//!   sloppy quorum (§4.6) promises no more.
+//! The promises themselves, and what each means, live in [`super::promises`]: this module plays
+//! the run, watches what the final state no longer shows (wipes, when replicas agreed), and
+//! hands both to them. Read-your-writes is judged here, since it depends on the run's faults.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -33,31 +14,21 @@ use serde::Serialize;
 
 use super::nemesis::NemesisConfig;
 use super::network::NetworkConfig;
+use super::promises::{self, nodes_text, Allowances, Holders, Losses, PutRecord, Scope, WipedVersion};
 use super::run::{Outcome, Simulation};
 use super::scenario::{Action, Scenario};
 use super::trace::{TraceEvent, TraceMode};
 use super::workload::{CoordinatorChoice, KeyDistribution, WorkloadConfig};
 use crate::protocol::message::{ClientOperation, ClientResponse, Message, OperationKind};
-use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
+use crate::protocol::ring::PartitionStrategy;
 use crate::protocol::store::Version;
-use crate::protocol::vclock::{ClockOrder, VectorClock};
+use crate::protocol::vclock::VectorClock;
 use crate::protocol::{ClusterConfig, Key, Node, NodeId, Observation};
+
+pub use super::promises::{clock_text, versions_text, Findings, LossCause, Verdict};
 
 /// Virtual time between two convergence samples during quiescence.
 pub const CONVERGENCE_STEP_MS: u64 = 500;
-/// Violations one invariant describes at most; the count says how many more there were.
-const EXAMPLES_MAX: usize = 1;
-/// Characters of a value shown in a message.
-const VALUE_CHARS_MAX: usize = 24;
-
-/// What became of one invariant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum Verdict {
-    Ok,
-    Violated(String),
-    /// The run does not meet the invariant's conditions; says which.
-    NotApplicable(String),
-}
 
 /// The checker's findings for one run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -68,12 +39,11 @@ pub struct Report {
     /// How long after quiescence began every key's replicas agreed for good; None if they never
     /// did, or if the run was not watched while it went on.
     pub convergence_ms: Option<u64>,
-    /// Acknowledged puts lost because every node holding them was wiped.
-    pub lost_with_wiped: usize,
-    /// Acknowledged puts whose value another acknowledged put of the key replaced because the
-    /// coordinator gave both the same clock (see [`equal_clock_losses`]). Counted, not a
-    /// violation: the paper's clocks name coordinators, not clients, so its design allows it.
-    pub lost_to_equal_clocks: usize,
+    /// Acknowledged values lost for a cause the configuration names (see [`LossCause`]):
+    /// counted and shown, never a violation and never hidden.
+    pub losses: Losses,
+    /// Acknowledged puts the durability promise judged.
+    pub puts_checked: usize,
     /// The keys the violations name, for [`trace_excerpt`].
     pub keys: Vec<Key>,
 }
@@ -88,15 +58,6 @@ impl Report {
     pub fn verdict(&self, name: &str) -> Option<&Verdict> {
         self.invariants.iter().find(|(invariant, _)| invariant == name).map(|(_, verdict)| verdict)
     }
-}
-
-/// A version that, when `node` was wiped at `at_ms`, no other node held.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WipedVersion {
-    pub at_ms: u64,
-    pub node: NodeId,
-    pub key: Key,
-    pub clock: VectorClock,
 }
 
 /// What the checker saw while the run went on, which the final state no longer shows.
@@ -121,14 +82,15 @@ pub struct CheckedRun {
 /// violated `scenario` invariant.
 pub fn run_checked(scenario: Scenario) -> Report {
     let seed = scenario.seed;
-    match check_run(scenario, TraceMode::HashOnly) {
+    // The full trace: integrity is judged from it.
+    match check_run(scenario, TraceMode::Full) {
         Ok(run) => run.report,
         Err(error) => Report {
             seed,
             invariants: vec![("scenario".into(), Verdict::Violated(error))],
             convergence_ms: None,
-            lost_with_wiped: 0,
-            lost_to_equal_clocks: 0,
+            losses: Losses::new(),
+            puts_checked: 0,
             keys: Vec::new(),
         },
     }
@@ -179,7 +141,7 @@ impl CheckingRun {
                 }
                 Stop::Sample(at_ms) => {
                     self.simulation.run_until(at_ms);
-                    let agreed = disagreements(&Cluster::of(&self.simulation)).next().is_none();
+                    let agreed = promises::disagreements(&live_holders(&self.simulation)).next().is_none();
                     let since_ms = self.watch.agreed_since_ms.or(Some(at_ms));
                     self.watch.agreed_since_ms = if agreed { since_ms } else { None };
                 }
@@ -199,25 +161,85 @@ impl CheckingRun {
 /// Judges the simulation's final state against `history` (normally `simulation.history()`),
 /// with what `watch` saw during the run.
 pub fn check(simulation: &Simulation, history: &[Outcome], watch: &Watch) -> Report {
-    let cluster = Cluster::of(simulation);
+    let holders = live_holders(simulation);
     let mut keys = BTreeSet::new();
-    let (durability, lost_with_wiped) = check_durability(&cluster, history, watch, &mut keys);
+    let puts = put_records(simulation, history);
+    let scenario = simulation.scenario();
+    let allowances = Allowances::of_configs(configs_of(scenario).iter());
+    let durability =
+        promises::durability(&puts, &holders, Scope::EveryReplica, &watch.wiped_only, allowances);
+    keys.extend(durability.keys.iter().cloned());
+    let trace = simulation.fabric().trace();
+    let integrity = match trace.mode() {
+        TraceMode::Full => promises::integrity(trace, &scenario.config, &mut keys),
+        TraceMode::HashOnly => {
+            Verdict::NotApplicable("the trace kept no events (run with the full trace)".into())
+        }
+    };
     let invariants = vec![
-        ("durability".to_string(), durability),
-        ("convergence".to_string(), check_convergence(&cluster, &mut keys)),
-        ("siblings".to_string(), check_siblings(&cluster, &mut keys)),
-        ("membership".to_string(), check_membership(&cluster)),
-        ("read-your-writes".to_string(), check_read_your_writes(simulation.scenario(), history, &mut keys)),
+        ("durability".to_string(), durability.verdict),
+        ("integrity".to_string(), integrity),
+        ("convergence".to_string(), promises::convergence(&holders, &mut keys).verdict()),
+        ("siblings".to_string(), promises::siblings(&holders, &mut keys).verdict()),
+        ("membership".to_string(), promises::membership(&holders).verdict()),
+        ("read-your-writes".to_string(), check_read_your_writes(scenario, history, &mut keys)),
     ];
     let convergence_ms = watch.agreed_since_ms.map(|at_ms| at_ms.saturating_sub(watch.quiescence_from_ms));
     Report {
-        seed: simulation.scenario().seed,
+        seed: scenario.seed,
         invariants,
         convergence_ms,
-        lost_with_wiped,
-        lost_to_equal_clocks: equal_clock_losses(history).len(),
+        losses: durability.losses,
+        puts_checked: durability.checked,
         keys: keys.into_iter().collect(),
     }
+}
+
+/// The live nodes (running or paused) as the promises see them.
+pub fn live_holders(simulation: &Simulation) -> Holders<'_> {
+    let fabric = simulation.fabric();
+    let nodes =
+        fabric.node_ids().into_iter().filter_map(|id| fabric.node(id).map(|node| (id, node.durable())));
+    Holders::new(nodes.collect(), fabric.config().replicas_n)
+}
+
+/// Every put the run issued, in the order it was issued: the replied ones from `history`, and
+/// those still waiting for a reply (they may have been written all the same).
+pub fn put_records(simulation: &Simulation, history: &[Outcome]) -> Vec<PutRecord> {
+    let mut puts: Vec<PutRecord> = history
+        .iter()
+        .filter(|outcome| outcome.kind == OperationKind::Put)
+        .map(|outcome| PutRecord {
+            key: outcome.key.clone(),
+            value: outcome.value.clone().unwrap_or_default(),
+            context: outcome.context.clone(),
+            acknowledged: match &outcome.result {
+                Ok(ClientResponse::Put { context, .. }) => Some(context.clone()),
+                _ => None,
+            },
+            coordinator: match &outcome.result {
+                Ok(ClientResponse::Put { coordinator, .. }) => Some(*coordinator),
+                _ => None,
+            },
+            request: outcome.request,
+            replied_at_ms: Some(outcome.replied_at_ms),
+        })
+        .collect();
+    puts.extend(simulation.unreplied_puts());
+    puts.sort_by_key(|put| put.request);
+    puts
+}
+
+/// Every configuration the run was in: the scenario's, then each reconfiguration's.
+fn configs_of(scenario: &Scenario) -> Vec<ClusterConfig> {
+    let mut configs = vec![scenario.config.clone()];
+    for timed in &scenario.actions {
+        if let Action::Configure(change) = &timed.action {
+            let last = configs.last().expect("starts with the scenario's");
+            configs.push(change.apply(last));
+        }
+    }
+    configs
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,206 +350,20 @@ fn surviving_holdings(
 }
 
 fn only_copies(at_ms: u64, node: NodeId, lost: &Holdings, others: &[Holdings]) -> Vec<WipedVersion> {
-    let held_elsewhere = |key: &Key, clock: &VectorClock| {
+    let held_elsewhere = |key: &Key, value: &[u8]| {
         others.iter().any(|other| {
-            other
-                .get(key)
-                .is_some_and(|versions| versions.iter().any(|version| version.clock.descends(clock)))
+            other.get(key).is_some_and(|versions| versions.iter().any(|version| version.value == value))
         })
     };
     lost.iter()
-        .flat_map(|(key, versions)| versions.iter().map(move |version| (key, &version.clock)))
-        .filter(|(key, clock)| !held_elsewhere(key, clock))
-        .map(|(key, clock)| WipedVersion { at_ms, node, key: key.clone(), clock: clock.clone() })
+        .flat_map(|(key, versions)| versions.iter().map(move |version| (key, &version.value)))
+        .filter(|(key, value)| !held_elsewhere(key, value))
+        .map(|(key, value)| WipedVersion { at_ms, node, key: key.clone(), value: value.clone() })
         .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
-// The final state.
-
-/// The live nodes (running or paused) and the ring replicas are judged by.
-struct Cluster<'a> {
-    nodes: BTreeMap<NodeId, &'a Node>,
-    /// The lowest live node's current ring; the membership invariant says whether all agree.
-    ring: Ring,
-    replicas_n: usize,
-}
-
-impl<'a> Cluster<'a> {
-    fn of(simulation: &'a Simulation) -> Cluster<'a> {
-        let fabric = simulation.fabric();
-        let nodes: BTreeMap<NodeId, &Node> =
-            fabric.node_ids().into_iter().filter_map(|id| fabric.node(id).map(|node| (id, node))).collect();
-        let ring = nodes.values().next().map(|node| node.ring().clone()).unwrap_or_default();
-        Cluster { nodes, ring, replicas_n: fabric.config().replicas_n }
-    }
-
-    /// The key's top N that are live, with what each stores.
-    fn replicas(&self, key: &str) -> Vec<(NodeId, &'a [Version])> {
-        if self.ring.is_empty() {
-            return Vec::new();
-        }
-        let preference = self.ring.preference_list(ring_position(key.as_bytes()), self.replicas_n);
-        preference
-            .into_iter()
-            .filter_map(|id| self.nodes.get(&id).map(|node| (id, node.durable().store.get(key))))
-            .collect()
-    }
-
-    /// Every key any live node stores.
-    fn keys(&self) -> BTreeSet<&'a str> {
-        self.nodes
-            .values()
-            .flat_map(|node| node.durable().store.keys().map(|(key, _)| key.as_str()))
-            .collect()
-    }
-}
-
-/// Collects violations: the first few described, the rest counted. The live checks of the
-/// page (`views::invariants`) use it too.
-#[derive(Default)]
-pub(crate) struct Findings {
-    pub(crate) described: Vec<String>,
-    pub(crate) count: usize,
-}
-
-impl Findings {
-    /// Takes a closure so that only the described violations pay for their text.
-    pub(crate) fn add(&mut self, describe: impl FnOnce() -> String) {
-        if self.described.len() < EXAMPLES_MAX {
-            self.described.push(describe());
-        }
-        self.count += 1;
-    }
-
-    fn verdict(self) -> Verdict {
-        match self.count {
-            0 => Verdict::Ok,
-            count if count > self.described.len() => Verdict::Violated(format!(
-                "{} (and {} more)",
-                self.described.join("; "),
-                count - self.described.len()
-            )),
-            _ => Verdict::Violated(self.described.join("; ")),
-        }
-    }
-}
-
-/// Acknowledged puts: (outcome, the clock it was acknowledged with).
-fn acknowledged_puts(history: &[Outcome]) -> impl Iterator<Item = (&Outcome, &VectorClock)> {
-    history.iter().filter_map(|outcome| match &outcome.result {
-        Ok(ClientResponse::Put { context, .. }) if outcome.kind == OperationKind::Put => {
-            Some((outcome, context))
-        }
-        _ => None,
-    })
-}
-
-fn check_durability(
-    cluster: &Cluster,
-    history: &[Outcome],
-    watch: &Watch,
-    keys: &mut BTreeSet<Key>,
-) -> (Verdict, usize) {
-    let mut findings = Findings::default();
-    let mut lost_with_wiped = 0;
-    for (put, clock) in acknowledged_puts(history) {
-        let replicas = cluster.replicas(&put.key);
-        let missing: Vec<NodeId> = replicas
-            .iter()
-            .filter(|(_, versions)| !versions.iter().any(|version| version.clock.descends(clock)))
-            .map(|(id, _)| *id)
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        let wiped = watch.wiped_only.iter().any(|lost| lost.key == put.key && lost.clock.descends(clock));
-        if wiped && missing.len() == replicas.len() {
-            lost_with_wiped += 1;
-            continue;
-        }
-        keys.insert(put.key.clone());
-        findings.add(|| {
-            let all: Vec<NodeId> = replicas.iter().map(|(id, _)| *id).collect();
-            format!(
-                "put of {} acknowledged at {} ms with clock {} (request {}) is missing at {} of replicas {}",
-                put.key,
-                put.replied_at_ms,
-                clock_text(clock),
-                put.request.0,
-                nodes_text(&missing),
-                nodes_text(&all)
-            )
-        });
-    }
-    (findings.verdict(), lost_with_wiped)
-}
-
-/// One replica's sibling set for a key.
-type Held<'a> = (NodeId, &'a [Version]);
-
-/// Keys whose live replicas hold different sibling sets, each with two replicas that differ.
-fn disagreements<'a, 'b>(
-    cluster: &'b Cluster<'a>,
-) -> impl Iterator<Item = (&'a str, Held<'a>, Held<'a>)> + 'b {
-    cluster.keys().into_iter().filter_map(|key| {
-        let replicas = cluster.replicas(key);
-        let first = *replicas.first()?;
-        let other = replicas.iter().find(|(_, versions)| *versions != first.1)?;
-        Some((key, first, *other))
-    })
-}
-
-fn check_convergence(cluster: &Cluster, keys: &mut BTreeSet<Key>) -> Verdict {
-    let mut findings = Findings::default();
-    for (key, (first, first_versions), (other, other_versions)) in disagreements(cluster) {
-        keys.insert(key.to_string());
-        findings.add(|| {
-            let (first_text, other_text) = (versions_text(first_versions), versions_text(other_versions));
-            format!("{key}: {first} holds {first_text} but {other} holds {other_text}")
-        });
-    }
-    findings.verdict()
-}
-
-fn check_siblings(cluster: &Cluster, keys: &mut BTreeSet<Key>) -> Verdict {
-    let mut findings = Findings::default();
-    for (id, node) in &cluster.nodes {
-        for (key, versions) in node.durable().store.keys() {
-            let Some((left, right)) = related_pair(versions) else { continue };
-            keys.insert(key.clone());
-            findings.add(|| {
-                let relation = match left.clock.compare(&right.clock) {
-                    ClockOrder::Equal if left == right => "the same version twice",
-                    ClockOrder::Equal => "two versions with equal clocks",
-                    _ => "a version its sibling descends from",
-                };
-                format!("{id} holds {relation} for {key}: {}", versions_text(versions))
-            });
-        }
-    }
-    findings.verdict()
-}
-
-/// Two versions of one sibling set that are not concurrent, if any.
-fn related_pair(versions: &[Version]) -> Option<(&Version, &Version)> {
-    versions.iter().enumerate().find_map(|(index, left)| {
-        let related = versions[index + 1..].iter().find(|right| !left.clock.is_concurrent_with(&right.clock));
-        related.map(|right| (left, right))
-    })
-}
-
-fn check_membership(cluster: &Cluster) -> Verdict {
-    let mut digests = cluster.nodes.iter().map(|(id, node)| (*id, node.durable().view.ring_digest()));
-    let Some((first, expected)) = digests.next() else { return Verdict::Ok };
-    let differing: Vec<NodeId> =
-        digests.filter(|(_, digest)| *digest != expected).map(|(id, _)| id).collect();
-    if differing.is_empty() {
-        Verdict::Ok
-    } else {
-        Verdict::Violated(format!("{} see a different ring from {first}'s", nodes_text(&differing)))
-    }
-}
+// Read-your-writes.
 
 /// Why read-your-writes does not apply to the scenario, if it does not.
 fn read_your_writes_excluded(scenario: &Scenario) -> Option<String> {
@@ -600,30 +436,6 @@ fn check_read_your_writes(scenario: &Scenario, history: &[Outcome], keys: &mut B
     findings.verdict()
 }
 
-/// A key with a clock's counters alone: what causality sees of a version.
-type CausalIdentity<'a> = (&'a str, Vec<(NodeId, u64)>);
-
-/// Pairs (lost, kept) of acknowledged puts of one key given causally equal clocks (the same
-/// counters) with different values. A store keeps one version per causal clock, the larger
-/// by the clock's timestamps and then the value, so `lost`'s value is gone although a version
-/// with its clock survives: the durability check, which compares clocks, cannot see it. It
-/// happens whenever one coordinator handles two puts with the same context (two clients that
-/// read the same version, or two blind puts): §4.4's clocks name coordinators, not clients.
-pub fn equal_clock_losses(history: &[Outcome]) -> Vec<(&Outcome, &Outcome)> {
-    let mut by_counters: BTreeMap<CausalIdentity, Vec<(&Outcome, &VectorClock)>> = BTreeMap::new();
-    for (put, clock) in acknowledged_puts(history) {
-        let counters = clock.entries().iter().map(|entry| (entry.node, entry.counter)).collect();
-        by_counters.entry((&put.key, counters)).or_default().push((put, clock));
-    }
-    let mut losses = Vec::new();
-    for puts in by_counters.values() {
-        let kept = puts.iter().max_by(|left, right| (left.1, &left.0.value).cmp(&(right.1, &right.0.value)));
-        let Some((kept, _)) = kept else { continue };
-        losses.extend(puts.iter().filter(|(put, _)| put.value != kept.value).map(|(put, _)| (*put, *kept)));
-    }
-    losses
-}
-
 fn put_clock(outcome: &Outcome) -> &VectorClock {
     match &outcome.result {
         Ok(ClientResponse::Put { context, .. }) => context,
@@ -665,32 +477,6 @@ fn missed_puts<'a>(outcomes: &[&'a Outcome]) -> Vec<(&'a Outcome, &'a Outcome)> 
 
 // ---------------------------------------------------------------------------------------------
 // Text for people.
-
-fn nodes_text(nodes: &[NodeId]) -> String {
-    let names: Vec<String> = nodes.iter().map(NodeId::to_string).collect();
-    format!("[{}]", names.join(", "))
-}
-
-/// A clock as `{n1:3,n2:1}`.
-pub fn clock_text(clock: &VectorClock) -> String {
-    let entries: Vec<String> =
-        clock.entries().iter().map(|entry| format!("{}:{}", entry.node, entry.counter)).collect();
-    format!("{{{}}}", entries.join(","))
-}
-
-/// Versions as `[{n1:3}="book,lamp", ..]`, long values cut short.
-pub fn versions_text(versions: &[Version]) -> String {
-    let texts: Vec<String> = versions
-        .iter()
-        .map(|version| {
-            let value = String::from_utf8_lossy(&version.value);
-            let shown: String = value.chars().take(VALUE_CHARS_MAX).collect();
-            let ellipsis = if value.chars().count() > VALUE_CHARS_MAX { "…" } else { "" };
-            format!("{}=\"{shown}{ellipsis}\"", clock_text(&version.clock))
-        })
-        .collect();
-    format!("[{}]", texts.join(", "))
-}
 
 /// The last `last` trace events touching `key` (requests, replica messages, repairs,
 /// observations), with every fault, one line each, oldest first. Needs a run recorded with
@@ -768,7 +554,7 @@ impl ExcerptContext {
             Message::ForwardReply { request_id, result } if self.requests.contains(&request_id.0) => {
                 Some(format!("forward reply {}: {}", request_id.0, result_text(result)))
             }
-            Message::ReplicaWrite { operation, key: written, version, hint } if written == key => {
+            Message::ReplicaWrite { operation, key: written, version, hint, .. } if written == key => {
                 self.operations.insert((from, operation.0));
                 let hint = hint.map_or(String::new(), |owner| format!(" (hint for {owner})"));
                 Some(format!("replica write {}{hint}", versions_text(std::slice::from_ref(version))))
@@ -777,10 +563,10 @@ impl ExcerptContext {
                 self.operations.insert((from, operation.0));
                 Some("replica read".into())
             }
-            Message::ReplicaWriteAck { operation } if self.operations.contains(&(to, operation.0)) => {
+            Message::ReplicaWriteAck { operation, .. } if self.operations.contains(&(to, operation.0)) => {
                 Some("replica write acknowledged".into())
             }
-            Message::ReplicaReadReply { operation, versions }
+            Message::ReplicaReadReply { operation, versions, .. }
                 if self.operations.contains(&(to, operation.0)) =>
             {
                 Some(format!("replica read reply {}", versions_text(versions)))
@@ -807,9 +593,7 @@ fn operation_text(operation: &ClientOperation) -> String {
         ClientOperation::Get { key } => format!("get {key}"),
         ClientOperation::Put { key, value, context } => {
             let context = context.as_ref().map_or("none".to_string(), clock_text);
-            let value = String::from_utf8_lossy(value);
-            let shown: String = value.chars().take(VALUE_CHARS_MAX).collect();
-            format!("put {key} = \"{shown}\" with context {context}")
+            format!("put {key} = \"{}\" with context {context}", promises::value_text(value))
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod fabric;
 pub mod metrics;
 pub mod nemesis;
 pub mod network;
+pub mod promises;
 pub mod run;
 pub mod scenario;
 pub mod timeline;

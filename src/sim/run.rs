@@ -30,6 +30,8 @@ pub struct Outcome {
     pub kind: OperationKind,
     /// The value a put wrote.
     pub value: Option<Vec<u8>>,
+    /// The context a put carried: the versions its writer had seen (None for a blind put).
+    pub context: Option<VectorClock>,
     pub issued_at_ms: u64,
     pub replied_at_ms: u64,
     pub result: crate::protocol::message::ClientResult,
@@ -41,6 +43,7 @@ struct Pending {
     key: String,
     kind: OperationKind,
     value: Option<Vec<u8>>,
+    context: Option<VectorClock>,
 }
 
 pub struct Simulation {
@@ -91,6 +94,20 @@ impl Simulation {
 
     pub fn history(&self) -> &[Outcome] {
         &self.history
+    }
+
+    /// Puts issued that have had no reply yet: they may have been written all the same.
+    pub fn unreplied_puts(&self) -> impl Iterator<Item = crate::sim::promises::PutRecord> + '_ {
+        let puts = self.pending.iter().filter(|(_, pending)| pending.kind == OperationKind::Put);
+        puts.map(|(request, pending)| crate::sim::promises::PutRecord {
+            key: pending.key.clone(),
+            value: pending.value.clone().unwrap_or_default(),
+            context: pending.context.clone(),
+            acknowledged: None,
+            coordinator: None,
+            request: *request,
+            replied_at_ms: None,
+        })
     }
 
     /// Actions that could not be applied (restarting a running node, say), with their times.
@@ -183,12 +200,12 @@ impl Simulation {
     ) -> Result<RequestId, String> {
         let key = operation.key().to_string();
         let kind = operation.kind();
-        let value = match &operation {
-            ClientOperation::Put { value, .. } => Some(value.clone()),
-            ClientOperation::Get { .. } => None,
+        let (value, context) = match &operation {
+            ClientOperation::Put { value, context, .. } => (Some(value.clone()), context.clone()),
+            ClientOperation::Get { .. } => (None, None),
         };
         let request = self.fabric.client_request(via, operation)?;
-        self.pending.insert(request, Pending { source, via, key, kind, value });
+        self.pending.insert(request, Pending { source, via, key, kind, value, context });
         Ok(request)
     }
 
@@ -223,6 +240,7 @@ impl Simulation {
                 key: pending.key,
                 kind: pending.kind,
                 value: pending.value,
+                context: pending.context,
                 issued_at_ms: reply.requested_at_ms,
                 replied_at_ms: reply.replied_at_ms,
                 result: reply.result,

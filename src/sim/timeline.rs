@@ -7,6 +7,7 @@ use crate::protocol::membership::MemberStatus;
 use crate::protocol::message::{ClientResponse, MessageKind, OperationKind, RequestId};
 use crate::protocol::vclock::VectorClock;
 use crate::protocol::{Key, NodeId, Observation};
+use crate::sim::promises::PutLog;
 use crate::sim::trace::{DropReason, Fault, Trace, TraceEvent};
 
 /// Drops remembered for drawing: the most recent ones only.
@@ -94,6 +95,8 @@ pub struct PastState {
     pub requests: BTreeMap<RequestId, (u64, OperationKind, NodeId, Key)>,
     /// Each key's latest acknowledged put: when it was acknowledged, and its clock.
     pub acknowledged: BTreeMap<Key, (u64, VectorClock)>,
+    /// The puts clients issued, latest ones kept: what the durability promise judges.
+    pub puts: PutLog,
     /// Gets that missed a put acknowledged before they were asked: none of the versions
     /// they returned descends it (a sloppy quorum allows this, §4.6).
     pub stale_reads: u64,
@@ -129,6 +132,7 @@ impl PastState {
     }
 
     pub fn fold(&mut self, event: &TraceEvent) {
+        self.puts.fold(event);
         match event {
             TraceEvent::Sent { at_ms, message_id, from, to, deliver_at_ms, message } => {
                 self.messages_sent += 1;

@@ -429,7 +429,7 @@ impl<'a> Fold<'a> {
                 self.forwards.remove(&(to, *request_id))?;
                 (KeyMessage::ForwardReply, result_clocks(result.as_ref().ok()), None)
             }
-            Message::ReplicaWrite { operation, key, version, hint } => {
+            Message::ReplicaWrite { operation, key, version, hint, .. } => {
                 self.remember(Correlation::Operation(from, *operation), ours(key))?;
                 (KeyMessage::ReplicaWrite, vec![clock_text(&version.clock)], *hint)
             }
@@ -437,11 +437,11 @@ impl<'a> Fold<'a> {
                 self.remember(Correlation::Operation(from, *operation), ours(key))?;
                 (KeyMessage::ReplicaRead, Vec::new(), None)
             }
-            Message::ReplicaWriteAck { operation } => {
+            Message::ReplicaWriteAck { operation, .. } => {
                 self.operations.get(&(to, *operation))?;
                 (KeyMessage::ReplicaWriteAck, Vec::new(), None)
             }
-            Message::ReplicaReadReply { operation, versions } => {
+            Message::ReplicaReadReply { operation, versions, .. } => {
                 self.operations.get(&(to, *operation))?;
                 (KeyMessage::ReplicaReadReply, versions_clocks(versions), None)
             }

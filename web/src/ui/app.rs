@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use dynamoscope::protocol::{ClusterConfig, NodeId};
+use dynamoscope::sim::promises::Allowances;
 use dynamoscope::sim::timeline::{state_at, PastState};
 use dynamoscope::sim::views::ring::{ring_picture, RingPicture};
 use dynamoscope::sim::views::{gossip, history, invariants, merkle};
@@ -446,16 +447,19 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
     let inspections = cluster.inspections().clone();
     let config = cluster.config().clone();
     let verdicts = if slow {
-        // Each key's latest acknowledged put, folded already: no rescan of the trace.
+        // The puts folded already (no rescan of the trace), those acknowledged before the
+        // inspections were asked for: a put acknowledged since may not show in them yet.
         let puts: Vec<_> = live
             .past
-            .acknowledged
+            .puts
+            .puts()
             .iter()
-            .filter(|(_, (acknowledged_at_ms, _))| *acknowledged_at_ms < live.inspected_at_ms)
-            .map(|(key, (_, clock))| (key.clone(), clock.clone()))
+            .filter(|put| put.replied_at_ms.is_some_and(|replied_at_ms| replied_at_ms < live.inspected_at_ms))
+            .cloned()
             .collect();
         let shared = inspections.iter().map(|(id, inspection)| (id, &**inspection));
-        Rc::new(invariants::live_invariants(shared, &puts, config.replicas_n))
+        let allowances = Allowances::of_configs([&config]);
+        Rc::new(invariants::live_invariants(shared, &puts, config.replicas_n, allowances))
     } else {
         previous.verdicts.clone()
     };

@@ -5,8 +5,9 @@
 use std::rc::Rc;
 
 use dynamoscope::protocol::message::{MessageKind, OperationKind};
+use dynamoscope::sim::promises::LossCause;
 use dynamoscope::sim::timeline::PastState;
-use dynamoscope::sim::views::invariants::LiveVerdict;
+use dynamoscope::sim::views::invariants::{LivePromises, LiveVerdict};
 use yew::prelude::*;
 
 /// The latency percentiles shown per operation kind.
@@ -15,7 +16,7 @@ const PERCENTILES: [u32; 3] = [50, 95, 99];
 #[derive(Properties)]
 pub struct MetricsProps {
     pub past: Rc<PastState>,
-    pub verdicts: Rc<Vec<LiveVerdict>>,
+    pub verdicts: Rc<LivePromises>,
 }
 
 // By pointer: the page hands a new Rc only when it folded or judged anew, so comparing the
@@ -173,20 +174,47 @@ fn bar(name: &str, count: u64, widest: u64) -> Html {
     }
 }
 
-fn invariants(verdicts: &[LiveVerdict]) -> Html {
+fn invariants(promises: &LivePromises) -> Html {
     html! {
         <div class="metrics-block">
             <h3>{ "The checker's promises, now" }</h3>
             <p class="metrics-caption">{ "Judged on the live nodes a few times a second: convergence and membership turn red while writes, anti-entropy or gossip are still on their way, and green again once they land." }</p>
             <ul class="metrics-invariants">
-                { for verdicts.iter().map(invariant) }
+                { for promises.verdicts.iter().map(invariant) }
             </ul>
+            { losses(promises) }
+        </div>
+    }
+}
+
+/// Acknowledged values the configuration lets go, by cause, each with why: counted and named,
+/// never folded into a plain "holds".
+fn losses(promises: &LivePromises) -> Html {
+    if promises.losses.is_empty() {
+        return html! {};
+    }
+    html! {
+        <dl class="metrics-losses" data-testid="named-losses">
+            { for promises.losses.iter().map(|(cause, count)| loss(*cause, *count)) }
+        </dl>
+    }
+}
+
+fn loss(cause: LossCause, count: usize) -> Html {
+    html! {
+        <div class="metrics-loss" data-testid={format!("loss-{}", cause.name().replace(' ', "-"))}>
+            <dt>{ format!("{count} lost to {}", cause.name()) }</dt>
+            <dd>{ cause.explanation() }</dd>
         </div>
     }
 }
 
 fn invariant(verdict: &LiveVerdict) -> Html {
-    let (class, badge) = if verdict.holds { ("ok", "holds") } else { ("violated", "violated") };
+    let (class, badge) = match (verdict.holds, verdict.named_losses) {
+        (false, _) => ("violated", "violated"),
+        (true, 0) => ("ok", "holds"),
+        (true, _) => ("named-loss", "named loss"),
+    };
     html! {
         <li class={classes!("metrics-invariant", class)} data-testid={format!("invariant-{}", verdict.name)}>
             <span class={classes!("metrics-badge", class)}>{ badge }</span>

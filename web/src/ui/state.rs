@@ -10,7 +10,7 @@ use dynamoscope::sim::network::NetworkConfig;
 use dynamoscope::sim::timeline::PastState;
 use dynamoscope::sim::views::gossip::Spread;
 use dynamoscope::sim::views::history::KeyHistory;
-use dynamoscope::sim::views::invariants::LiveVerdict;
+use dynamoscope::sim::views::invariants::LivePromises;
 use dynamoscope::sim::views::merkle::Exchange;
 use yew::Reducible;
 
@@ -29,7 +29,7 @@ pub struct Frame {
     /// What is on the wire now (every frame).
     pub wire: Rc<crate::ui::ring::Wire>,
     pub inspections: BTreeMap<NodeId, Rc<NodeInspection>>,
-    pub verdicts: Rc<Vec<LiveVerdict>>,
+    pub verdicts: Rc<LivePromises>,
     pub config: ClusterConfig,
     pub network: NetworkConfig,
     pub paused: bool,

@@ -1,0 +1,859 @@
+//! The paper's promises, judged in one place: the checker (a finished run), the page's live
+//! badges (node inspections as they stand) and the CLI summary all call these functions.
+//!
+//! Promises are judged on what clients were told, values first, never on clocks alone:
+//!
+//! - **Durability** (§4.5–§4.7): an acknowledged put's value stays in its key's sibling set on
+//!   every live replica, unless a later put whose context covered it replaced it (its writer
+//!   had seen it). A value that is gone for a reason a configuration names is a counted
+//!   [`LossCause`], not a violation: equal clocks or a dominated blind write (the paper's
+//!   clocks, §4.4), last write wins (§6), or every node holding it wiped. Any other loss is a bug.
+//! - **Integrity** (§4.5): a get returns only values written to its own key, and a put is
+//!   acknowledged only after W distinct nodes stored it, a get only after R answered, counting
+//!   only answers to this very round (never one meant for an earlier incarnation of the
+//!   coordinator): judged from the trace, apart from what the nodes claim.
+//! - **Convergence** (§4.7): after heal and quiescence every replica of a key holds the same
+//!   sibling set.
+//! - **Siblings** (§4.4): a sibling set never holds a version another in the set descends from,
+//!   nor the same version twice.
+//! - **Membership** (§4.8): live nodes see one ring, and it covers every partition.
+//! - **Read-your-writes** (§4.5): with R + W > N and no faults, a get never misses a put
+//!   acknowledged before it was issued (see the checker, which knows the run's faults).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::Serialize;
+
+use crate::protocol::message::{
+    ClientOperation, ClientResponse, Message, OperationId, OperationKind, RequestId,
+};
+use crate::protocol::node::{AdminCommand, Durable};
+use crate::protocol::ring::{ring_position, Ring};
+use crate::protocol::store::{ConflictPolicy, Version};
+use crate::protocol::vclock::{ClockOrder, VectorClock};
+use crate::protocol::{ClusterConfig, Key, NodeId, Observation};
+use crate::sim::trace::{Fault, Trace, TraceEvent};
+
+/// Violations one verdict describes at most; the count says how many more there were.
+const EXAMPLES_MAX: usize = 1;
+/// Characters of a value shown in a message.
+const VALUE_CHARS_MAX: usize = 24;
+
+/// What became of one promise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    Ok,
+    Violated(String),
+    /// The run does not meet the promise's conditions; says which.
+    NotApplicable(String),
+    /// Kept except for losses the configuration names and counts (see [`LossCause`]): says how
+    /// many, to what, and why the configuration allows it.
+    NamedLoss(String),
+}
+
+/// Collects violations: the first few described, the rest counted.
+#[derive(Default)]
+pub struct Findings {
+    pub described: Vec<String>,
+    pub count: usize,
+}
+
+impl Findings {
+    /// Takes a closure so that only the described violations pay for their text.
+    pub fn add(&mut self, describe: impl FnOnce() -> String) {
+        if self.described.len() < EXAMPLES_MAX {
+            self.described.push(describe());
+        }
+        self.count += 1;
+    }
+
+    pub fn verdict(self) -> Verdict {
+        match self.count {
+            0 => Verdict::Ok,
+            count if count > self.described.len() => Verdict::Violated(format!(
+                "{} (and {} more)",
+                self.described.join("; "),
+                count - self.described.len()
+            )),
+            _ => Verdict::Violated(self.described.join("; ")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What clients were told.
+
+/// A put a client issued, with what it was told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutRecord {
+    pub key: Key,
+    pub value: Vec<u8>,
+    /// The context the put carried: what its writer had seen (None: a blind put).
+    pub context: Option<VectorClock>,
+    /// The clock it was acknowledged with; None if it was not (failed, or no reply yet).
+    pub acknowledged: Option<VectorClock>,
+    /// The node that coordinated it, as its acknowledgement says.
+    pub coordinator: Option<NodeId>,
+    pub request: RequestId,
+    pub replied_at_ms: Option<u64>,
+}
+
+/// Every put issued in the trace's first `end` events (the client side of the run), in the
+/// order they were issued. Empty for a trace that kept no events.
+pub fn puts_in_trace(trace: &Trace, end: usize) -> Vec<PutRecord> {
+    let mut log = PutLog::new(usize::MAX);
+    for event in trace.events().take(end) {
+        log.fold(&event);
+    }
+    log.puts.into()
+}
+
+/// The puts clients issued, folded from the trace event by event, keeping the latest
+/// `puts_max`: the page folds it along with the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutLog {
+    puts: VecDeque<PutRecord>,
+    /// How many puts were dropped from the front to keep `puts_max`.
+    dropped: u64,
+    /// A request still waiting for its reply → its position counted from the first put ever.
+    waiting: BTreeMap<RequestId, u64>,
+    puts_max: usize,
+}
+
+impl Default for PutLog {
+    fn default() -> PutLog {
+        PutLog::new(PUTS_KEPT_MAX)
+    }
+}
+
+/// Puts the page's log keeps: enough for every put of a class's runs, and a bound on a long one.
+pub const PUTS_KEPT_MAX: usize = 20_000;
+
+impl PutLog {
+    pub fn new(puts_max: usize) -> PutLog {
+        PutLog { puts: VecDeque::new(), dropped: 0, waiting: BTreeMap::new(), puts_max }
+    }
+
+    /// The puts kept, oldest first.
+    pub fn puts(&self) -> &VecDeque<PutRecord> {
+        &self.puts
+    }
+
+    pub fn fold(&mut self, event: &TraceEvent) {
+        match event {
+            TraceEvent::ClientRequested { request, .. } => {
+                let ClientOperation::Put { key, value, context } = &request.operation else { return };
+                if self.puts.len() == self.puts_max {
+                    self.puts.pop_front();
+                    self.dropped += 1;
+                }
+                self.waiting.insert(request.id, self.dropped + self.puts.len() as u64);
+                self.puts.push_back(PutRecord {
+                    key: key.clone(),
+                    value: value.clone(),
+                    context: context.clone(),
+                    acknowledged: None,
+                    coordinator: None,
+                    request: request.id,
+                    replied_at_ms: None,
+                });
+            }
+            TraceEvent::ClientReplied { at_ms, request, result, .. } => {
+                let Some(position) = self.waiting.remove(request) else { return };
+                let Some(put) =
+                    position.checked_sub(self.dropped).and_then(|index| self.puts.get_mut(index as usize))
+                else {
+                    return;
+                };
+                put.replied_at_ms = Some(*at_ms);
+                if let Ok(ClientResponse::Put { context, coordinator }) = result {
+                    put.acknowledged = Some(context.clone());
+                    put.coordinator = Some(*coordinator);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the nodes hold.
+
+/// The live nodes' durable state and the ring replicas are judged by: the lowest live node's
+/// current ring (membership says whether every node agrees with it).
+pub struct Holders<'a> {
+    pub nodes: BTreeMap<NodeId, &'a Durable>,
+    ring: Ring,
+    replicas_n: usize,
+}
+
+impl<'a> Holders<'a> {
+    pub fn new(nodes: BTreeMap<NodeId, &'a Durable>, replicas_n: usize) -> Holders<'a> {
+        let ring = nodes.values().next().map(|durable| durable.view.current_ring()).unwrap_or_default();
+        Holders { nodes, ring, replicas_n }
+    }
+
+    /// The key's top N that are live, with what each stores (hints apart, §4.6).
+    pub fn replicas(&self, key: &str) -> Vec<(NodeId, &'a [Version])> {
+        if self.ring.is_empty() {
+            return Vec::new();
+        }
+        let preference = self.ring.preference_list(ring_position(key.as_bytes()), self.replicas_n);
+        preference
+            .into_iter()
+            .filter_map(|id| self.nodes.get(&id).map(|durable| (id, durable.store.get(key))))
+            .collect()
+    }
+
+    /// Every key any live node stores.
+    pub fn keys(&self) -> BTreeSet<&'a str> {
+        self.nodes.values().flat_map(|durable| durable.store.keys().map(|(key, _)| key.as_str())).collect()
+    }
+
+    /// Every version of `key` any live node holds, in its store or in its hints.
+    pub fn held_anywhere(&self, key: &str) -> Vec<&'a Version> {
+        let mut held = Vec::new();
+        for durable in self.nodes.values() {
+            held.extend(durable.store.get(key));
+            for (_, hint) in durable.hints.iter() {
+                if hint.key == key {
+                    held.extend(hint.versions.iter());
+                }
+            }
+        }
+        held
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durability.
+
+/// Why an acknowledged value is gone, when a configuration or an operator's act explains it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum LossCause {
+    /// Two puts with one context through one coordinator got causally equal paper clocks; the
+    /// store kept one value (§4.4: the paper's clocks name servers, not writes).
+    EqualClocks,
+    /// A coordinator gave two different writes the same counter of its own (its entry in the
+    /// context was behind what it had already written), so a later version seems to descend a
+    /// write its writer never saw (§4.4's clocks count per server, not per write).
+    ReusedCounter,
+    /// A put without context got a paper clock that a stored version already descends.
+    DominatedBlindWrite,
+    /// Last write wins kept another value (§6).
+    LastWriteWins,
+    /// Every node that held the value was wiped.
+    EveryHolderWiped,
+}
+
+impl LossCause {
+    pub const ALL: [LossCause; 5] = [
+        LossCause::EqualClocks,
+        LossCause::ReusedCounter,
+        LossCause::DominatedBlindWrite,
+        LossCause::LastWriteWins,
+        LossCause::EveryHolderWiped,
+    ];
+
+    /// The name the summary, the page and the JSON use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossCause::EqualClocks => "equal clocks",
+            LossCause::ReusedCounter => "reused counter",
+            LossCause::DominatedBlindWrite => "dominated blind write",
+            LossCause::LastWriteWins => "last write wins",
+            LossCause::EveryHolderWiped => "every holder wiped",
+        }
+    }
+
+    /// Why a configuration allows it, in a sentence.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            LossCause::EqualClocks => {
+                "two puts with the same context through the same coordinator get equal paper clocks \
+                 and the store keeps one; dotted version vectors keep both"
+            }
+            LossCause::ReusedCounter => {
+                "a coordinator whose entry in the context was behind gave two writes the same paper \
+                 counter, so a later version seems to have seen a write it never saw; dotted version \
+                 vectors count from what the coordinator holds"
+            }
+            LossCause::DominatedBlindWrite => {
+                "a put without context gets the paper clock {coordinator:1}, which a stored version \
+                 can already descend; dotted version vectors keep it as a sibling"
+            }
+            LossCause::LastWriteWins => "last write wins keeps one value of concurrent writes by design (§6)",
+            LossCause::EveryHolderWiped => "every node that held the value lost its disk",
+        }
+    }
+}
+
+/// Losses a configuration names, by cause.
+pub type Losses = BTreeMap<LossCause, usize>;
+
+/// A version a wipe destroyed that no other node held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WipedVersion {
+    pub at_ms: u64,
+    pub node: NodeId,
+    pub key: Key,
+    pub value: Vec<u8>,
+}
+
+/// Where an acknowledged value must still be: on every live replica of its key after repair
+/// (the checker), or on some live node, in its store or its hints (the page, mid-run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    EveryReplica,
+    AnyLiveNode,
+}
+
+/// What the run's configuration allows to be lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allowances {
+    /// Last write wins was in force at some point.
+    pub last_write_wins: bool,
+}
+
+impl Allowances {
+    pub fn of_configs<'a>(configs: impl IntoIterator<Item = &'a ClusterConfig>) -> Allowances {
+        let last_write_wins =
+            configs.into_iter().any(|config| config.conflict_policy == ConflictPolicy::LastWriteWins);
+        Allowances { last_write_wins }
+    }
+}
+
+/// The durability verdict and the losses a configuration names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurabilityJudgement {
+    pub verdict: Verdict,
+    pub losses: Losses,
+    /// Keys of violations, for trace excerpts.
+    pub keys: BTreeSet<Key>,
+    /// Acknowledged puts judged.
+    pub checked: usize,
+}
+
+/// Judges every acknowledged put of `puts` (all puts issued, acknowledged or not: any of them
+/// may have replaced a value legitimately) against what `holders` hold.
+pub fn durability(
+    puts: &[PutRecord],
+    holders: &Holders,
+    scope: Scope,
+    wiped: &[WipedVersion],
+    allowances: Allowances,
+) -> DurabilityJudgement {
+    let mut by_key: BTreeMap<&str, Vec<&PutRecord>> = BTreeMap::new();
+    for put in puts {
+        by_key.entry(&put.key).or_default().push(put);
+    }
+    let mut findings = Findings::default();
+    let mut losses = Losses::new();
+    let mut keys = BTreeSet::new();
+    let mut checked = 0;
+    for (key, puts) in by_key {
+        let replicas = holders.replicas(key);
+        let anywhere = holders.held_anywhere(key);
+        let kept_of_equals = equal_clock_survivors(&puts);
+        for (index, put) in puts.iter().enumerate() {
+            let Some(clock) = &put.acknowledged else { continue };
+            checked += 1;
+            let missing: Vec<NodeId> = match scope {
+                Scope::EveryReplica => replicas
+                    .iter()
+                    .filter(|(_, versions)| !versions.iter().any(|version| version.value == put.value))
+                    .map(|(id, _)| *id)
+                    .collect(),
+                Scope::AnyLiveNode if anywhere.iter().any(|version| version.value == put.value) => Vec::new(),
+                Scope::AnyLiveNode => holders.nodes.keys().copied().collect(),
+            };
+            if missing.is_empty() {
+                continue;
+            }
+            let everywhere = match scope {
+                Scope::EveryReplica => missing.len() == replicas.len(),
+                Scope::AnyLiveNode => true,
+            };
+            let survivor = kept_of_equals.get(&index).map(|kept| puts[*kept]);
+            let named = everywhere.then(|| named_loss(put, clock, survivor, &puts, index, wiped)).flatten();
+            let cause = match named {
+                Some(cause) => Some(cause),
+                None if superseded(clock, &puts[index + 1..], &puts[..index]) => continue,
+                None if everywhere && allowances.last_write_wins => Some(LossCause::LastWriteWins),
+                None => None,
+            };
+            if let Some(cause) = cause {
+                *losses.entry(cause).or_default() += 1;
+                continue;
+            }
+            keys.insert(key.to_string());
+            findings.add(|| {
+                let all: Vec<NodeId> = replicas.iter().map(|(id, _)| *id).collect();
+                let place = match scope {
+                    Scope::EveryReplica => {
+                        format!("is missing at {} of replicas {}", nodes_text(&missing), nodes_text(&all))
+                    }
+                    Scope::AnyLiveNode => "is held by no live node, in store or hints".to_string(),
+                };
+                format!(
+                    "put of {key} = \"{}\" acknowledged at {} ms with clock {} (request {}) {place}, and no \
+                     configured loss explains it",
+                    value_text(&put.value),
+                    put.replied_at_ms.unwrap_or(0),
+                    clock_text(clock),
+                    put.request.0,
+                )
+            });
+        }
+    }
+    let verdict = match findings.verdict() {
+        Verdict::Ok if !losses.is_empty() => Verdict::NamedLoss(losses_text(&losses, checked)),
+        verdict => verdict,
+    };
+    DurabilityJudgement { verdict, losses, keys, checked }
+}
+
+/// "3 of 120 acknowledged puts lost: 3 to equal clocks (two puts with …)".
+pub fn losses_text(losses: &Losses, checked: usize) -> String {
+    let lost: usize = losses.values().sum();
+    let causes: Vec<String> = losses
+        .iter()
+        .map(|(cause, count)| format!("{count} to {} ({})", cause.name(), cause.explanation()))
+        .collect();
+    format!("{lost} of {checked} acknowledged puts lost: {}", causes.join("; "))
+}
+
+/// Whether another put carried a context that had seen `clock`: its writer read the version
+/// and chose what replaced it. Later puts are looked at first, since they usually do.
+fn superseded(clock: &VectorClock, later: &[&PutRecord], earlier: &[&PutRecord]) -> bool {
+    let saw = |other: &&PutRecord| other.context.as_ref().is_some_and(|context| context.descends(clock));
+    later.iter().any(saw) || earlier.iter().any(saw)
+}
+
+/// For each group of acknowledged puts of one key whose clocks are causally equal (the same
+/// events) with different values, the one a store keeps: the largest `(clock, value)`, as
+/// [`crate::protocol::store`] breaks the tie. Keyed by the position of each put in `puts`.
+fn equal_clock_survivors(puts: &[&PutRecord]) -> BTreeMap<usize, usize> {
+    let acknowledged: Vec<(usize, &VectorClock)> = puts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, put)| put.acknowledged.as_ref().map(|clock| (index, clock)))
+        .collect();
+    let mut survivor = BTreeMap::new();
+    for (index, clock) in &acknowledged {
+        let group = acknowledged.iter().filter(|(_, other)| other.compare(clock) == ClockOrder::Equal);
+        let kept =
+            group.max_by(|left, right| (left.1, &puts[left.0].value).cmp(&(right.1, &puts[right.0].value)));
+        if let Some((kept, _)) = kept {
+            survivor.insert(*index, *kept);
+        }
+    }
+    survivor
+}
+
+/// The cause of a value lost at birth, before any reader could have seen it, when the
+/// configuration names it: every holder wiped; with the paper's clocks, a survivor of equal clock
+/// (`survivor`, the put a store keeps of `put`'s equal-clock group), or for a blind put an
+/// earlier acknowledged version whose clock already descends it.
+fn named_loss(
+    put: &PutRecord,
+    clock: &VectorClock,
+    survivor: Option<&PutRecord>,
+    puts: &[&PutRecord],
+    index: usize,
+    wiped: &[WipedVersion],
+) -> Option<LossCause> {
+    let issued_before = &puts[..index];
+    if wiped.iter().any(|lost| lost.key == put.key && lost.value == put.value) {
+        return Some(LossCause::EveryHolderWiped);
+    }
+    if clock.dot().is_some() {
+        return None;
+    }
+    if survivor.is_some_and(|kept| kept.value != put.value) {
+        return Some(LossCause::EqualClocks);
+    }
+    let dominated_at_birth = issued_before.iter().any(|earlier| {
+        earlier.value != put.value
+            && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
+    });
+    if put.context.is_none() && dominated_at_birth {
+        return Some(LossCause::DominatedBlindWrite);
+    }
+    let Some(coordinator) = put.coordinator else { return None };
+    let event = clock.counter(coordinator);
+    let reused = puts.iter().any(|other| {
+        other.value != put.value
+            && other.coordinator == Some(coordinator)
+            && other.acknowledged.as_ref().is_some_and(|other| other.counter(coordinator) == event)
+    });
+    reused.then_some(LossCause::ReusedCounter)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convergence, siblings, membership.
+
+/// One replica's sibling set for a key.
+pub type Held<'a> = (NodeId, &'a [Version]);
+
+/// Keys whose live replicas hold different sibling sets, each with two replicas that differ.
+pub fn disagreements<'a, 'b>(
+    holders: &'b Holders<'a>,
+) -> impl Iterator<Item = (&'a str, Held<'a>, Held<'a>)> + 'b {
+    holders.keys().into_iter().filter_map(|key| {
+        let replicas = holders.replicas(key);
+        let first = *replicas.first()?;
+        let other = replicas.iter().find(|(_, versions)| *versions != first.1)?;
+        Some((key, first, *other))
+    })
+}
+
+pub fn convergence(holders: &Holders, keys: &mut BTreeSet<Key>) -> Findings {
+    let mut findings = Findings::default();
+    for (key, (first, first_versions), (other, other_versions)) in disagreements(holders) {
+        keys.insert(key.to_string());
+        findings.add(|| {
+            let (first_text, other_text) = (versions_text(first_versions), versions_text(other_versions));
+            format!("{key}: {first} holds {first_text} but {other} holds {other_text}")
+        });
+    }
+    findings
+}
+
+pub fn siblings(holders: &Holders, keys: &mut BTreeSet<Key>) -> Findings {
+    let mut findings = Findings::default();
+    for (id, durable) in &holders.nodes {
+        for (key, versions) in durable.store.keys() {
+            let Some((left, right)) = related_pair(versions) else { continue };
+            keys.insert(key.clone());
+            findings.add(|| {
+                let relation = match left.clock.compare(&right.clock) {
+                    ClockOrder::Equal if left == right => "the same version twice",
+                    ClockOrder::Equal => "two versions with equal clocks",
+                    _ => "a version its sibling descends from",
+                };
+                format!("{id} holds {relation} for {key}: {}", versions_text(versions))
+            });
+        }
+    }
+    findings
+}
+
+/// Two versions of one sibling set that are not concurrent, if any. Equal dotted clocks with
+/// different values are two writes that reused a dot: the store keeps both, as concurrent.
+fn related_pair(versions: &[Version]) -> Option<(&Version, &Version)> {
+    versions.iter().enumerate().find_map(|(index, left)| {
+        let related = versions[index + 1..].iter().find(|right| match left.clock.compare(&right.clock) {
+            ClockOrder::Concurrent => false,
+            ClockOrder::Equal => left.clock.dot().is_none() || left.value == right.value,
+            ClockOrder::Before | ClockOrder::After => true,
+        });
+        related.map(|right| (left, right))
+    })
+}
+
+/// Every live node sees the same ring, and that ring covers every partition with a serving
+/// member.
+pub fn membership(holders: &Holders) -> Findings {
+    let mut findings = Findings::default();
+    let mut digests = holders.nodes.iter().map(|(id, durable)| (*id, durable.view.ring_digest()));
+    let Some((first, expected)) = digests.next() else { return findings };
+    for (id, digest) in digests.filter(|(_, digest)| *digest != expected) {
+        findings.add(|| format!("{id} sees ring {digest:016x}, {first} sees {expected:016x}"));
+    }
+    if holders.ring.is_empty() {
+        findings.add(|| format!("{first}'s ring has no tokens: no key has a replica"));
+    }
+    findings
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integrity, from the trace.
+
+/// One get or put round as the trace shows it.
+#[derive(Default)]
+struct Round {
+    kind: Option<OperationKind>,
+    key: Key,
+    required: usize,
+    /// Nodes that stored this round's version (or answered its read), the coordinator included
+    /// when it is one of the key's top N.
+    answered: BTreeSet<NodeId>,
+}
+
+/// What the integrity audit knows of one replica message.
+#[derive(Clone, Copy)]
+enum Traced {
+    /// A replica write or read a round sent: (coordinator, request).
+    Request(NodeId, RequestId),
+    /// A replica's answer to the replica message with this id.
+    Answer(u64),
+}
+
+/// Judges integrity from a full trace: every get's values were written to its own key, and every
+/// acknowledged put and successful get had W (or R) distinct answers to this very round before
+/// the reply. The trace ties an answer to the message it answers by position (a node's outputs
+/// follow the input they answer), never by the operation ids the nodes chose, so an answer meant
+/// for an earlier incarnation of the coordinator never counts for a later round.
+pub fn integrity(trace: &Trace, config: &ClusterConfig, keys: &mut BTreeSet<Key>) -> Verdict {
+    let mut findings = Findings::default();
+    let mut audit = Audit::new(config);
+    for event in trace.events() {
+        audit.step(&event, &mut findings, keys);
+    }
+    findings.verdict()
+}
+
+struct Audit {
+    /// Each node's quorum sizes, as its last SetConfig left them.
+    quorums: BTreeMap<NodeId, (usize, usize)>,
+    default_quorums: (usize, usize),
+    /// Each node's incarnation: a crash ends every round it was coordinating.
+    incarnation: BTreeMap<NodeId, u64>,
+    /// The message being handled now, if the input is a message.
+    handling: Option<u64>,
+    /// (coordinator, request) → its rounds, each in the coordinator's incarnation then: a
+    /// duplicated forward can make a coordinator run two rounds for one request.
+    rounds: BTreeMap<(NodeId, RequestId), Vec<(u64, Round)>>,
+    /// (coordinator, incarnation, operation id) → the request it coordinates.
+    operations: BTreeMap<(NodeId, u64, OperationId), RequestId>,
+    /// The request the node handling the input began to coordinate (`RequestCoordinated`).
+    coordinating: Option<(NodeId, RequestId)>,
+    messages: BTreeMap<u64, (NodeId, Traced)>,
+    /// A replica request message → which of its request's rounds sent it.
+    round_of_message: BTreeMap<u64, usize>,
+    /// (coordinator, incarnation, operation id) → the round's index among its request's.
+    round_of_operation: BTreeMap<(NodeId, u64, OperationId), usize>,
+    /// Values put to each key: by anyone, acknowledged or not.
+    written: BTreeMap<Key, BTreeSet<Vec<u8>>>,
+}
+
+impl Audit {
+    fn new(config: &ClusterConfig) -> Audit {
+        Audit {
+            quorums: BTreeMap::new(),
+            default_quorums: (config.reads_r, config.writes_w),
+            incarnation: BTreeMap::new(),
+            handling: None,
+            rounds: BTreeMap::new(),
+            operations: BTreeMap::new(),
+            coordinating: None,
+            messages: BTreeMap::new(),
+            round_of_message: BTreeMap::new(),
+            round_of_operation: BTreeMap::new(),
+            written: BTreeMap::new(),
+        }
+    }
+
+    fn incarnation(&self, node: NodeId) -> u64 {
+        self.incarnation.get(&node).copied().unwrap_or(0)
+    }
+
+    fn step(&mut self, event: &TraceEvent, findings: &mut Findings, keys: &mut BTreeSet<Key>) {
+        match event {
+            TraceEvent::Delivered { message_id, .. } => {
+                self.handling = Some(*message_id);
+                self.coordinating = None;
+                self.on_delivered(*message_id);
+            }
+            TraceEvent::TimerFired { node, .. } | TraceEvent::Admin { node, .. } => {
+                self.handling = None;
+                self.coordinating = None;
+                if let TraceEvent::Admin { command: AdminCommand::SetConfig(config), .. } = event {
+                    self.quorums.insert(*node, (config.reads_r, config.writes_w));
+                }
+            }
+            TraceEvent::ClientRequested { request, .. } => {
+                self.handling = None;
+                self.coordinating = None;
+                if let ClientOperation::Put { key, value, .. } = &request.operation {
+                    self.written.entry(key.clone()).or_default().insert(value.clone());
+                }
+            }
+            TraceEvent::Observed {
+                node,
+                observation: Observation::RequestCoordinated { request, operation, key, preference_list, .. },
+                ..
+            } => {
+                let (reads_r, writes_w) = self.quorums.get(node).copied().unwrap_or(self.default_quorums);
+                let required = if *operation == OperationKind::Get { reads_r } else { writes_w };
+                let mut answered = BTreeSet::new();
+                if preference_list.contains(node) {
+                    answered.insert(*node);
+                }
+                let round = Round { kind: Some(*operation), key: key.clone(), required, answered };
+                let incarnation = self.incarnation(*node);
+                self.rounds.entry((*node, *request)).or_default().push((incarnation, round));
+                self.coordinating = Some((*node, *request));
+            }
+            TraceEvent::Sent { message_id, from, to, message, .. } => {
+                self.on_sent(*message_id, *from, *to, message)
+            }
+            TraceEvent::ClientReplied { request, result, .. } => {
+                self.on_replied(*request, result, findings, keys)
+            }
+            TraceEvent::Fault {
+                fault: Fault::Crash(node) | Fault::Wipe(node) | Fault::Restart(node),
+                ..
+            } => {
+                *self.incarnation.entry(*node).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_sent(&mut self, message_id: u64, from: NodeId, to: NodeId, message: &Message) {
+        let traced = match message {
+            Message::ReplicaWrite { operation, .. } | Message::ReplicaRead { operation, .. } => {
+                let incarnation = self.incarnation(from);
+                let key = (from, incarnation, *operation);
+                let request =
+                    match self.coordinating.filter(|(node, _)| *node == from).map(|(_, request)| request) {
+                        Some(request) => {
+                            let index = self
+                                .rounds
+                                .get(&(from, request))
+                                .map_or(0, |rounds| rounds.len().saturating_sub(1));
+                            self.operations.insert(key, request);
+                            self.round_of_operation.insert(key, index);
+                            Some(request)
+                        }
+                        None => self.operations.get(&key).copied(),
+                    };
+                if let Some(index) = self.round_of_operation.get(&key) {
+                    self.round_of_message.insert(message_id, *index);
+                }
+                request.map(|request| Traced::Request(from, request))
+            }
+            Message::ReplicaWriteAck { .. } | Message::ReplicaReadReply { .. } => {
+                // The answer to the replica message this node is handling, if it is one.
+                let handled = self.handling.filter(|handled| {
+                    matches!(self.messages.get(handled), Some((to, Traced::Request(..))) if *to == from)
+                });
+                handled.map(Traced::Answer)
+            }
+            _ => None,
+        };
+        if let Some(traced) = traced {
+            self.messages.insert(message_id, (to, traced));
+        }
+    }
+
+    /// An answer delivered to its coordinator counts for the round that sent the request it
+    /// answers, if that round is still of the coordinator's current incarnation.
+    fn on_delivered(&mut self, message_id: u64) {
+        let Some((coordinator, Traced::Answer(request_message))) = self.messages.get(&message_id).copied()
+        else {
+            return;
+        };
+        let Some((replica, Traced::Request(sender, request))) = self.messages.get(&request_message).copied()
+        else {
+            return;
+        };
+        if sender != coordinator {
+            return;
+        }
+        let incarnation = self.incarnation(coordinator);
+        let request_message_round = self.round_of_message.get(&request_message).copied();
+        let Some(rounds) = self.rounds.get_mut(&(coordinator, request)) else { return };
+        if let Some((round_incarnation, round)) =
+            request_message_round.and_then(|index| rounds.get_mut(index))
+        {
+            if *round_incarnation == incarnation {
+                round.answered.insert(replica);
+            }
+        }
+    }
+
+    fn on_replied(
+        &mut self,
+        request: RequestId,
+        result: &crate::protocol::message::ClientResult,
+        findings: &mut Findings,
+        keys: &mut BTreeSet<Key>,
+    ) {
+        let (coordinator, versions) = match result {
+            Ok(ClientResponse::Put { coordinator, .. }) => (*coordinator, None),
+            Ok(ClientResponse::Got { coordinator, versions, .. }) => (*coordinator, Some(versions)),
+            Err(_) => return,
+        };
+        let Some(rounds) = self.rounds.get(&(coordinator, request)) else {
+            findings.add(|| {
+                format!("request {} was answered for {coordinator}, which never coordinated it", request.0)
+            });
+            return;
+        };
+        let round = rounds.iter().map(|(_, round)| round).max_by_key(|round| round.answered.len());
+        let round = round.expect("a round is recorded with its request");
+        if round.answered.len() < round.required {
+            keys.insert(round.key.clone());
+            let kind = if round.kind == Some(OperationKind::Get) { "get" } else { "put" };
+            let (quorum, answered) = (round.required, round.answered.len());
+            let nodes: Vec<NodeId> = round.answered.iter().copied().collect();
+            findings.add(|| {
+                format!(
+                    "{kind} of {} (request {}) was acknowledged by {coordinator} after {answered} of the {quorum} \
+                     answers its quorum needs, from {}: it counted answers to another round",
+                    round.key,
+                    request.0,
+                    nodes_text(&nodes)
+                )
+            });
+        }
+        let Some(versions) = versions else { return };
+        let written = self.written.get(&round.key);
+        for version in versions {
+            if written.is_some_and(|values| values.contains(&version.value)) {
+                continue;
+            }
+            keys.insert(round.key.clone());
+            let key = round.key.clone();
+            let elsewhere: Vec<&str> = self
+                .written
+                .iter()
+                .filter(|(_, values)| values.contains(&version.value))
+                .map(|(other, _)| other.as_str())
+                .collect();
+            findings.add(|| {
+                format!(
+                    "get of {key} (request {}) returned \"{}\", which no put wrote to {key} (it was written to {:?})",
+                    request.0,
+                    value_text(&version.value),
+                    elsewhere
+                )
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text for people.
+
+pub fn nodes_text(nodes: &[NodeId]) -> String {
+    let names: Vec<String> = nodes.iter().map(NodeId::to_string).collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// A clock as `{n1:3,n2:1}`, a dot as `{n1:2}+n3:5`.
+pub fn clock_text(clock: &VectorClock) -> String {
+    let entries: Vec<String> =
+        clock.entries().iter().map(|entry| format!("{}:{}", entry.node, entry.counter)).collect();
+    let dot = clock.dot().map_or(String::new(), |dot| format!("+{}:{}", dot.node, dot.counter));
+    format!("{{{}}}{dot}", entries.join(","))
+}
+
+pub fn value_text(value: &[u8]) -> String {
+    let value = String::from_utf8_lossy(value);
+    let shown: String = value.chars().take(VALUE_CHARS_MAX).collect();
+    let ellipsis = if value.chars().count() > VALUE_CHARS_MAX { "…" } else { "" };
+    format!("{shown}{ellipsis}")
+}
+
+/// Versions as `[{n1:3}="book,lamp", ..]`, long values cut short.
+pub fn versions_text(versions: &[Version]) -> String {
+    let texts: Vec<String> = versions
+        .iter()
+        .map(|version| format!("{}=\"{}\"", clock_text(&version.clock), value_text(&version.value)))
+        .collect();
+    format!("[{}]", texts.join(", "))
+}
