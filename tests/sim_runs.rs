@@ -118,7 +118,7 @@ fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
 
 /// The page's cluster through a wipe, a restart from nothing, a join, a leave and a quorum
 /// change. `tests/e2e/runtime.test.mjs` runs the same through real Web Workers.
-pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0x0a1c_9bc4_6cf7_2b6e;
+pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0x6985_b896_8c2b_0021;
 
 #[test]
 fn the_page_cluster_membership_golden_hash_is_unchanged() {

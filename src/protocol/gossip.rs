@@ -1,30 +1,37 @@
 //! Gossip membership (§4.8) and adding or removing nodes (§4.9). Views spread by push-pull
 //! gossip with one random peer per interval, and now and then a seed. A joiner pulls the ranges
-//! it will hold from their current replicas before it turns Normal; a leaver pushes its ranges
-//! to their new replicas before it turns Left. Whenever the ring changes, a node holding keys
-//! it no longer replicates hands them to the key's current replicas and drops them only after
-//! every one of them confirmed.
-
+//! it will hold from their current replicas before it turns Normal. Every node hands the keys
+//! it holds but does not replicate to the nodes that do, range by range, and drops a range only
+//! once every one of them confirmed the very contents it holds ("upon confirmation", §4.9): a
+//! Normal node whenever the current ring displaces it, a leaver for everything it holds, to the
+//! replicas of the ring once it is gone. Unconfirmed transfers are retried with a doubling
+//! timeout, to the receivers the ring names at the time, so a receiver that leaves in turn is
+//! replaced rather than waited for. A leaver turns Left once every receiver confirmed each of
+//! its ranges; anything written to it meanwhile it still holds, and hands on from Left.
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::membership::{MemberRecord, MemberStatus};
 use super::message::{KeyVersions, Message};
 use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource, UnreachableReason};
-use super::ring::ring_position;
+use super::ring::{ring_position, Ring};
+use super::store::sibling_set_digest;
 use super::types::{KeyRange, NodeId};
 
 /// Every this many rounds a node gossips with a seed, so no logical partition lasts (§4.8.2).
 pub const SEED_GOSSIP_EVERY_ROUNDS: u64 = 5;
 
+/// A handed-over range's retry timeout doubles up to this many times: with the default 1 s
+/// request timeout, a receiver that stays silent gets the range again every 8 s.
+pub const HANDOVER_BACKOFF_DOUBLINGS_MAX: u32 = 3;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Direction {
     /// A joiner asked for the range.
     Pull,
-    /// A leaver sent the range unasked.
-    Push,
-    /// A displaced holder sent the range to its current replicas before dropping it.
-    Handoff,
+    /// A holder sent a range it does not replicate to the nodes that do, to drop it once they
+    /// all confirmed: a displaced holder, or a leaver.
+    Handover,
 }
 
 #[derive(Clone, Debug)]
@@ -34,15 +41,39 @@ struct PendingTransfer {
     /// Who to ask next if `peer` does not answer.
     candidates: Vec<NodeId>,
     direction: Direction,
+    /// A handover: the digest of the range's contents as sent ([`Node::range_digest`]).
+    digest: u64,
+    /// A handover: how many times this receiver was sent the range without confirming.
+    attempt: u32,
 }
 
-/// Range transfers this node is part of.
+/// One range this node holds but does not replicate, on its way to the nodes that do.
+#[derive(Clone, Debug, Default)]
+struct Handover {
+    /// The replicas of the range on the ring the keys go to, in preference-list order.
+    receivers: Vec<NodeId>,
+    /// Receivers that confirmed, with the digest of the contents they confirmed.
+    confirmed: BTreeMap<NodeId, u64>,
+    /// The transfer in flight to each receiver.
+    in_flight: BTreeMap<NodeId, u64>,
+}
+
+impl Handover {
+    /// Every receiver confirmed the range at least once (not necessarily its latest contents).
+    fn confirmed_once(&self) -> bool {
+        !self.receivers.is_empty() && self.receivers.iter().all(|node| self.confirmed.contains_key(node))
+    }
+}
+
+/// Range transfers this node is part of. At most one transfer per (range, receiver) is in
+/// flight, and ranges are those of the ring, so both maps are bounded by the ring's ranges
+/// times N (plus a joiner's pulls).
 #[derive(Clone, Debug, Default)]
 pub struct Transfers {
     next_id: u64,
     pending: BTreeMap<u64, PendingTransfer>,
-    /// Ranges being handed off before they are dropped, with the transfers still unconfirmed.
-    handoffs: BTreeMap<KeyRange, BTreeSet<u64>>,
+    /// Ranges being handed over before they are dropped.
+    handovers: BTreeMap<KeyRange, Handover>,
     /// A join waits for a seed's view before it picks tokens.
     awaiting_view: bool,
 }
@@ -106,6 +137,10 @@ impl Node {
 
     fn after_membership_change(&mut self) {
         self.refresh_rings();
+        if let Some(record) = self.durable.view.plan_inherited_successors(self.config.strategy, self.id) {
+            self.durable.view.update_own(record);
+            self.refresh_rings();
+        }
         if let Some(record) = self.durable.view.claim_inherited(self.id) {
             self.durable.view.update_own(record);
             self.refresh_rings();
@@ -175,51 +210,38 @@ impl Node {
             return;
         }
         let peer = candidates.remove(0);
-        let transfer = self.open_transfer(range, peer, candidates, Direction::Pull);
+        let transfer = self.open_transfer(range, peer, candidates);
         self.send_range_request(peer, transfer, range);
     }
 
-    fn open_transfer(
-        &mut self,
-        range: KeyRange,
-        peer: NodeId,
-        candidates: Vec<NodeId>,
-        direction: Direction,
-    ) -> u64 {
+    fn open_transfer(&mut self, range: KeyRange, peer: NodeId, candidates: Vec<NodeId>) -> u64 {
+        let pending =
+            PendingTransfer { range, peer, candidates, direction: Direction::Pull, digest: 0, attempt: 0 };
+        self.open_transfer_with(pending, self.config.request_timeout_ms)
+    }
+
+    /// Ids carry the node and its incarnation, so a confirmation from before a restart never
+    /// matches a transfer opened after it.
+    fn open_transfer_with(&mut self, pending: PendingTransfer, timeout_ms: u64) -> u64 {
         self.transfers.next_id += 1;
-        let transfer = (u64::from(self.id.0) << 40) | self.transfers.next_id;
-        self.transfers.pending.insert(transfer, PendingTransfer { range, peer, candidates, direction });
-        self.set_timer(self.now_ms + self.config.request_timeout_ms, Timer::Transfer(transfer));
+        let incarnation = self.durable.incarnation & 0xff;
+        let transfer =
+            (u64::from(self.id.0) << 40) | (incarnation << 32) | (self.transfers.next_id & 0xffff_ffff);
+        self.transfers.pending.insert(transfer, pending);
+        self.set_timer(self.now_ms + timeout_ms, Timer::Transfer(transfer));
         transfer
     }
 
-    /// §4.9: the leaver hands each range it holds to the nodes that replicate it once it is gone.
+    /// §4.9: the leaver hands what it holds to the nodes that replicate it once it is gone
+    /// ([`Self::hand_off_displaced_keys`], run as its status changes), and turns Left once they
+    /// all confirmed.
     pub(super) fn begin_leave(&mut self) {
         let Some(record) = self.durable.view.plan_leave(self.config.strategy, self.id) else {
             let reason = format!("{} cannot leave: it is not a normal member", self.id);
             return self.observe(Observation::MessageRejected { from: self.id, reason });
         };
-        let ranges = self.current_ring.ranges_replicated_by(self.id, self.config.replicas_n);
         self.set_own_status(record);
-        for range in ranges {
-            self.push_range(range);
-        }
         self.finish_membership_step_if_done();
-    }
-
-    fn push_range(&mut self, range: KeyRange) {
-        let n = self.config.replicas_n;
-        let current = self.current_ring.preference_list(range.end_inclusive, n);
-        let receivers: Vec<NodeId> = self
-            .future_ring
-            .preference_list(range.end_inclusive, n)
-            .into_iter()
-            .filter(|node| *node != self.id && !current.contains(node))
-            .collect();
-        for receiver in receivers {
-            let transfer = self.open_transfer(range, receiver, Vec::new(), Direction::Push);
-            self.send_range(transfer, range, receiver);
-        }
     }
 
     fn send_range(&mut self, transfer: u64, range: KeyRange, to: NodeId) {
@@ -272,7 +294,11 @@ impl Node {
             }
         }
         self.send(from, Message::RangeTransferAck { transfer, range });
-        let pulled = self.transfers.pending.get(&transfer).is_some_and(|pending| pending.peer == from);
+        let pulled = self
+            .transfers
+            .pending
+            .get(&transfer)
+            .is_some_and(|pending| pending.peer == from && pending.direction == Direction::Pull);
         if pulled {
             self.transfers.pending.remove(&transfer);
         }
@@ -280,49 +306,68 @@ impl Node {
         self.finish_membership_step_if_done();
     }
 
-    /// The receiver confirmed: a leaver counts it towards leaving; a displaced holder drops
-    /// the range once every current replica confirmed.
+    /// The receiver confirmed: a handover notes what it confirmed, and drops the range once
+    /// every receiver confirmed its current contents.
     pub(super) fn on_range_transfer_ack(&mut self, from: NodeId, transfer: u64, range: KeyRange) {
         let ours = self.transfers.pending.get(&transfer).is_some_and(|p| p.peer == from && p.range == range);
         if !ours {
             return;
         }
         let pending = self.transfers.pending.remove(&transfer).expect("checked above");
-        match pending.direction {
-            Direction::Handoff => self.confirm_handoff(range, transfer),
-            Direction::Push | Direction::Pull => self.finish_membership_step_if_done(),
+        if pending.direction == Direction::Handover {
+            if let Some(handover) = self.transfers.handovers.get_mut(&range) {
+                if handover.in_flight.get(&from) == Some(&transfer) {
+                    handover.in_flight.remove(&from);
+                }
+                if handover.receivers.contains(&from) {
+                    handover.confirmed.insert(from, pending.digest);
+                }
+            }
+            let digest = self.range_digest(range);
+            self.settle_handover(range, digest);
         }
+        self.finish_membership_step_if_done();
     }
 
     pub(super) fn on_transfer_timer(&mut self, transfer: u64) {
         let Some(mut pending) = self.transfers.pending.remove(&transfer) else { return };
         self.mark_unreachable(pending.peer, UnreachableReason::TransferTimeout);
-        if pending.direction == Direction::Handoff {
-            // Keep the keys; the next ring check or anti-entropy round starts a new handoff.
-            self.transfers.handoffs.remove(&pending.range);
-            return;
+        match pending.direction {
+            Direction::Handover => {
+                // Retry the same receiver, waiting longer each time, while the ring still names
+                // it; a ring change re-planned the range already (§4.9: no drop unconfirmed).
+                let range = pending.range;
+                let Some(handover) = self.transfers.handovers.get_mut(&range) else { return };
+                if handover.in_flight.get(&pending.peer) != Some(&transfer) {
+                    return;
+                }
+                handover.in_flight.remove(&pending.peer);
+                if handover.receivers.contains(&pending.peer) {
+                    self.send_handover(range, pending.peer, pending.attempt.saturating_add(1));
+                }
+            }
+            Direction::Pull if !pending.candidates.is_empty() => {
+                let peer = pending.candidates.remove(0);
+                let range = pending.range;
+                let transfer = self.open_transfer(range, peer, pending.candidates);
+                self.send_range_request(peer, transfer, range);
+            }
+            Direction::Pull => {
+                // Nobody left to ask: anti-entropy repairs what was missed; the old holders
+                // keep the range until the joiner confirms a handover of it.
+                self.finish_membership_step_if_done();
+            }
         }
-        if pending.direction == Direction::Pull && !pending.candidates.is_empty() {
-            let peer = pending.candidates.remove(0);
-            let range = pending.range;
-            let transfer = self.open_transfer(range, peer, pending.candidates, Direction::Pull);
-            self.send_range_request(peer, transfer, range);
-            return;
-        }
-        // Nobody left to ask (or the receiver is gone): anti-entropy repairs what was missed.
-        self.finish_membership_step_if_done();
     }
 
-    /// A joiner becomes Normal, and a leaver Left, once no transfer is pending.
+    /// A joiner becomes Normal once none of its pulls is pending; a leaver Left once every
+    /// receiver confirmed each range it holds ([`Self::leave_handed_over`]).
     fn finish_membership_step_if_done(&mut self) {
-        if !self.transfers.pending.is_empty() {
-            return;
-        }
         let Some(record) = self.durable.view.record(self.id).cloned() else { return };
         let next = match record.status {
-            MemberStatus::Joining => MemberStatus::Normal,
-            MemberStatus::Leaving => MemberStatus::Left,
-            MemberStatus::Normal | MemberStatus::Left => return,
+            MemberStatus::Joining if !self.pulls_pending() => MemberStatus::Normal,
+            MemberStatus::Leaving if self.leave_handed_over() => MemberStatus::Left,
+            _ => return,
         };
         self.set_own_status(MemberRecord { status: next, version: record.version + 1, ..record });
         let peers: Vec<NodeId> =
@@ -330,51 +375,135 @@ impl Node {
         if let Some(peer) = self.choose(&peers) {
             self.send_gossip(peer);
         }
-        if next == MemberStatus::Left {
-            self.drop_everything();
-        }
     }
 
-    /// Hands keys this node no longer replicates to their current replicas (§4.9), grouped by
-    /// the ring's ranges; one handoff per range at a time.
+    fn pulls_pending(&self) -> bool {
+        self.transfers.pending.values().any(|pending| pending.direction == Direction::Pull)
+    }
+
+    /// Whether a leaver has had the range of every key it holds confirmed by each of that
+    /// range's receivers on the ring without it. A range written to since its confirmation
+    /// stays held and is handed on from Left; a key no plan covers yet (it arrived since, or
+    /// the node restarted) keeps it Leaving; so does an empty future ring, nobody to hand to.
+    fn leave_handed_over(&self) -> bool {
+        self.durable.store.keys().all(|(key, _)| {
+            !self.future_ring.is_empty() && {
+                let range = self.future_ring.range_of(ring_position(key.as_bytes()));
+                self.transfers.handovers.get(&range).is_some_and(Handover::confirmed_once)
+            }
+        })
+    }
+
+    /// Plans the handover of every key this node holds but does not replicate (§4.9), as
+    /// [`Self::placement`] says. Each such range goes to its N replicas there; plans of ranges
+    /// that no longer need one are abandoned (their keys kept), transfers to receivers the ring
+    /// no longer names are forgotten, and the rest are sent, or dropped if already confirmed.
     pub(super) fn hand_off_displaced_keys(&mut self) {
-        if self.current_ring.is_empty() || self.status() == Some(MemberStatus::Left) {
-            return;
+        let plan = displaced_ranges(&self.durable.store, &self.placement());
+        let abandoned: Vec<KeyRange> =
+            self.transfers.handovers.keys().filter(|range| !plan.contains_key(range)).copied().collect();
+        for range in abandoned {
+            self.abandon_handover(range);
         }
-        let n = self.config.replicas_n;
-        let mut displaced: BTreeSet<KeyRange> = BTreeSet::new();
-        for (key, _) in self.durable.store.keys() {
-            let position = ring_position(key.as_bytes());
-            if !self.current_ring.preference_list(position, n).contains(&self.id) {
-                displaced.insert(self.current_ring.range_of(position));
+        for (range, (receivers, digest)) in plan {
+            let handover = self.transfers.handovers.entry(range).or_default();
+            if handover.receivers != receivers {
+                handover.confirmed.retain(|node, _| receivers.contains(node));
+                let replaced: Vec<u64> = handover
+                    .in_flight
+                    .iter()
+                    .filter(|(node, _)| !receivers.contains(node))
+                    .map(|(_, transfer)| *transfer)
+                    .collect();
+                handover.in_flight.retain(|node, _| receivers.contains(node));
+                handover.receivers = receivers;
+                for transfer in replaced {
+                    self.transfers.pending.remove(&transfer);
+                }
             }
+            self.settle_handover(range, digest);
         }
-        for range in displaced {
-            if self.transfers.handoffs.contains_key(&range) {
-                continue;
-            }
-            let me = self.id;
-            let receivers: Vec<NodeId> = self.current_ring.preference_list(range.end_inclusive, n);
-            let mut transfers = BTreeSet::new();
-            for receiver in receivers.into_iter().filter(|node| *node != me) {
-                let transfer = self.open_transfer(range, receiver, Vec::new(), Direction::Handoff);
-                self.send_range(transfer, range, receiver);
-                transfers.insert(transfer);
-            }
-            self.transfers.handoffs.insert(range, transfers);
+        if self.status() == Some(MemberStatus::Leaving) {
+            self.finish_membership_step_if_done();
         }
     }
 
-    /// Every current replica confirmed: drop the keys of `range` this node still does not
-    /// replicate.
-    fn confirm_handoff(&mut self, range: KeyRange, transfer: u64) {
-        let Some(unconfirmed) = self.transfers.handoffs.get_mut(&range) else { return };
-        unconfirmed.remove(&transfer);
-        if !unconfirmed.is_empty() {
+    /// Where this node's keys belong. A leaver, or a node that has left, keeps nothing and
+    /// hands each key to its replicas on the future ring, where it has no place. Any other node
+    /// keeps what it replicates on the current ring or will on the future one (what a joiner
+    /// pulled, or a leaver pushed to it), and hands the rest to the current replicas.
+    fn placement(&self) -> Placement<'_> {
+        let leaving = matches!(self.status(), Some(MemberStatus::Leaving | MemberStatus::Left));
+        let (target, also_kept_on) =
+            if leaving { (&self.future_ring, None) } else { (&self.current_ring, Some(&self.future_ring)) };
+        Placement { target, also_kept_on, me: self.id, n: self.config.replicas_n }
+    }
+
+    /// Forgets the plan for `range` and its transfers in flight; the keys stay.
+    fn abandon_handover(&mut self, range: KeyRange) {
+        let Some(handover) = self.transfers.handovers.remove(&range) else { return };
+        for transfer in handover.in_flight.values() {
+            self.transfers.pending.remove(transfer);
+        }
+    }
+
+    /// Drops `range` if every receiver confirmed the contents whose digest is `digest` (the
+    /// range's now), else sends it to each receiver that has not and has nothing in flight.
+    fn settle_handover(&mut self, range: KeyRange, digest: u64) {
+        let Some(handover) = self.transfers.handovers.get(&range) else { return };
+        if handover.receivers.is_empty() {
             return;
         }
-        self.transfers.handoffs.remove(&range);
-        let n = self.config.replicas_n;
+        if handover.receivers.iter().all(|node| handover.confirmed.get(node) == Some(&digest)) {
+            self.abandon_handover(range);
+            return self.drop_range(range);
+        }
+        let unsent: Vec<NodeId> = handover
+            .receivers
+            .iter()
+            .filter(|node| handover.confirmed.get(node) != Some(&digest))
+            .filter(|node| !handover.in_flight.contains_key(node))
+            .copied()
+            .collect();
+        for receiver in unsent {
+            self.send_handover(range, receiver, 0);
+        }
+    }
+
+    /// Sends `range`'s contents to `receiver`, waiting for its confirmation twice as long as
+    /// last time, up to [`HANDOVER_BACKOFF_DOUBLINGS_MAX`] doublings.
+    fn send_handover(&mut self, range: KeyRange, receiver: NodeId, attempt: u32) {
+        let digest = self.range_digest(range);
+        let pending = PendingTransfer {
+            range,
+            peer: receiver,
+            candidates: Vec::new(),
+            direction: Direction::Handover,
+            digest,
+            attempt,
+        };
+        let timeout_ms = self.config.request_timeout_ms << attempt.min(HANDOVER_BACKOFF_DOUBLINGS_MAX);
+        let transfer = self.open_transfer_with(pending, timeout_ms);
+        if let Some(handover) = self.transfers.handovers.get_mut(&range) {
+            handover.in_flight.insert(receiver, transfer);
+        }
+        self.send_range(transfer, range, receiver);
+    }
+
+    /// A digest of this node's keys in `range` and their sibling sets: a receiver that
+    /// confirmed contents of the same digest holds every version this node holds there.
+    fn range_digest(&self, range: KeyRange) -> u64 {
+        self.durable
+            .store
+            .keys()
+            .filter(|(key, _)| range.contains(ring_position(key.as_bytes())))
+            .fold(DIGEST_OFFSET_BASIS, |digest, (key, versions)| digest_key(digest, key, versions))
+    }
+
+    /// Every receiver confirmed what this node holds of `range`: drop the keys of it this node
+    /// does not replicate.
+    fn drop_range(&mut self, range: KeyRange) {
+        let placement = self.placement();
         let stale: Vec<String> = self
             .durable
             .store
@@ -382,7 +511,7 @@ impl Node {
             .map(|(key, _)| key)
             .filter(|key| {
                 let position = ring_position(key.as_bytes());
-                range.contains(position) && !self.current_ring.preference_list(position, n).contains(&self.id)
+                range.contains(position) && !placement.keeps(position)
             })
             .cloned()
             .collect();
@@ -392,14 +521,247 @@ impl Node {
         self.durable_changed = true;
         self.observe(Observation::RangeDropped { range, keys: stale.len() });
     }
+}
 
-    fn drop_everything(&mut self) {
-        let keys: Vec<String> = self.durable.store.keys().map(|(key, _)| key.clone()).collect();
-        for key in &keys {
-            self.durable.store.remove(key);
+/// Which keys a node keeps, and where the others go ([`Node::placement`]).
+struct Placement<'a> {
+    /// The ring whose replicas receive the keys this node does not keep.
+    target: &'a Ring,
+    /// Another ring on which being a replica also keeps a key.
+    also_kept_on: Option<&'a Ring>,
+    me: NodeId,
+    n: usize,
+}
+
+impl Placement<'_> {
+    fn keeps(&self, position: super::types::RingPosition) -> bool {
+        let replicates =
+            |ring: &Ring| !ring.is_empty() && ring.preference_list(position, self.n).contains(&self.me);
+        replicates(self.target) || self.also_kept_on.is_some_and(replicates)
+    }
+}
+
+const DIGEST_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+const DIGEST_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a over the key's bytes and its sibling set's digest, folded into `digest`.
+fn digest_key(digest: u64, key: &str, versions: &[super::store::Version]) -> u64 {
+    let bytes = key.as_bytes().iter().copied().chain(sibling_set_digest(versions).to_be_bytes());
+    bytes.fold(digest, |digest, byte| (digest ^ u64::from(byte)).wrapping_mul(DIGEST_PRIME))
+}
+
+/// The ranges of the target ring holding keys of `store` that `placement` does not keep, each
+/// with its N replicas there and the digest of all of the store's keys in it
+/// ([`Node::range_digest`]'s: what a transfer sends). None on an empty target ring, which has
+/// nobody to hand to.
+fn displaced_ranges(
+    store: &super::store::VersionedStore,
+    placement: &Placement<'_>,
+) -> BTreeMap<KeyRange, (Vec<NodeId>, u64)> {
+    let ring = placement.target;
+    let mut displaced: BTreeMap<KeyRange, (Vec<NodeId>, u64)> = BTreeMap::new();
+    if ring.is_empty() {
+        return displaced;
+    }
+    // Ranges whose every key is kept: this node replicates them on the target ring.
+    let mut kept: BTreeSet<KeyRange> = BTreeSet::new();
+    for (key, _) in store.keys() {
+        let position = ring_position(key.as_bytes());
+        let range = ring.range_of(position);
+        if kept.contains(&range) || displaced.contains_key(&range) {
+            continue;
         }
-        self.durable_changed = true;
-        let whole_ring = KeyRange { start_exclusive: 0, end_inclusive: 0 };
-        self.observe(Observation::RangeDropped { range: whole_ring, keys: keys.len() });
+        let receivers = ring.preference_list(range.end_inclusive, placement.n);
+        if receivers.contains(&placement.me) {
+            kept.insert(range);
+        } else if !placement.keeps(position) {
+            displaced.insert(range, (receivers, DIGEST_OFFSET_BASIS));
+        }
+    }
+    for (key, versions) in store.keys() {
+        let range = ring.range_of(ring_position(key.as_bytes()));
+        if let Some((_, digest)) = displaced.get_mut(&range) {
+            *digest = digest_key(*digest, key, versions);
+        }
+    }
+    displaced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::config::ClusterConfig;
+    use crate::protocol::message::{ClientOperation, ClientRequest, RequestId};
+    use crate::protocol::node::{AdminCommand, Output};
+
+    /// A RangeTransfer the node sent.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Sent {
+        to: NodeId,
+        transfer: u64,
+        range: KeyRange,
+        keys: usize,
+    }
+
+    /// The range transfers among `outputs`, and when each one's timer fires.
+    fn transfers(outputs: &[Output]) -> (Vec<Sent>, BTreeMap<u64, u64>) {
+        let mut sent = Vec::new();
+        let mut timers = BTreeMap::new();
+        for output in outputs {
+            match output {
+                Output::Send { to, message: Message::RangeTransfer { transfer, range, entries } } => {
+                    sent.push(Sent { to: *to, transfer: *transfer, range: *range, keys: entries.len() });
+                }
+                Output::SetTimer { at_ms, timer: Timer::Transfer(transfer) } => {
+                    timers.insert(*transfer, *at_ms);
+                }
+                _ => {}
+            }
+        }
+        (sent, timers)
+    }
+
+    fn drained(node: &mut Node) -> Vec<Output> {
+        node.drain_outputs().collect()
+    }
+
+    /// n1 of the default five, W = 1, holding one key it replicates that nobody else received
+    /// (its writes to the other replicas are simply never delivered).
+    fn n1_holding_a_key_alone() -> (Node, String) {
+        let config = ClusterConfig { writes_w: 1, ..ClusterConfig::default() };
+        let mut node = Node::new(config, NodeId(1), 11).unwrap();
+        let key = (0..1000)
+            .map(|index| format!("key{index}"))
+            .find(|key| node.ring().preference_list(ring_position(key.as_bytes()), 3)[0] == NodeId(1))
+            .unwrap();
+        let operation = ClientOperation::Put { key: key.clone(), value: b"alone".to_vec(), context: None };
+        node.handle_client(10, ClientRequest { id: RequestId(1), operation });
+        drained(&mut node);
+        assert_eq!(node.durable().store.get(&key).len(), 1);
+        (node, key)
+    }
+
+    fn ack(node: &mut Node, now_ms: u64, sent: &Sent) {
+        let message = Message::RangeTransferAck { transfer: sent.transfer, range: sent.range };
+        node.handle_message(now_ms, sent.to, message);
+    }
+
+    /// §4.9: the old holder removes keys only "upon confirmation". A leaver whose receivers do
+    /// not answer keeps the range and stays Leaving, sending it again to the same receivers
+    /// with a timeout that doubles up to a bound; their confirmations then let it drop the
+    /// range and turn Left.
+    #[test]
+    fn an_unconfirmed_leave_is_retried_with_backoff_and_nothing_dropped_section_4_9() {
+        let (mut node, key) = n1_holding_a_key_alone();
+        node.handle_admin(100, AdminCommand::Leave);
+        let (mut sent, mut timers) = transfers(&drained(&mut node));
+        let receivers: BTreeSet<NodeId> = sent.iter().map(|sent| sent.to).collect();
+        assert_eq!(receivers.len(), 3, "every replica of the ring without n1 gets the range: {sent:?}");
+        assert!(sent.iter().all(|sent| sent.keys == 1));
+        let mut timeouts = Vec::new();
+        let mut now_ms = 100;
+        for _ in 0..6 {
+            let (transfer, at_ms) =
+                timers.iter().map(|(transfer, at_ms)| (*transfer, *at_ms)).next().unwrap();
+            timeouts.push(at_ms - now_ms);
+            now_ms = at_ms;
+            for transfer in timers.keys().copied().collect::<Vec<_>>() {
+                node.handle_timer(now_ms, Timer::Transfer(transfer));
+            }
+            assert!(timers.contains_key(&transfer));
+            (sent, timers) = transfers(&drained(&mut node));
+            assert_eq!(
+                sent.iter().map(|sent| sent.to).collect::<BTreeSet<_>>(),
+                receivers,
+                "the same receivers"
+            );
+            assert_eq!(node.status(), Some(MemberStatus::Leaving));
+            assert_eq!(node.durable().store.get(&key).len(), 1, "kept while unconfirmed");
+        }
+        assert_eq!(timeouts, [1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+        let (last, others) = sent.split_last().unwrap();
+        for sent in others {
+            ack(&mut node, now_ms + 1, sent);
+        }
+        assert_eq!(node.status(), Some(MemberStatus::Leaving), "one receiver has not confirmed");
+        assert_eq!(node.durable().store.get(&key).len(), 1);
+        ack(&mut node, now_ms + 2, last);
+        assert_eq!(node.status(), Some(MemberStatus::Left));
+        assert!(node.durable().store.is_empty(), "dropped once every receiver confirmed");
+    }
+
+    /// §4.9: the range goes to the replicas of the ring without the leaver. A receiver that
+    /// starts leaving in turn is no longer one: the leaver re-plans from its future ring and
+    /// waits for the replacement, not for the departing node.
+    #[test]
+    fn a_receiver_that_leaves_is_replaced_by_the_next_planned_one_section_4_9() {
+        let (mut node, key) = n1_holding_a_key_alone();
+        let their_view = node.durable().view.clone();
+        node.handle_admin(100, AdminCommand::Leave);
+        let (sent, _) = transfers(&drained(&mut node));
+        let departing = sent[0].to;
+        let leaving = their_view.plan_leave(node.config().strategy, departing).unwrap();
+        node.handle_message(150, departing, Message::Gossip { records: vec![leaving] });
+        let (replanned, _) = transfers(&drained(&mut node));
+        let position = ring_position(key.as_bytes());
+        let planned = node.future_ring.preference_list(position, 3);
+        assert!(!planned.contains(&departing));
+        let replacement: Vec<NodeId> = replanned.iter().map(|sent| sent.to).collect();
+        assert_eq!(replacement.len(), 1, "only the new receiver is sent the range: {replanned:?}");
+        assert!(planned.contains(&replacement[0]) && !sent.iter().any(|sent| sent.to == replacement[0]));
+        ack(&mut node, 160, &sent[0]);
+        for sent in sent[1..].iter().chain(&replanned) {
+            assert_eq!(node.status(), Some(MemberStatus::Leaving), "{sent:?} not yet confirmed");
+            ack(&mut node, 170, sent);
+        }
+        assert_eq!(node.status(), Some(MemberStatus::Left));
+        assert!(node.durable().store.is_empty());
+    }
+
+    /// §4.9: confirmation covers what was sent. A write that reaches the leaver after it sent
+    /// the range is not dropped with it: the leaver turns Left once every receiver confirmed
+    /// the range, but keeps the newer version and sends it again until that is confirmed too.
+    #[test]
+    fn a_write_after_the_transfer_is_handed_on_before_it_is_dropped_section_4_9() {
+        let (mut node, key) = n1_holding_a_key_alone();
+        node.handle_admin(100, AdminCommand::Leave);
+        let (sent, _) = transfers(&drained(&mut node));
+        let operation = ClientOperation::Put { key: key.clone(), value: b"later".to_vec(), context: None };
+        node.handle_client(120, ClientRequest { id: RequestId(2), operation });
+        drained(&mut node);
+        for sent in &sent {
+            ack(&mut node, 130, sent);
+        }
+        assert_eq!(node.status(), Some(MemberStatus::Left), "every receiver confirmed the range once");
+        let held: Vec<&[u8]> =
+            node.durable().store.get(&key).iter().map(|version| &version.value[..]).collect();
+        assert_eq!(held, [b"later"], "the write after the transfer is kept");
+        let (resent, _) = transfers(&drained(&mut node));
+        assert_eq!(resent.len(), 3, "and sent again: {resent:?}");
+        for sent in &resent {
+            ack(&mut node, 140, sent);
+        }
+        assert!(node.durable().store.is_empty());
+    }
+
+    /// §4.9 across a crash: transfers are volatile, the leave is not. A leaver restarted from
+    /// its disk plans its handover again at its next periodic check and still finishes.
+    #[test]
+    fn a_restarted_leaver_resumes_its_handover_section_4_9() {
+        let (mut node, key) = n1_holding_a_key_alone();
+        node.handle_admin(100, AdminCommand::Leave);
+        drained(&mut node);
+        let config = node.config().clone();
+        let mut restarted = Node::restore(config, NodeId(1), 11, &node.durable_bytes()).unwrap();
+        drained(&mut restarted);
+        assert_eq!(restarted.status(), Some(MemberStatus::Leaving));
+        restarted.handle_timer(5_000, Timer::AntiEntropy);
+        let (sent, _) = transfers(&drained(&mut restarted));
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        for sent in &sent {
+            ack(&mut restarted, 5_010, sent);
+        }
+        assert_eq!(restarted.status(), Some(MemberStatus::Left));
+        assert!(restarted.durable().store.get(&key).is_empty());
     }
 }

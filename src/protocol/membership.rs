@@ -6,9 +6,14 @@
 //! A token listed by several records belongs to the highest claim `(claim_epoch, node)`. A
 //! leaving node names a successor for each token; those names count as claims at the leaver's
 //! `claim_epoch + 1`, so ownership passes without a hole until each successor lists the
-//! tokens in its own record ([`MembershipView::claim_inherited`]). A claim counts only if it
-//! names a known node serving that ring (current: Normal or Leaving; future: Normal or
-//! Joining), so no ring routes to a departed node whatever races gossip delivers.
+//! tokens in its own record ([`MembershipView::claim_inherited`]). A claim routes only to a
+//! known node serving that ring (current: Normal or Leaving; future: Normal or Joining), so no
+//! ring routes to a departed node whatever races gossip delivers. A successor that is itself
+//! leaving passes the claim on to its own successor for the token; where that chain ends
+//! nowhere (two nodes that left at once naming each other), a deterministic fallback heir
+//! inherits the token until the named leaver plans a successor for it
+//! ([`MembershipView::plan_inherited_successors`]). So under strategy 3 every partition handed
+//! over keeps exactly one serving owner ([`MembershipView::coverage_gaps`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,6 +75,20 @@ pub struct MemberChange {
 pub struct MergeOutcome {
     pub changes: Vec<MemberChange>,
     pub rejected: usize,
+}
+
+/// One way a view's current ring fails to give every key a serving coordinator (see
+/// [`MembershipView::coverage_gaps`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CoverageGap {
+    /// The ring has no token: no key has a coordinator.
+    EmptyRing,
+    /// Strategy 3: no token ends this partition, so its keys fall to the next token's owner.
+    UnownedPartition { partition: u32 },
+    /// Strategy 3: a token that ends no partition, splitting one between two owners.
+    MisalignedToken { token: Token, owner: NodeId },
+    /// A token routed to a node this view does not list as Normal or Leaving.
+    OwnerNotServing { token: Token, owner: NodeId },
 }
 
 /// One record per known node. Deserializing does not validate: feed untrusted records to
@@ -255,6 +274,84 @@ impl MembershipView {
         })
     }
 
+    /// Strategy 3: `me`'s Leaving or Left record naming successors for the tokens another
+    /// leaver's record hands to `me` that `me`'s own list does not cover yet, or None if there
+    /// are none (or no Normal member to inherit them). Two nodes that leave at once each plan
+    /// without knowing of the other and may name each other (§4.8 races); once the named one
+    /// learns of it, it passes those tokens on by the same rule as [`Self::plan_leave`], so
+    /// they reach planned successors instead of a fallback heir. Its claim epoch is unchanged:
+    /// the chain of successors keeps the naming leaver's epoch.
+    pub fn plan_inherited_successors(&self, strategy: PartitionStrategy, me: NodeId) -> Option<MemberRecord> {
+        let PartitionStrategy::EqualPartitions { partitions } = strategy else { return None };
+        let leaving =
+            |record: &&MemberRecord| matches!(record.status, MemberStatus::Leaving | MemberStatus::Left);
+        let record = self.record(me).filter(leaving)?;
+        let listed: BTreeSet<Token> = record.successors.iter().map(|(token, _)| *token).collect();
+        let named: BTreeSet<Token> = self
+            .records
+            .values()
+            .filter(|other| other.node != me)
+            .filter(leaving)
+            .flat_map(|other| other.successors.iter())
+            .filter(|(token, successor)| *successor == me && !listed.contains(token))
+            .map(|(token, _)| *token)
+            .collect();
+        if named.is_empty() {
+            return None;
+        }
+        let current = self.resolve(RingKind::Current);
+        let added = self.successors_of(me, &current, named.iter(), partitions);
+        if added.is_empty() {
+            return None;
+        }
+        let mut successors: BTreeMap<Token, NodeId> = added.into_iter().collect();
+        successors.extend(record.successors.iter().copied());
+        Some(MemberRecord {
+            successors: successors.into_iter().take(TOKENS_PER_NODE_MAX).collect(),
+            version: record.version.saturating_add(1),
+            ..record.clone()
+        })
+    }
+
+    /// Whether this view's current ring gives every key a serving coordinator, as a checker
+    /// asks of a node's view (§4.8, §4.9): empty if it does, else every gap found, in the order
+    /// of the variants of [`CoverageGap`]. Strategy 3: each of the Q partitions must end at a
+    /// token (no other tokens) owned by a member this view lists as Normal or Leaving.
+    /// Strategy 1: the ring must hold a token, and every token be owned by such a member.
+    /// Whether those members are actually up is for the caller to judge; a view only knows
+    /// what gossip told it. Pure, at most Q + one gap per token.
+    pub fn coverage_gaps(&self, strategy: PartitionStrategy) -> Vec<CoverageGap> {
+        let ring = self.current_ring();
+        if ring.is_empty() {
+            return vec![CoverageGap::EmptyRing];
+        }
+        let mut gaps = Vec::new();
+        if let PartitionStrategy::EqualPartitions { partitions } = strategy {
+            gaps.extend(
+                ring.uncovered_partitions(partitions)
+                    .into_iter()
+                    .map(|partition| CoverageGap::UnownedPartition { partition }),
+            );
+            gaps.extend(
+                ring.tokens()
+                    .iter()
+                    .filter(|(token, _)| partitions == 0 || partition_ending_at(*token, partitions).is_none())
+                    .map(|(token, owner)| CoverageGap::MisalignedToken { token: *token, owner: *owner }),
+            );
+        }
+        let serving = |owner: &NodeId| {
+            self.record(*owner)
+                .is_some_and(|record| matches!(record.status, MemberStatus::Normal | MemberStatus::Leaving))
+        };
+        gaps.extend(
+            ring.tokens()
+                .iter()
+                .filter(|(_, owner)| !serving(owner))
+                .map(|(token, owner)| CoverageGap::OwnerNotServing { token: *token, owner: *owner }),
+        );
+        gaps
+    }
+
     /// The leaver's own Left record once it has handed off its data (§4.9), or None unless it is
     /// Leaving. It keeps its successors so that its tokens stay routed to them.
     pub fn plan_left(&self, leaver: NodeId) -> Option<MemberRecord> {
@@ -294,7 +391,7 @@ impl MembershipView {
             .map(|(token, _)| token)
             .take(TOKENS_PER_NODE_MAX)
             .collect();
-        let claim_epoch = record.claim_epoch.max(self.inherited_claim_epoch(me));
+        let claim_epoch = record.claim_epoch.max(self.inherited_claim_epoch(me, &tokens));
         if tokens == record.tokens && claim_epoch == record.claim_epoch {
             return None;
         }
@@ -335,26 +432,88 @@ impl MembershipView {
     }
 
     /// As [`Self::resolve`], ignoring the successor list of `ignored`, if any.
+    ///
+    /// A successor claim naming a node that does not serve this ring follows that node's own
+    /// successor for the token, and so on (a chain of leavers, §4.9). A chain that ends nowhere
+    /// (concurrent leavers naming each other before either knew of the other, §4.8 races) is a
+    /// dead end: if no other claim on the token counts, the token goes to a fallback heir
+    /// ([`fallback_heir`]) rather than vanish, so that a partition handed over is never a
+    /// hole the next token's owner covers.
     fn resolve_without_successors_of(
         &self,
         kind: RingKind,
         ignored: Option<NodeId>,
     ) -> BTreeMap<Token, Claim> {
         let mut winners: BTreeMap<Token, Claim> = BTreeMap::new();
+        let mut dead_ends: BTreeMap<Token, u64> = BTreeMap::new();
         for record in self.records.values() {
             let successors_considered = Some(record.node) != ignored;
-            let claims = claims_of(record, kind, successors_considered);
-            for (token, claim) in claims.into_iter().filter(|(_, (_, owner))| self.serves(*owner, kind)) {
-                let winner = winners.entry(token).or_insert(claim);
-                *winner = (*winner).max(claim);
+            for (token, (epoch, named)) in claims_of(record, kind, successors_considered) {
+                match self.redirect(token, named, kind, ignored) {
+                    Some(owner) => {
+                        let winner = winners.entry(token).or_insert((epoch, owner));
+                        *winner = (*winner).max((epoch, owner));
+                    }
+                    None => {
+                        let highest = dead_ends.entry(token).or_insert(epoch);
+                        *highest = (*highest).max(epoch);
+                    }
+                }
+            }
+        }
+        let heirs = self.fallback_heirs(kind);
+        for (token, epoch) in dead_ends {
+            if let (None, Some(heir)) = (winners.get(&token), fallback_heir(token, &heirs)) {
+                winners.insert(token, (epoch, heir));
             }
         }
         winners
     }
 
-    /// Whether `node` is known and may be routed to on that ring. Claims naming anyone else are
-    /// void, so that concurrent leaves naming each other as successors (§4.8 races) leave a gap
-    /// that the next token's owner covers rather than a route to a departed node.
+    /// Where a claim naming `named` on `token` routes on that ring: `named` itself if it serves
+    /// it, else the successor a leaving `named` lists for the token, followed as far as the
+    /// records go (a cycle or a missing successor is a dead end, None). `ignored`'s successor
+    /// list is not followed.
+    fn redirect(
+        &self,
+        token: Token,
+        named: NodeId,
+        kind: RingKind,
+        ignored: Option<NodeId>,
+    ) -> Option<NodeId> {
+        let mut node = named;
+        // Each hop visits another record; more hops than records means a cycle.
+        for _ in 0..=self.records.len() {
+            if self.serves(node, kind) {
+                return Some(node);
+            }
+            let record = self.record(node).filter(|_| Some(node) != ignored)?;
+            if !matches!(record.status, MemberStatus::Leaving | MemberStatus::Left) {
+                return None;
+            }
+            let index = record.successors.binary_search_by_key(&token, |(listed, _)| *listed).ok()?;
+            node = record.successors[index].1;
+        }
+        None
+    }
+
+    /// The members that may inherit a dead-end token on that ring, ascending: the Normal ones,
+    /// or (none being Normal) any serving it.
+    fn fallback_heirs(&self, kind: RingKind) -> Vec<NodeId> {
+        let normal: Vec<NodeId> = self
+            .records
+            .values()
+            .filter(|record| record.status == MemberStatus::Normal)
+            .map(|record| record.node)
+            .collect();
+        if !normal.is_empty() {
+            return normal;
+        }
+        self.records.values().map(|record| record.node).filter(|node| self.serves(*node, kind)).collect()
+    }
+
+    /// Whether `node` is known and may be routed to on that ring. A claim naming anyone else
+    /// is redirected ([`Self::redirect`]), so no ring routes to a departed node.
     fn serves(&self, node: NodeId, kind: RingKind) -> bool {
         self.record(node).is_some_and(|record| match record.status {
             MemberStatus::Normal => true,
@@ -401,15 +560,25 @@ impl MembershipView {
             .unwrap_or(0)
     }
 
-    /// The highest epoch at which a Left member's successor list names `me`, or 0.
-    fn inherited_claim_epoch(&self, me: NodeId) -> u64 {
-        self.records
-            .values()
-            .filter(|record| record.status == MemberStatus::Left)
-            .filter(|record| record.successors.iter().any(|(_, successor)| *successor == me))
-            .map(|record| record.claim_epoch.saturating_add(1))
-            .max()
-            .unwrap_or(0)
+    /// The epoch `me` must claim at so that, listing `tokens`, no successor claim on them can
+    /// ever take them back: that of each claim naming `me`, and one above each claim naming
+    /// another node (a dead end `me` inherited as fallback heir, which would otherwise win again
+    /// if the node it names rejoined). 0 if there is none.
+    fn inherited_claim_epoch(&self, me: NodeId, tokens: &[Token]) -> u64 {
+        let mut highest = 0;
+        for record in self.records.values().filter(|record| record.node != me) {
+            if !matches!(record.status, MemberStatus::Leaving | MemberStatus::Left) {
+                continue;
+            }
+            let epoch = record.claim_epoch.saturating_add(1);
+            for (token, successor) in &record.successors {
+                if tokens.binary_search(token).is_ok() {
+                    let needed = if *successor == me { epoch } else { epoch.saturating_add(1) };
+                    highest = highest.max(needed);
+                }
+            }
+        }
+        highest
     }
 
     fn next_version(&self, node: NodeId) -> u64 {
@@ -529,6 +698,17 @@ fn claims_of(record: &MemberRecord, kind: RingKind, successors_considered: bool)
         .filter(|_| successors_count)
         .map(|(token, node)| (*token, (successor_epoch, *node)));
     own.chain(inherited).collect()
+}
+
+/// The heir of a dead-end token among `heirs`: one picked by the token's MD5 position, so that
+/// every node with the same view picks the same one, and a claim on another token (or the order
+/// claims arrive in) never changes the pick. None without heirs.
+fn fallback_heir(token: Token, heirs: &[NodeId]) -> Option<NodeId> {
+    if heirs.is_empty() {
+        return None;
+    }
+    let index = ring::ring_position(&token.to_be_bytes()) % heirs.len() as u128;
+    Some(heirs[index as usize])
 }
 
 fn ring_of(claims: &BTreeMap<Token, Claim>) -> Ring {
@@ -871,6 +1051,80 @@ mod tests {
         assert_eq!(view.current_ring(), ring);
     }
 
+    /// §4.9 with §6.2 strategy 3, under §4.8 races: two nodes plan their leaves from the same
+    /// view, so the first names the second as a successor. Merged, no partition is a hole: the
+    /// tokens the second was named for go to a fallback heir, then, once the second plans
+    /// successors for them, to those; both rings keep every partition on a serving member
+    /// through both leaves, and the heirs' claims settle it.
+    #[test]
+    fn two_leaves_planned_at_once_leave_no_hole_section_4_9() {
+        let base = five_members(EQUAL);
+        let (first, second) = (1..=5)
+            .flat_map(|first| (1..=5).map(move |second| (NodeId(first), NodeId(second))))
+            .find(|(first, second)| {
+                let plan = base.plan_leave(EQUAL, *first).unwrap();
+                first != second && plan.successors.iter().any(|(_, successor)| successor == second)
+            })
+            .expect("some leaver names another");
+        let first_plan = base.plan_leave(EQUAL, first).unwrap();
+        let second_plan = base.plan_leave(EQUAL, second).unwrap();
+        let handed: Vec<Token> = first_plan
+            .successors
+            .iter()
+            .filter(|(_, node)| *node == second)
+            .map(|(token, _)| *token)
+            .collect();
+        assert!(second_plan.successors.iter().all(|(token, _)| !handed.contains(token)), "unknown to it");
+        let mut view = base.clone();
+        view.merge(&[first_plan, second_plan]);
+        assert_covered(&view, EQUAL, 12);
+        let heirs: Vec<NodeId> =
+            handed.iter().map(|token| view.future_ring().preference_list(*token, 1)[0]).collect();
+        assert!(heirs.iter().all(|heir| ![first, second].contains(heir)), "{heirs:?}");
+        let replanned = view.plan_inherited_successors(EQUAL, second).expect("it was named");
+        let planned: BTreeMap<Token, NodeId> = replanned.successors.iter().copied().collect();
+        view.update_own(replanned);
+        assert_covered(&view, EQUAL, 12);
+        for token in &handed {
+            assert_eq!(view.future_ring().preference_list(*token, 1)[0], planned[token], "as planned");
+        }
+        assert!(view.plan_inherited_successors(EQUAL, second).is_none(), "planned once");
+        for leaver in [first, second] {
+            view.update_own(view.plan_left(leaver).unwrap());
+            assert_covered(&view, EQUAL, 12);
+        }
+        let ring = view.current_ring();
+        let claims: Vec<MemberRecord> =
+            view.live_members().into_iter().filter_map(|node| view.claim_inherited(node)).collect();
+        view.merge(&claims);
+        assert_eq!(view.current_ring(), ring);
+        for leaver in [first, second] {
+            assert!(view.handoff_settled(leaver), "the heirs' claims make {leaver}'s list moot");
+        }
+    }
+
+    /// §4.8: a checker asks a view whether its ring gives every key a serving coordinator;
+    /// each kind of gap is named.
+    #[test]
+    fn coverage_gaps_name_what_is_missing_section_4_8() {
+        for strategy in [RANDOM, EQUAL] {
+            assert_eq!(five_members(strategy).coverage_gaps(strategy), Vec::new());
+            assert_eq!(MembershipView::default().coverage_gaps(strategy), vec![CoverageGap::EmptyRing]);
+        }
+        let mut view = MembershipView::default();
+        let tokens = partition_tokens(4);
+        view.merge(&[record(1, MemberStatus::Normal, &[5, tokens[0], tokens[2], tokens[3]], 1)]);
+        let strategy = PartitionStrategy::EqualPartitions { partitions: 4 };
+        assert_eq!(
+            view.coverage_gaps(strategy),
+            vec![
+                CoverageGap::UnownedPartition { partition: 1 },
+                CoverageGap::MisalignedToken { token: 5, owner: NodeId(1) },
+            ]
+        );
+        assert_eq!(view.coverage_gaps(RANDOM), Vec::new(), "any token will do under strategy 1");
+    }
+
     /// §4.8: a node joining a view whose members all left takes every partition, which nobody
     /// owns, rather than panicking.
     #[test]
@@ -1063,37 +1317,80 @@ mod tests {
             exercise(&unchecked);
         }
 
-        /// §4.9 with §6.2 strategy 3: through any sequence of joins, leaves and inherited claims
-        /// on one view, both rings hold every partition exactly once, claims never move a
-        /// token, and nodes not serving are not routed to.
+        /// §4.9 with §6.2 strategy 3: "when a node is removed from the system, the reallocation
+        /// of keys happens in a reverse process". Through any sequence of joins, leaves (two at
+        /// once, each planned without knowing of the other, included), successors planned late
+        /// and inherited claims on one view, made by whichever nodes happen to be up, both rings
+        /// hold every partition exactly once, owned by a node serving that ring; claims never
+        /// move a token.
         #[test]
         fn joins_and_leaves_never_leave_a_hole_section_4_9(
             partitions in 1u32..24,
-            toggles in prop::collection::vec(0u32..8, 0..40),
+            steps in prop::collection::vec((0u32..8, prop::option::of(0u32..8), any::<u8>()), 0..40),
         ) {
             let strategy = PartitionStrategy::EqualPartitions { partitions };
             let mut view = MembershipView::bootstrap(strategy, &node_ids(0..3), 3);
             let mut rng = ChaCha8Rng::seed_from_u64(2);
-            for toggle in toggles {
-                advance(&mut view, strategy, NodeId(toggle), &mut rng);
+            for (node, concurrent, up) in steps {
+                match concurrent {
+                    Some(other) => leave_concurrently(&mut view, strategy, NodeId(node), NodeId(other)),
+                    None => advance(&mut view, strategy, NodeId(node), &mut rng),
+                }
+                let is_up = |node: NodeId| up & (1 << node.0) != 0;
+                let acting: Vec<NodeId> = view.records().map(|record| record.node).filter(|node| is_up(*node)).collect();
+                for node in &acting {
+                    if let Some(record) = view.plan_inherited_successors(strategy, *node) {
+                        view.update_own(record);
+                    }
+                }
+                assert_covered(&view, strategy, partitions);
                 let ring = view.current_ring();
-                for node in view.live_members() {
-                    if let Some(claim) = view.claim_inherited(node) {
+                for node in &acting {
+                    if let Some(claim) = view.claim_inherited(*node) {
                         view.update_own(claim);
                     }
                 }
                 prop_assert_eq!(&view.current_ring(), &ring);
-                prop_assert_eq!(ring_tokens(&ring), partition_tokens(partitions));
-                prop_assert_eq!(ring_tokens(&view.future_ring()), partition_tokens(partitions));
-                for node in ring.nodes() {
-                    let status = view.record(node).unwrap().status;
-                    prop_assert!(matches!(status, MemberStatus::Normal | MemberStatus::Leaving));
-                }
-                for node in view.future_ring().nodes() {
-                    let status = view.record(node).unwrap().status;
-                    prop_assert!(matches!(status, MemberStatus::Normal | MemberStatus::Joining));
-                }
+                assert_covered(&view, strategy, partitions);
             }
+        }
+    }
+
+    /// Both rings of `view` hold each of the `partitions` tokens once, owned by nodes serving
+    /// that ring, and [`MembershipView::coverage_gaps`] agrees.
+    fn assert_covered(view: &MembershipView, strategy: PartitionStrategy, partitions: u32) {
+        let current = view.current_ring();
+        let future = view.future_ring();
+        assert_eq!(ring_tokens(&current), partition_tokens(partitions), "current ring of {view:?}");
+        assert_eq!(ring_tokens(&future), partition_tokens(partitions), "future ring of {view:?}");
+        for node in current.nodes() {
+            let status = view.record(node).unwrap().status;
+            assert!(matches!(status, MemberStatus::Normal | MemberStatus::Leaving), "current {status:?}");
+        }
+        for node in future.nodes() {
+            let status = view.record(node).unwrap().status;
+            assert!(matches!(status, MemberStatus::Normal | MemberStatus::Joining), "future {status:?}");
+        }
+        assert_eq!(view.coverage_gaps(strategy), Vec::new());
+    }
+
+    /// `first` and `second` both plan to leave from the same view, neither knowing of the
+    /// other's plan (§4.8 races), if both are Normal and a third Normal member remains.
+    fn leave_concurrently(
+        view: &mut MembershipView,
+        strategy: PartitionStrategy,
+        first: NodeId,
+        second: NodeId,
+    ) {
+        let normal =
+            |node: NodeId| view.record(node).is_some_and(|record| record.status == MemberStatus::Normal);
+        let normal_count = view.records().filter(|record| record.status == MemberStatus::Normal).count();
+        if first == second || !normal(first) || !normal(second) || normal_count < 3 {
+            return;
+        }
+        let plans = [view.plan_leave(strategy, first), view.plan_leave(strategy, second)];
+        for plan in plans.into_iter().flatten() {
+            view.update_own(plan);
         }
     }
 
@@ -1170,6 +1467,67 @@ mod tests {
                 for node in first.future_ring().nodes() {
                     let status = first.record(node).unwrap().status;
                     prop_assert!(matches!(status, MemberStatus::Normal | MemberStatus::Joining), "future {:?}", status);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// §4.9 under §4.8's eventual consistency: "when a node is removed from the system, the
+        /// reallocation of keys happens in a reverse process". Nodes acting on their own views
+        /// (leaving two at once, each unaware of the other, included), gossiping, crashing and
+        /// restarting; an up node plans successors for what it was handed and claims what it
+        /// inherited after every step, as a node does on every merge. Every view that still
+        /// has a Normal member covers every partition in both rings with a serving owner.
+        #[test]
+        fn concurrent_leaves_crashes_and_gossip_never_leave_a_hole_section_4_9(
+            partitions in 1u32..24,
+            steps in prop::collection::vec((0u32..5, 0u32..6, 0u32..6), 0..60),
+        ) {
+            let strategy = PartitionStrategy::EqualPartitions { partitions };
+            let initial = MembershipView::bootstrap(strategy, &node_ids(0..4), 5);
+            let views = (0..4).map(|node| (NodeId(node), initial.clone())).collect();
+            let mut cluster = Cluster { views, strategy, rng: ChaCha8Rng::seed_from_u64(4) };
+            let mut down: BTreeSet<NodeId> = BTreeSet::new();
+            for (kind, first, second) in steps {
+                let (first, second) = (NodeId(first), NodeId(second));
+                match kind {
+                    0 if !down.contains(&first) => cluster.act(first, second, false),
+                    1 if !down.contains(&first) && !down.contains(&second) => {
+                        cluster.act(first, second, true)
+                    }
+                    2 if first != second && cluster.views.contains_key(&first) && cluster.views.contains_key(&second) && !down.contains(&first) && !down.contains(&second) => {
+                        // Each plans from its own view; neither knows of the other's plan.
+                        for node in [first, second] {
+                            let view = cluster.views.get_mut(&node).expect("checked above");
+                            let normal_count = view.records().filter(|record| record.status == MemberStatus::Normal).count();
+                            let is_normal = view.record(node).is_some_and(|record| record.status == MemberStatus::Normal);
+                            if is_normal && normal_count > 1 {
+                                let plan = view.plan_leave(strategy, node).expect("a Normal member may leave");
+                                view.update_own(plan);
+                            }
+                        }
+                    }
+                    3 => {
+                        down.insert(first);
+                    }
+                    4 => {
+                        down.remove(&first);
+                    }
+                    _ => {}
+                }
+                for (node, view) in cluster.views.iter_mut().filter(|(node, _)| !down.contains(node)) {
+                    if let Some(record) = view.plan_inherited_successors(strategy, *node) {
+                        view.update_own(record);
+                    }
+                    if let Some(claim) = view.claim_inherited(*node) {
+                        view.update_own(claim);
+                    }
+                }
+                for view in cluster.views.values() {
+                    if view.records().any(|record| record.status == MemberStatus::Normal) {
+                        assert_covered(view, strategy, partitions);
+                    }
                 }
             }
         }

@@ -109,6 +109,18 @@ impl Ring {
             .collect()
     }
 
+    /// Strategy 3: the partitions of `partitions` whose end token is not on this ring, so that
+    /// their keys fall to the next token's owner (§6.2), ascending. Tokens that end no
+    /// partition are not looked at. At most Q entries; none for Q = 0.
+    pub fn uncovered_partitions(&self, partitions: u32) -> Vec<u32> {
+        (0..partitions)
+            .filter(|partition| {
+                let token = partition_token(*partition, partitions);
+                self.tokens.binary_search_by_key(&token, |(listed, _)| *listed).is_err()
+            })
+            .collect()
+    }
+
     /// Fraction of the ring each node coordinates (§6.2, Fig. 8), as shares summing to 1.
     pub fn ownership_shares(&self) -> BTreeMap<NodeId, f64> {
         let ring_size = 2f64.powi(128);
@@ -414,6 +426,21 @@ mod tests {
         assert_eq!(partition_of(1u128 << 126, 4), 1);
         assert_eq!(partition_of(u128::MAX, 4), 3);
         assert_eq!(partition_of(u128::MAX, 1), 0);
+    }
+
+    /// §6.2 strategy 3: a partition whose end token is missing falls to the next token's
+    /// owner; those are the ones listed, whatever other tokens the ring holds.
+    #[test]
+    fn uncovered_partitions_are_those_without_their_token_section_6_2() {
+        let ring = ring_of(&[(partition_token(0, 4), 1), (7, 2), (partition_token(3, 4), 3)]);
+        assert_eq!(ring.uncovered_partitions(4), vec![1, 2]);
+        assert_eq!(Ring::default().uncovered_partitions(3), vec![0, 1, 2]);
+        assert!(ring.uncovered_partitions(0).is_empty());
+        let mut assignment = BTreeMap::new();
+        for node in 0..3 {
+            assignment = assign_partitions_on_join(&assignment, NodeId(node), 8);
+        }
+        assert!(Ring::from_partition_assignment(&assignment, 8).uncovered_partitions(8).is_empty());
     }
 
     /// §6.2 strategy 3: equal partitions spread over nodes give each node an equal share.

@@ -113,7 +113,7 @@ test('a wipe, a join, a leave and a quorum change through real workers match the
     return { hash: api.traceHash(), nodes: api.nodes(), config: api.config(), badConfig, unknownSetting };
   });
   // tests/sim_runs.rs: PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH.
-  assert.equal(outcome.hash, '0a1c9bc46cf72b6e');
+  assert.equal(outcome.hash, '6985b8968c2b0021');
   assert.equal(outcome.nodes.length, 6);
   assert.equal(outcome.config.reads_r, 1);
   assert.match(outcome.badConfig, /R must be 1 to N=3, not 4/);
