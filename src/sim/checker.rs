@@ -200,7 +200,7 @@ pub fn live_holders(simulation: &Simulation) -> Holders<'_> {
     let fabric = simulation.fabric();
     let nodes =
         fabric.node_ids().into_iter().filter_map(|id| fabric.node(id).map(|node| (id, node.durable())));
-    Holders::new(nodes.collect(), fabric.config().replicas_n)
+    Holders::new(nodes.collect(), fabric.config())
 }
 
 /// Every put the run issued, in the order it was issued: the replied ones from `history`, and

@@ -28,7 +28,7 @@ use crate::protocol::message::{
     ClientOperation, ClientResponse, Message, OperationId, OperationKind, RequestId,
 };
 use crate::protocol::node::{AdminCommand, Durable};
-use crate::protocol::ring::{ring_position, Ring};
+use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
 use crate::protocol::store::{ConflictPolicy, Version};
 use crate::protocol::vclock::{ClockOrder, VectorClock};
 use crate::protocol::{ClusterConfig, Key, NodeId, Observation};
@@ -185,12 +185,14 @@ pub struct Holders<'a> {
     pub nodes: BTreeMap<NodeId, &'a Durable>,
     ring: Ring,
     replicas_n: usize,
+    strategy: PartitionStrategy,
 }
 
 impl<'a> Holders<'a> {
-    pub fn new(nodes: BTreeMap<NodeId, &'a Durable>, replicas_n: usize) -> Holders<'a> {
+    /// `config` gives N and the partitioning strategy the ring must cover.
+    pub fn new(nodes: BTreeMap<NodeId, &'a Durable>, config: &ClusterConfig) -> Holders<'a> {
         let ring = nodes.values().next().map(|durable| durable.view.current_ring()).unwrap_or_default();
-        Holders { nodes, ring, replicas_n }
+        Holders { nodes, ring, replicas_n: config.replicas_n, strategy: config.strategy }
     }
 
     /// The key's top N that are live, with what each stores (hints apart, §4.6).
@@ -374,11 +376,15 @@ pub fn durability(
                 Scope::EveryReplica => missing.len() == replicas.len(),
                 Scope::AnyLiveNode => true,
             };
-            let survivor = kept_of_equals.get(&index).map(|kept| puts[*kept]);
+            let survivor = kept_of_equals.get(&index).copied();
             let named = everywhere.then(|| named_loss(put, clock, survivor, &puts, index, wiped)).flatten();
+            // A loss the configuration names counts unless a writer who had seen the value
+            // replaced it before the put that took it was issued.
+            let superseder = first_superseder(clock, &puts, index);
             let cause = match named {
-                Some(cause) => Some(cause),
-                None if superseded(clock, &puts[index + 1..], &puts[..index]) => continue,
+                Some((_, partner)) if superseder.is_some_and(|superseder| superseder < partner) => continue,
+                Some((cause, _)) => Some(cause),
+                None if superseder.is_some() => continue,
                 None if everywhere && allowances.last_write_wins => Some(LossCause::LastWriteWins),
                 None => None,
             };
@@ -423,11 +429,13 @@ pub fn losses_text(losses: &Losses, checked: usize) -> String {
     format!("{lost} of {checked} acknowledged puts lost: {}", causes.join("; "))
 }
 
-/// Whether another put carried a context that had seen `clock`: its writer read the version
-/// and chose what replaced it. Later puts are looked at first, since they usually do.
-fn superseded(clock: &VectorClock, later: &[&PutRecord], earlier: &[&PutRecord]) -> bool {
+/// The position of the first put other than `puts[index]` whose context had seen `clock`: its
+/// writer read the version and chose what replaced it. Later puts are looked at first, since
+/// they usually do (an earlier one can only with a clock that is not this put's alone).
+fn first_superseder(clock: &VectorClock, puts: &[&PutRecord], index: usize) -> Option<usize> {
     let saw = |other: &&PutRecord| other.context.as_ref().is_some_and(|context| context.descends(clock));
-    later.iter().any(saw) || earlier.iter().any(saw)
+    let later = puts[index + 1..].iter().position(saw).map(|offset| index + 1 + offset);
+    later.or_else(|| puts[..index].iter().position(saw))
 }
 
 /// For each group of acknowledged puts of one key whose clocks are causally equal (the same
@@ -455,39 +463,39 @@ fn equal_clock_survivors(puts: &[&PutRecord]) -> BTreeMap<usize, usize> {
 /// configuration names it: every holder wiped; with the paper's clocks, a survivor of equal clock
 /// (`survivor`, the put a store keeps of `put`'s equal-clock group), or for a blind put an
 /// earlier acknowledged version whose clock already descends it.
+/// With the position of the put that took the value (the wipe: none, so any superseding put
+/// comes first).
 fn named_loss(
     put: &PutRecord,
     clock: &VectorClock,
-    survivor: Option<&PutRecord>,
+    survivor: Option<usize>,
     puts: &[&PutRecord],
     index: usize,
     wiped: &[WipedVersion],
-) -> Option<LossCause> {
-    let issued_before = &puts[..index];
+) -> Option<(LossCause, usize)> {
     if wiped.iter().any(|lost| lost.key == put.key && lost.value == put.value) {
-        return Some(LossCause::EveryHolderWiped);
+        return Some((LossCause::EveryHolderWiped, usize::MAX));
     }
     if clock.dot().is_some() {
         return None;
     }
-    if survivor.is_some_and(|kept| kept.value != put.value) {
-        return Some(LossCause::EqualClocks);
+    if let Some(kept) = survivor.filter(|kept| puts[*kept].value != put.value) {
+        return Some((LossCause::EqualClocks, kept));
     }
-    let dominated_at_birth = issued_before.iter().any(|earlier| {
-        earlier.value != put.value
-            && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
+    let dominating = puts[..index].iter().position(|earlier| {
+        earlier.value != put.value && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
     });
-    if put.context.is_none() && dominated_at_birth {
-        return Some(LossCause::DominatedBlindWrite);
+    if let Some(earlier) = dominating.filter(|_| put.context.is_none()) {
+        return Some((LossCause::DominatedBlindWrite, earlier));
     }
-    let Some(coordinator) = put.coordinator else { return None };
+    let coordinator = put.coordinator?;
     let event = clock.counter(coordinator);
-    let reused = puts.iter().any(|other| {
+    let reuser = puts.iter().position(|other| {
         other.value != put.value
             && other.coordinator == Some(coordinator)
             && other.acknowledged.as_ref().is_some_and(|other| other.counter(coordinator) == event)
     });
-    reused.then_some(LossCause::ReusedCounter)
+    reuser.map(|reuser| (LossCause::ReusedCounter, reuser))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,8 +569,13 @@ pub fn membership(holders: &Holders) -> Findings {
     for (id, digest) in digests.filter(|(_, digest)| *digest != expected) {
         findings.add(|| format!("{id} sees ring {digest:016x}, {first} sees {expected:016x}"));
     }
-    if holders.ring.is_empty() {
-        findings.add(|| format!("{first}'s ring has no tokens: no key has a replica"));
+    for (id, durable) in &holders.nodes {
+        let gaps = durable.view.coverage_gaps(holders.strategy);
+        if let Some(gap) = gaps.first() {
+            let count = gaps.len();
+            findings
+                .add(|| format!("{id}'s ring does not cover every partition ({count} gaps, first {gap:?})"));
+        }
     }
     findings
 }

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::protocol::node::{Durable, NodeInspection};
-use crate::protocol::NodeId;
+use crate::protocol::{ClusterConfig, NodeId};
 use crate::sim::promises::{self, Allowances, Findings, Holders, Losses, PutRecord, Scope};
 
 /// One invariant as it stands now.
@@ -52,17 +52,17 @@ pub struct LivePromises {
 
 /// Judges the cluster as it stands. `inspections` are the nodes that are up; `puts` the puts
 /// clients issued (see [`promises::puts_in_trace`]), of which the acknowledged ones are judged;
-/// `replicas_n` is N. Takes the inspections by reference, so a caller that shares them need not
-/// copy any.
+/// `config` gives N and the partitioning the ring must cover. Takes the inspections by
+/// reference, so a caller that shares them need not copy any.
 pub fn live_invariants<'a>(
     inspections: impl IntoIterator<Item = (&'a NodeId, &'a NodeInspection)>,
     puts: &[PutRecord],
-    replicas_n: usize,
+    config: &ClusterConfig,
     allowances: Allowances,
 ) -> LivePromises {
     let nodes: BTreeMap<NodeId, &Durable> =
         inspections.into_iter().map(|(id, inspection)| (*id, &inspection.durable)).collect();
-    let holders = Holders::new(nodes, replicas_n);
+    let holders = Holders::new(nodes, config);
     let mut keys = BTreeSet::new();
     let durability = promises::durability(puts, &holders, Scope::AnyLiveNode, &[], allowances);
     let named_losses: usize = durability.losses.values().sum();
@@ -124,7 +124,10 @@ mod tests {
     use crate::sim::scenario::Scenario;
     use crate::sim::trace::TraceMode;
 
-    const REPLICAS_N: usize = 3;
+    /// The cluster the tests' inspections come from: N = 3 over strategy 3's partitions.
+    fn config() -> ClusterConfig {
+        ClusterConfig::default()
+    }
 
     /// Both sides of a partition take a put of `cart:alice` (blind, so the two are concurrent)
     /// and of `cart:bob`; the partition heals at 10 s and anti-entropy runs every second.
@@ -156,7 +159,7 @@ mod tests {
     fn judge(simulation: &Simulation) -> Vec<LiveVerdict> {
         let trace = simulation.fabric().trace();
         let puts = puts_in_trace(trace, trace.len() as usize);
-        live_invariants(&inspections(simulation), &puts, REPLICAS_N, Allowances::default()).verdicts
+        live_invariants(&inspections(simulation), &puts, &config(), Allowances::default()).verdicts
     }
 
     fn verdict<'a>(verdicts: &'a [LiveVerdict], name: &str) -> &'a LiveVerdict {
@@ -237,7 +240,7 @@ mod tests {
         made_up.acknowledged.as_mut().unwrap().increment(NodeId(99), 0);
         made_up.coordinator = Some(NodeId(99));
         puts.push(made_up.clone());
-        let judged = live_invariants(&inspections(&simulation), &puts, REPLICAS_N, Allowances::default());
+        let judged = live_invariants(&inspections(&simulation), &puts, &config(), Allowances::default());
         let durability = verdict(&judged.verdicts, "durability");
         assert!(!durability.holds);
         assert!(
@@ -258,7 +261,7 @@ mod tests {
         let store: VersionedStore = serde_json::from_value(store).unwrap();
         let inspections =
             BTreeMap::from([(NodeId(2), inspection(2, Durable { store, ..Durable::default() }))]);
-        let verdicts = live_invariants(&inspections, &[], REPLICAS_N, Allowances::default()).verdicts;
+        let verdicts = live_invariants(&inspections, &[], &config(), Allowances::default()).verdicts;
         let siblings = verdict(&verdicts, "siblings");
         assert!(!siblings.holds);
         assert_eq!(
@@ -281,11 +284,34 @@ mod tests {
             (NodeId(2), inspection(2, Durable { view: view(&[1, 2, 3, 4]), ..Durable::default() })),
             (NodeId(3), inspection(3, Durable { view: view(&[1, 2, 3, 4]), ..Durable::default() })),
         ]);
-        let verdicts = live_invariants(&inspections, &[], REPLICAS_N, Allowances::default()).verdicts;
+        let config = ClusterConfig { strategy, ..config() };
+        let verdicts = live_invariants(&inspections, &[], &config, Allowances::default()).verdicts;
         let membership = verdict(&verdicts, "membership");
         assert!(!membership.holds);
         assert!(membership.message.starts_with("n2 sees ring "), "{}", membership.message);
         assert!(membership.message.ends_with(" and 1 more"), "{}", membership.message);
+    }
+
+    /// §4.8, §4.9: a ring that leaves a partition without a serving owner breaks membership even
+    /// when every node agrees on it.
+    #[test]
+    fn membership_is_red_for_a_ring_that_misses_a_partition_section_4_9() {
+        let members: Vec<NodeId> = [1, 2, 3].map(NodeId).to_vec();
+        let view =
+            MembershipView::bootstrap(PartitionStrategy::EqualPartitions { partitions: 8 }, &members, 2007);
+        let inspections =
+            BTreeMap::from([(NodeId(1), inspection(1, Durable { view, ..Durable::default() }))]);
+        // The cluster is configured for 16 partitions; this view's ring ends only 8 of them.
+        let config =
+            ClusterConfig { strategy: PartitionStrategy::EqualPartitions { partitions: 16 }, ..config() };
+        let verdicts = live_invariants(&inspections, &[], &config, Allowances::default()).verdicts;
+        let membership = verdict(&verdicts, "membership");
+        assert!(!membership.holds);
+        assert!(
+            membership.message.starts_with("n1's ring does not cover every partition (8 gaps"),
+            "{}",
+            membership.message
+        );
     }
 
     /// A trace cut short sees only the puts it holds, and a put not yet answered is not

@@ -459,7 +459,7 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
             .collect();
         let shared = inspections.iter().map(|(id, inspection)| (id, &**inspection));
         let allowances = Allowances::of_configs([&config]);
-        Rc::new(invariants::live_invariants(shared, &puts, config.replicas_n, allowances))
+        Rc::new(invariants::live_invariants(shared, &puts, &config, allowances))
     } else {
         previous.verdicts.clone()
     };
