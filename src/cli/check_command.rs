@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::checking::{self, Finding};
+use super::checking::{self, SeedOutcome};
 use super::run_command::{finding_text, replay_command};
 use super::{progress, Failure};
 
@@ -48,15 +48,21 @@ pub fn check(arguments: CheckArguments) -> Result<(), Failure> {
     let threads = arguments.threads.map_or_else(available_cores, |threads| threads as u64).min(count);
     eprintln!("checking {count} seeds ({}..{}) on {threads} threads", seeds.start, seeds.end);
     let started = Instant::now();
-    let mut failures = run_seeds(seeds, threads);
+    let (mut failures, totals) = run_seeds(seeds, threads);
     let elapsed_seconds = started.elapsed().as_secs_f64();
     failures.sort_by_key(|(seed, _)| *seed);
-    for (seed, findings) in &failures {
-        println!("seed {seed}: {} violation(s)", findings.len());
-        for finding in findings {
+    for (seed, outcome) in &failures {
+        println!(
+            "seed {seed}: {} violation(s); the run had {}",
+            outcome.findings.len(),
+            outcome.traits.join(", ")
+        );
+        for finding in &outcome.findings {
             println!("{}", finding_text(finding, &replay_command(*seed, None)));
         }
     }
+    println!("{}", totals.losses_text());
+    println!("{}", totals.convergence_text());
     println!(
         "{count} seeds in {elapsed_seconds:.1} s ({:.1} seeds/s): {} failed",
         count as f64 / elapsed_seconds.max(1e-9),
@@ -77,14 +83,68 @@ fn available_cores() -> u64 {
     std::thread::available_parallelism().map_or(1, |cores| cores.get() as u64)
 }
 
-/// Runs every seed on `threads` threads; returns the seeds that found violations.
-fn run_seeds(seeds: Range<u64>, threads: u64) -> Vec<(u64, Vec<Finding>)> {
+/// What every seed added up to: losses a configuration names, and how long replicas took to
+/// agree after quiescence began.
+#[derive(Default)]
+struct Totals {
+    losses: crate::sim::checker::Losses,
+    puts_checked: usize,
+    convergence_ms: Vec<u64>,
+    unconverged: usize,
+}
+
+impl Totals {
+    fn add(&mut self, outcome: &SeedOutcome) {
+        for (cause, count) in &outcome.losses {
+            *self.losses.entry(*cause).or_default() += count;
+        }
+        self.puts_checked += outcome.puts_checked;
+        match outcome.convergence_ms {
+            Some(convergence_ms) => self.convergence_ms.push(convergence_ms),
+            None => self.unconverged += 1,
+        }
+    }
+
+    /// "acknowledged puts lost to a named cause: …" over every seed.
+    fn losses_text(&self) -> String {
+        let lost: usize = self.losses.values().sum();
+        let causes: Vec<String> =
+            self.losses.iter().map(|(cause, count)| format!("{count} to {}", cause.name())).collect();
+        let detail = if causes.is_empty() { String::new() } else { format!(" ({})", causes.join(", ")) };
+        format!(
+            "acknowledged puts lost to a cause the configuration names: {lost} of {}{detail}",
+            self.puts_checked
+        )
+    }
+
+    /// Convergence after quiescence began (§4.7), p50 and p99 over the seeds that converged.
+    fn convergence_text(&self) -> String {
+        let mut sorted = self.convergence_ms.clone();
+        sorted.sort_unstable();
+        let at = |quantile: f64| {
+            let index = ((sorted.len() as f64 * quantile).ceil() as usize).saturating_sub(1);
+            sorted.get(index).map_or("—".to_string(), |ms| format!("{ms} ms"))
+        };
+        format!(
+            "convergence after quiescence: p50 {}, p99 {}, max {} ({} seeds converged, {} did not)",
+            at(0.50),
+            at(0.99),
+            at(1.0),
+            sorted.len(),
+            self.unconverged
+        )
+    }
+}
+
+/// Runs every seed on `threads` threads; returns the seeds that found violations, and totals.
+fn run_seeds(seeds: Range<u64>, threads: u64) -> (Vec<(u64, SeedOutcome)>, Totals) {
     // Counts seeds handed out, not the seeds themselves, so a range ending at u64::MAX cannot wrap.
     let next_index = AtomicU64::new(0);
     let count = seeds.end - seeds.start;
-    let (sender, receiver) = mpsc::channel::<(u64, Vec<Finding>)>();
+    let (sender, receiver) = mpsc::channel::<(u64, SeedOutcome)>();
     let bar = progress::bar(count, "seeds", true);
     let mut failures = Vec::new();
+    let mut totals = Totals::default();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let sender = sender.clone();
@@ -102,16 +162,17 @@ fn run_seeds(seeds: Range<u64>, threads: u64) -> Vec<(u64, Vec<Finding>)> {
             });
         }
         drop(sender);
-        for (seed, findings) in receiver {
+        for (seed, outcome) in receiver {
             bar.inc(1);
-            if !findings.is_empty() {
+            totals.add(&outcome);
+            if !outcome.findings.is_empty() {
                 bar.set_message(format!("{} failed (last: seed {seed})", failures.len() + 1));
-                failures.push((seed, findings));
+                failures.push((seed, outcome));
             }
         }
     });
     bar.finish_and_clear();
-    failures
+    (failures, totals)
 }
 
 #[cfg(test)]

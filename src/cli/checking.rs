@@ -137,18 +137,47 @@ fn replicas_agree(simulation: &Simulation) -> bool {
     promises::disagreements(&checker::live_holders(simulation)).next().is_none()
 }
 
-/// Runs the random scenario of `seed` under the checker; on a violation, runs it again with
-/// the full trace to show excerpts.
-pub fn check_seed(seed: u64) -> Vec<Finding> {
-    let report = checker::run_checked(random_scenario(seed));
-    if report.is_ok() {
-        return Vec::new();
+/// What one seed of `check` found.
+pub struct SeedOutcome {
+    pub findings: Vec<Finding>,
+    /// The kinds of fault and setting the seed's scenario had (for a failing seed's report).
+    pub traits: Vec<String>,
+    pub losses: checker::Losses,
+    pub puts_checked: usize,
+    pub convergence_ms: Option<u64>,
+}
+
+/// Runs the random scenario of `seed` under the checker, with the full trace (integrity is
+/// judged from it, and a violation shows an excerpt of it).
+pub fn check_seed(seed: u64) -> SeedOutcome {
+    let scenario = random_scenario(seed);
+    let traits = checker::scenario_traits(&scenario);
+    match checker::check_run(scenario, TraceMode::Full) {
+        Ok(run) => {
+            // The nemesis's faults are actions of the scenario the run played.
+            let traits = checker::scenario_traits(run.simulation.scenario());
+            let report = run.report;
+            let findings = if report.is_ok() {
+                Vec::new()
+            } else {
+                findings(&report, &excerpt(&run.simulation, &report))
+            };
+            SeedOutcome {
+                findings,
+                traits,
+                losses: report.losses,
+                puts_checked: report.puts_checked,
+                convergence_ms: report.convergence_ms,
+            }
+        }
+        Err(error) => SeedOutcome {
+            findings: vec![Finding { invariant: "scenario".into(), message: error, excerpt: Vec::new() }],
+            traits,
+            losses: checker::Losses::new(),
+            puts_checked: 0,
+            convergence_ms: None,
+        },
     }
-    let excerpt = match checker::check_run(random_scenario(seed), TraceMode::Full) {
-        Ok(run) => excerpt(&run.simulation, &run.report),
-        Err(error) => vec![error],
-    };
-    findings(&report, &excerpt)
 }
 
 /// The violations of a report, each with `excerpt`.

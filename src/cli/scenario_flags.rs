@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 
 use super::Failure;
 use crate::protocol::ring::PartitionStrategy;
+use crate::protocol::vclock::ClockKind;
 use crate::protocol::{ClusterConfig, NodeId};
 use crate::sim::nemesis::NemesisConfig;
 use crate::sim::scenario::Scenario;
@@ -17,6 +18,14 @@ pub const DURATION_MS_DEFAULT: u64 = 60_000;
 pub const CLIENTS_DEFAULT: u32 = 8;
 /// Tokens per node for strategy 1 when `--tokens` is not given.
 pub const TOKENS_DEFAULT: u32 = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClocksFlag {
+    /// The paper's vector clocks (§4.4).
+    Paper,
+    /// Dotted version vectors (Preguiça et al. 2010).
+    Dvv,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum WorkloadKind {
@@ -53,6 +62,11 @@ pub struct ScenarioFlags {
     /// Strategy 3: equal partitions of the ring (default max(32, 8 per node), at most 4096).
     #[arg(long, value_name = "Q")]
     pub partitions: Option<u32>,
+    /// The clocks new versions get (§4.4): the paper's per-server vector clocks, which lose
+    /// concurrent writes given one clock (counted and named), or dotted version vectors, which
+    /// keep every concurrent write as a sibling.
+    #[arg(long, value_enum, value_name = "paper|dvv")]
+    pub clocks: Option<ClocksFlag>,
     /// Background clients: shopping carts or a key-value mix.
     #[arg(long, value_enum)]
     pub workload: Option<WorkloadKind>,
@@ -113,6 +127,11 @@ impl ScenarioFlags {
         config.reads_r = self.reads.unwrap_or(config.reads_r);
         config.writes_w = self.writes.unwrap_or(config.writes_w);
         config.strategy = self.strategy(config.strategy, config.initial_members.len())?;
+        config.clocks = match self.clocks {
+            Some(ClocksFlag::Paper) => ClockKind::Paper,
+            Some(ClocksFlag::Dvv) => ClockKind::DottedVersionVectors,
+            None => config.clocks,
+        };
         Ok(())
     }
 

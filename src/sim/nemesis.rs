@@ -18,6 +18,10 @@ use crate::protocol::NodeId;
 
 /// Faults one schedule holds at most, whatever the interval asks for.
 pub const FAULTS_MAX: usize = 10_000;
+/// Nodes one schedule adds at most: each join moves ranges (§4.9), and a few cover the cases.
+pub const JOINS_MAX: usize = 3;
+/// Members one schedule removes at most, so that a small cluster keeps its N replicas.
+pub const LEAVES_MAX: usize = 2;
 /// Mixed into the scenario's seed so the nemesis draws apart from the network and the clients.
 const NEMESIS_SEED_SALT: u64 = 0x6e65_6d65_7369_7321;
 
@@ -51,6 +55,14 @@ pub struct NemesisConfig {
     pub heal_at_ms: Option<u64>,
     /// Nodes crashed, wiped or paused at once at most.
     pub max_down: usize,
+    /// Start a new node and have it join the ring (§4.9), at most [`JOINS_MAX`] per run. Off by
+    /// default, so that scenarios written before it keep their schedules.
+    pub joins: bool,
+    /// Have a member leave the ring for good (§4.9), at most [`LEAVES_MAX`] per run, never below
+    /// `members_min` members. Off by default.
+    pub leaves: bool,
+    /// Members a leave never goes below: N + 1 keeps every key's N replicas and a spare.
+    pub members_min: usize,
 }
 
 impl Default for NemesisConfig {
@@ -68,6 +80,9 @@ impl Default for NemesisConfig {
             fault_duration_max_ms: 5_000,
             heal_at_ms: None,
             max_down: 2,
+            joins: false,
+            leaves: false,
+            members_min: 4,
         }
     }
 }
@@ -89,6 +104,9 @@ impl NemesisConfig {
         if self.loss_burst_ppm > PPM {
             return Err(("loss_burst_ppm", format!("at most {PPM} (certain)")));
         }
+        if self.members_min == 0 {
+            return Err(("members_min", "at least 1".into()));
+        }
         if self.heal_at_ms(duration_ms) > duration_ms {
             return Err(("heal_at_ms", format!("after the run ends at {duration_ms} ms")));
         }
@@ -105,6 +123,8 @@ enum FaultKind {
     Partition,
     Cut,
     LossBurst,
+    Join,
+    Leave,
 }
 
 /// How a node the nemesis took down comes back.
@@ -153,7 +173,12 @@ pub fn schedule(
 /// The nemesis's own model of the faults it has in force, so that undos match faults.
 struct Planner<'a> {
     config: &'a NemesisConfig,
-    nodes: &'a [NodeId],
+    /// The ring's members as the schedule leaves them: joiners in, leavers out.
+    nodes: Vec<NodeId>,
+    /// The initial members: only they are wiped, since a wiped joiner restarts knowing no ring.
+    initial: Vec<NodeId>,
+    joins: usize,
+    leaves: usize,
     network: &'a NetworkConfig,
     rng: ChaCha8Rng,
     down: BTreeMap<NodeId, Down>,
@@ -172,7 +197,10 @@ impl<'a> Planner<'a> {
     fn new(config: &'a NemesisConfig, nodes: &'a [NodeId], network: &'a NetworkConfig, seed: u64) -> Self {
         Planner {
             config,
-            nodes,
+            nodes: nodes.to_vec(),
+            initial: nodes.to_vec(),
+            joins: 0,
+            leaves: 0,
             network,
             rng: ChaCha8Rng::seed_from_u64(seed ^ NEMESIS_SEED_SALT),
             down: BTreeMap::new(),
@@ -233,14 +261,19 @@ impl<'a> Planner<'a> {
     fn possible_kinds(&self) -> Vec<FaultKind> {
         let config = self.config;
         let can_take_down = self.down.len() < config.max_down && !self.up_nodes().is_empty();
+        let can_wipe = can_take_down && self.up_nodes().iter().any(|node| self.initial.contains(node));
         let pair = self.nodes.len() >= 2;
+        let can_leave =
+            self.leaves < LEAVES_MAX && self.nodes.len() > config.members_min && !self.up_nodes().is_empty();
         [
             (FaultKind::Crash, config.crashes && can_take_down),
             (FaultKind::Pause, config.pauses && can_take_down),
-            (FaultKind::Wipe, config.wipe && !self.wiped && can_take_down),
+            (FaultKind::Wipe, config.wipe && !self.wiped && can_wipe),
             (FaultKind::Partition, config.partitions && pair),
             (FaultKind::Cut, config.cuts && pair),
             (FaultKind::LossBurst, config.loss_bursts),
+            (FaultKind::Join, config.joins && self.joins < JOINS_MAX),
+            (FaultKind::Leave, config.leaves && can_leave),
         ]
         .into_iter()
         .filter_map(|(kind, possible)| possible.then_some(kind))
@@ -265,6 +298,20 @@ impl<'a> Planner<'a> {
                 self.wiped = true;
                 self.take_down(at_ms, ends_at_ms, Down::Stopped, Action::Wipe)
             }
+            FaultKind::Join => {
+                self.joins += 1;
+                let joiner =
+                    NodeId(self.nodes.iter().chain(&self.initial).map(|node| node.0).max().unwrap_or(0) + 1);
+                self.nodes.push(joiner);
+                self.emit(at_ms, Action::Join(joiner));
+            }
+            FaultKind::Leave => {
+                self.leaves += 1;
+                let up = self.up_nodes();
+                let leaver = up[self.below(up.len() as u64) as usize];
+                self.nodes.retain(|node| *node != leaver);
+                self.emit(at_ms, Action::Leave(leaver));
+            }
             FaultKind::Partition => {
                 let groups = self.two_groups();
                 self.emit(at_ms, Action::Partition(groups));
@@ -279,8 +326,12 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Takes one up node down (only an initial member for a wipe: a wiped joiner would restart
+    /// knowing no ring it belongs to) and schedules its undo.
     fn take_down(&mut self, at_ms: u64, ends_at_ms: u64, down: Down, fault: fn(NodeId) -> Action) {
-        let up = self.up_nodes();
+        let wipe = matches!(fault(NodeId(0)), Action::Wipe(_));
+        let up: Vec<NodeId> =
+            self.up_nodes().into_iter().filter(|node| !wipe || self.initial.contains(node)).collect();
         let node = up[self.below(up.len() as u64) as usize];
         self.down.insert(node, down);
         self.emit(at_ms, fault(node));
@@ -308,6 +359,7 @@ impl<'a> Planner<'a> {
 
     fn two_nodes(&mut self) -> (NodeId, NodeId) {
         let count = self.nodes.len() as u64;
+        debug_assert!(count >= 2, "a cut needs two nodes");
         let from = self.below(count) as usize;
         let to = (from + 1 + self.below(count - 1) as usize) % self.nodes.len();
         (self.nodes[from], self.nodes[to])

@@ -483,7 +483,8 @@ fn named_loss(
         return Some((LossCause::EqualClocks, kept));
     }
     let dominating = puts[..index].iter().position(|earlier| {
-        earlier.value != put.value && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
+        earlier.value != put.value
+            && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
     });
     if let Some(earlier) = dominating.filter(|_| put.context.is_none()) {
         return Some((LossCause::DominatedBlindWrite, earlier));
