@@ -660,4 +660,88 @@ mod tests {
             prop_assert_eq!(first.merge(&VectorClock::new()), first);
         }
     }
+
+    /// A dotted clock over few nodes and small counters, so dots beyond gaps and shared events
+    /// are frequent.
+    fn any_dotted_clock() -> impl Strategy<Value = VectorClock> {
+        (any_clock(), 0u32..3, 1u64..3, any::<bool>()).prop_map(|(past, node, step, dotted)| {
+            if !dotted {
+                return past;
+            }
+            let node = NodeId(node);
+            VectorClock::dotted(&past, node, past.counter(node) + step, 0)
+        })
+    }
+
+    /// Every event `(node, counter)` a history holds, written out.
+    fn events(clock: &VectorClock) -> std::collections::BTreeSet<(NodeId, u64)> {
+        let mut events: std::collections::BTreeSet<(NodeId, u64)> = clock
+            .entries()
+            .iter()
+            .flat_map(|entry| (1..=entry.counter).map(move |counter| (entry.node, counter)))
+            .collect();
+        events.extend(clock.dot().map(|dot| (dot.node, dot.counter)));
+        events
+    }
+
+    /// Dotted version vectors (Preguiça et al. 2010): two writes with the same context through
+    /// the same coordinator get different dots and are concurrent; the paper's clocks (§4.4) give
+    /// them equal clocks.
+    #[test]
+    fn same_context_same_coordinator_writes_are_concurrent_only_with_dots_section_4_4() {
+        let context = clock(&[(NODE_X, 2)]);
+        let first = VectorClock::dotted(&context, NODE_Y, 1, 10);
+        let second = VectorClock::dotted(&context, NODE_Y, 2, 20);
+        assert_eq!(first.compare(&second), ClockOrder::Concurrent);
+        assert_eq!(first.to_string(), "[(n1,2)] dot (n2,1)");
+        let mut paper_first = context.clone();
+        paper_first.increment(NODE_Y, 10);
+        let mut paper_second = context.clone();
+        paper_second.increment(NODE_Y, 20);
+        assert_eq!(paper_first.compare(&paper_second), ClockOrder::Equal);
+        // A reader of both gets a context covering both; a write with it supersedes them.
+        let merged = first.merge(&second);
+        assert!(merged.dot().is_none());
+        let reconciled = VectorClock::dotted(&merged, NODE_X, 3, 30);
+        assert_eq!(reconciled.compare(&first), ClockOrder::After);
+        assert_eq!(reconciled.compare(&second), ClockOrder::After);
+    }
+
+    /// A dot beyond a gap claims only itself: the event in the gap is not in the history.
+    #[test]
+    fn a_dot_beyond_a_gap_holds_only_itself_section_4_4() {
+        let gap = VectorClock::dotted(&clock(&[(NODE_X, 1)]), NODE_X, 3, 0);
+        let in_gap = VectorClock::dotted(&clock(&[(NODE_X, 1)]), NODE_X, 2, 0);
+        assert!(gap.has_event(NODE_X, 3) && gap.has_event(NODE_X, 1) && !gap.has_event(NODE_X, 2));
+        assert_eq!(gap.compare(&in_gap), ClockOrder::Concurrent);
+        assert_eq!(gap.closed().to_string(), "[(n1,3)]");
+    }
+
+    #[test]
+    fn a_dot_already_in_its_past_is_refused_section_4_4() {
+        let dot = ClockEntry { node: NODE_X, counter: 2, timestamp_ms: 0 };
+        let refused = VectorClock::from_parts(vec![entry(NODE_X, 2, 0)], Some(dot));
+        assert_eq!(refused, Err(ClockError::DotInPast { node: NODE_X, counter: 2 }));
+        let bytes = postcard::to_allocvec(&clock(&[(NODE_X, 1)])).unwrap();
+        let decoded: VectorClock = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded, clock(&[(NODE_X, 1)]));
+    }
+
+    proptest! {
+        /// Dotted or not, compare is set containment of the events the histories hold, and a
+        /// merge holds every event of both.
+        #[test]
+        fn dotted_compare_is_containment_of_events_section_4_4(left in any_dotted_clock(), right in any_dotted_clock()) {
+            let (mine, theirs) = (events(&left), events(&right));
+            let expected = match (mine.is_subset(&theirs), theirs.is_subset(&mine)) {
+                (true, true) => ClockOrder::Equal,
+                (true, false) => ClockOrder::Before,
+                (false, true) => ClockOrder::After,
+                (false, false) => ClockOrder::Concurrent,
+            };
+            prop_assert_eq!(left.compare(&right), expected);
+            let merged = events(&left.merge(&right));
+            prop_assert!(mine.is_subset(&merged) && theirs.is_subset(&merged));
+        }
+    }
 }

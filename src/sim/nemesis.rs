@@ -451,6 +451,48 @@ mod tests {
         }
     }
 
+    /// §4.9: with joins and leaves on, a joiner gets a fresh id and may be faulted but never
+    /// wiped (it would restart knowing no ring), a leaver is never faulted again, and the ring
+    /// keeps `members_min` members.
+    #[test]
+    fn joins_and_leaves_keep_their_bounds_section_4_9() {
+        let mut joins_seen = 0;
+        for seed in 0..200 {
+            let config = NemesisConfig {
+                joins: true,
+                leaves: true,
+                mean_interval_ms: 300,
+                ..NemesisConfig::default()
+            };
+            let actions = schedule(&config, &nodes(5), &NetworkConfig::default(), 20_000, seed);
+            let mut members: Vec<NodeId> = nodes(5);
+            let (mut joins, mut leaves) = (0, 0);
+            for timed in &actions {
+                match &timed.action {
+                    Action::Join(node) => {
+                        assert!(node.0 > 5 && !members.contains(node), "seed {seed}: {timed:?}");
+                        members.push(*node);
+                        joins += 1;
+                    }
+                    Action::Leave(node) => {
+                        assert!(members.contains(node), "seed {seed}: {timed:?}");
+                        members.retain(|member| member != node);
+                        leaves += 1;
+                    }
+                    Action::Wipe(node) => assert!(node.0 <= 5, "seed {seed}: a joiner wiped"),
+                    Action::Crash(node) | Action::Pause(node) => {
+                        assert!(members.contains(node), "seed {seed}: {timed:?} after it left")
+                    }
+                    _ => {}
+                }
+                assert!(members.len() >= config.members_min, "seed {seed}: {members:?}");
+            }
+            assert!(joins <= JOINS_MAX && leaves <= LEAVES_MAX, "seed {seed}");
+            joins_seen += joins;
+        }
+        assert!(joins_seen > 100, "joins are drawn: {joins_seen}");
+    }
+
     #[test]
     fn a_disabled_nemesis_only_heals() {
         let config = NemesisConfig {

@@ -848,11 +848,12 @@ pub fn nodes_text(nodes: &[NodeId]) -> String {
     format!("[{}]", names.join(", "))
 }
 
-/// A clock as `{n1:3,n2:1}`, a dot as `{n1:2}+n3:5`.
+/// A clock as `{n1:3,n2:1}`; a dotted one as its past, then `•` and its dot: `{n1:2}•n3:5`
+/// (the Versions view and every message show dots so).
 pub fn clock_text(clock: &VectorClock) -> String {
     let entries: Vec<String> =
         clock.entries().iter().map(|entry| format!("{}:{}", entry.node, entry.counter)).collect();
-    let dot = clock.dot().map_or(String::new(), |dot| format!("+{}:{}", dot.node, dot.counter));
+    let dot = clock.dot().map_or(String::new(), |dot| format!("•{}:{}", dot.node, dot.counter));
     format!("{{{}}}{dot}", entries.join(","))
 }
 

@@ -6,6 +6,7 @@
 use dynamoscope::protocol::config::FailureDetector;
 use dynamoscope::protocol::ring::PartitionStrategy;
 use dynamoscope::protocol::store::ConflictPolicy;
+use dynamoscope::protocol::vclock::ClockKind;
 use dynamoscope::protocol::{ClusterConfig, NodeId};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
@@ -67,6 +68,11 @@ pub fn config_to_js(config: &ClusterConfig) -> JsValue {
         ConflictPolicy::LastWriteWins => "LastWriteWins",
     };
     set(&object, "conflict_policy", policy.into());
+    let clocks = match config.clocks {
+        ClockKind::Paper => "Paper",
+        ClockKind::DottedVersionVectors => "DottedVersionVectors",
+    };
+    set(&object, "clocks", clocks.into());
     let detector = match config.failure_detector {
         FailureDetector::Local => JsValue::from("Local"),
         FailureDetector::PhiAccrual { threshold, window } => {
@@ -140,6 +146,14 @@ fn conflict_policy(value: &JsValue) -> Result<ConflictPolicy, String> {
     }
 }
 
+fn clocks(value: &JsValue) -> Result<ClockKind, String> {
+    match value.as_string().as_deref() {
+        Some("Paper") => Ok(ClockKind::Paper),
+        Some("DottedVersionVectors") => Ok(ClockKind::DottedVersionVectors),
+        _ => Err(r#"clocks: "Paper" or "DottedVersionVectors""#.into()),
+    }
+}
+
 fn failure_detector(value: &JsValue) -> Result<FailureDetector, String> {
     let usage = r#""Local" or {"PhiAccrual": {"threshold": 8, "window": 100}}"#;
     match variant(value, "failure_detector", usage)? {
@@ -176,6 +190,7 @@ fn apply(config: &mut ClusterConfig, name: &str, value: &JsValue) -> Result<(), 
         "seeds" => config.seeds = node_ids(value, name)?,
         "strategy" => config.strategy = strategy(value)?,
         "conflict_policy" => config.conflict_policy = conflict_policy(value)?,
+        "clocks" => config.clocks = clocks(value)?,
         "failure_detector" => config.failure_detector = failure_detector(value)?,
         _ => return Err(format!("unknown setting `{name}`")),
     }

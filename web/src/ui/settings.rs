@@ -2,6 +2,7 @@
 //! nothing applied until every value is valid.
 
 use dynamoscope::protocol::ring::PartitionStrategy;
+use dynamoscope::protocol::vclock::ClockKind;
 use dynamoscope::protocol::{ClusterConfig, NodeId};
 use dynamoscope::sim::network::{Latency, NetworkConfig};
 use yew::prelude::*;
@@ -26,6 +27,8 @@ struct Draft {
     latency_min_ms: String,
     latency_max_ms: String,
     loss_percent: String,
+    /// Dotted version vectors instead of the paper's clocks.
+    dotted: bool,
     nodes: String,
     strategy_three: bool,
     tokens: String,
@@ -50,6 +53,7 @@ impl Draft {
             latency_min_ms: latency_min_ms.to_string(),
             latency_max_ms: latency_max_ms.to_string(),
             loss_percent: format!("{}", f64::from(network.loss_ppm) / 10_000.0),
+            dotted: config.clocks == ClockKind::DottedVersionVectors,
             nodes: config.initial_members.len().to_string(),
             strategy_three,
             tokens: tokens.to_string(),
@@ -72,6 +76,7 @@ fn live_settings(
         replicas_n: number(&draft.n, "N")?,
         reads_r: number(&draft.r, "R")?,
         writes_w: number(&draft.w, "W")?,
+        clocks: if draft.dotted { ClockKind::DottedVersionVectors } else { ClockKind::Paper },
         ..base.clone()
     };
     config.validate().map_err(|error| error.to_string())?;
@@ -172,6 +177,14 @@ pub fn settings(props: &SettingsProps) -> Html {
             }
         })
     };
+    let clocks_toggle = {
+        let draft = draft.clone();
+        Callback::from(move |_: Event| {
+            let mut next = (*draft).clone();
+            next.dotted = !next.dotted;
+            draft.set(next);
+        })
+    };
     let strategy_toggle = {
         let draft = draft.clone();
         Callback::from(move |_: Event| {
@@ -189,6 +202,8 @@ pub fn settings(props: &SettingsProps) -> Html {
             { field("Latency min", |draft| &draft.latency_min_ms, |draft, text| draft.latency_min_ms = text, "ms, each message's delay is uniform between min and max") }
             { field("Latency max", |draft| &draft.latency_max_ms, |draft, text| draft.latency_max_ms = text, "ms") }
             { field("Loss", |draft| &draft.loss_percent, |draft, text| draft.loss_percent = text, "% of messages the network loses") }
+            <label class="check"><input type="checkbox" data-testid="setting-dotted" checked={draft.dotted} onchange={clocks_toggle} />
+                { " dotted version vectors: every put gets its own dot, so concurrent puts through one coordinator stay siblings. Unticked, the paper's clocks (§4.4), which lose one of two puts given the same clock; the metrics count each such loss" }</label>
             { verdict(&live.as_ref().map(drop)) }
             <button data-testid="apply-settings" disabled={live.is_err()} onclick={apply}>{ "Apply" }</button>
             <h3>{ "A fresh cluster: restarts from time zero" }</h3>
