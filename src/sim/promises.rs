@@ -872,3 +872,155 @@ pub fn versions_text(versions: &[Version]) -> String {
         .collect();
     format!("[{}]", texts.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::message::{ClientRequest, ClientResult};
+    use crate::sim::trace::TraceMode;
+
+    const COORDINATOR: NodeId = NodeId(1);
+    const REPLICA: NodeId = NodeId(2);
+
+    fn version(value: &str) -> Version {
+        let mut clock = VectorClock::new();
+        clock.increment(COORDINATOR, 0);
+        Version { clock, value: value.as_bytes().to_vec(), written_at_ms: 0 }
+    }
+
+    /// A trace being written: each event pushed in order, at one instant.
+    struct Script {
+        trace: Trace,
+    }
+
+    impl Script {
+        fn new() -> Script {
+            Script { trace: Trace::new(TraceMode::Full) }
+        }
+
+        fn push(&mut self, event: TraceEvent) -> &mut Script {
+            self.trace.push(&event);
+            self
+        }
+
+        fn put(&mut self, request: u64, key: &str, value: &str) -> &mut Script {
+            let operation =
+                ClientOperation::Put { key: key.into(), value: value.as_bytes().to_vec(), context: None };
+            let request = ClientRequest { id: RequestId(request), operation };
+            self.push(TraceEvent::ClientRequested { at_ms: 0, node: COORDINATOR, request })
+        }
+
+        fn get(&mut self, request: u64, key: &str) -> &mut Script {
+            let request =
+                ClientRequest { id: RequestId(request), operation: ClientOperation::Get { key: key.into() } };
+            self.push(TraceEvent::ClientRequested { at_ms: 0, node: COORDINATOR, request })
+        }
+
+        fn coordinated(&mut self, request: u64, operation: OperationKind, key: &str) -> &mut Script {
+            let observation = Observation::RequestCoordinated {
+                request: RequestId(request),
+                operation,
+                key: key.into(),
+                preference_list: vec![COORDINATOR, REPLICA, NodeId(3)],
+                targets: vec![(REPLICA, None), (NodeId(3), None)],
+            };
+            self.push(TraceEvent::Observed { at_ms: 0, node: COORDINATOR, observation })
+        }
+
+        fn sent(&mut self, message_id: u64, from: NodeId, to: NodeId, message: Message) -> &mut Script {
+            self.push(TraceEvent::Sent { at_ms: 0, message_id, from, to, deliver_at_ms: 1, message })
+        }
+
+        fn delivered(&mut self, message_id: u64) -> &mut Script {
+            self.push(TraceEvent::Delivered { at_ms: 1, message_id })
+        }
+
+        fn replied(&mut self, request: u64, result: ClientResult) -> &mut Script {
+            self.push(TraceEvent::ClientReplied {
+                at_ms: 2,
+                node: COORDINATOR,
+                request: RequestId(request),
+                result,
+            })
+        }
+
+        fn integrity(&self) -> Verdict {
+            integrity(&self.trace, &ClusterConfig::default(), &mut BTreeSet::new())
+        }
+    }
+
+    fn write(key: &str, value: &str) -> Message {
+        Message::ReplicaWrite {
+            operation: OperationId(7),
+            key: key.into(),
+            version: version(value),
+            companions: Vec::new(),
+            hint: None,
+        }
+    }
+
+    fn acknowledged(value: &str) -> ClientResult {
+        Ok(ClientResponse::Put { context: version(value).clock, coordinator: COORDINATOR })
+    }
+
+    /// §4.5: "if at least W-1 nodes respond then the write is considered successful". An
+    /// acknowledgement the replica sent for the coordinator's earlier incarnation (the same
+    /// operation id, reused after a restart) stored another key's version: it must not count.
+    #[test]
+    fn an_answer_meant_for_an_earlier_incarnation_does_not_count_section_4_5() {
+        let mut script = Script::new();
+        script.put(1, "a", "x").coordinated(1, OperationKind::Put, "a").sent(
+            1,
+            COORDINATOR,
+            REPLICA,
+            write("a", "x"),
+        );
+        script.push(TraceEvent::Fault { at_ms: 0, fault: Fault::Crash(COORDINATOR) });
+        script.push(TraceEvent::Fault { at_ms: 0, fault: Fault::Restart(COORDINATOR) });
+        script.put(2, "b", "y").coordinated(2, OperationKind::Put, "b").sent(
+            2,
+            COORDINATOR,
+            REPLICA,
+            write("b", "y"),
+        );
+        let stale_ack = Message::ReplicaWriteAck { operation: OperationId(7), key: "a".into() };
+        script.delivered(1).sent(3, REPLICA, COORDINATOR, stale_ack).delivered(3);
+        script.replied(2, acknowledged("y"));
+        let Verdict::Violated(message) = script.integrity() else { panic!("the stale answer was counted") };
+        assert!(
+            message.starts_with("put of b (request 2) was acknowledged by n1 after 1 of the 2 answers"),
+            "{message}"
+        );
+        // The same answer to this round's own write counts.
+        let mut honest = Script::new();
+        honest.put(2, "b", "y").coordinated(2, OperationKind::Put, "b").sent(
+            2,
+            COORDINATOR,
+            REPLICA,
+            write("b", "y"),
+        );
+        let ack = Message::ReplicaWriteAck { operation: OperationId(7), key: "b".into() };
+        honest.delivered(2).sent(3, REPLICA, COORDINATOR, ack).delivered(3).replied(2, acknowledged("y"));
+        assert_eq!(honest.integrity(), Verdict::Ok);
+    }
+
+    /// §4.1, §4.5: a get returns versions of its own key only.
+    #[test]
+    fn a_get_returning_another_keys_value_is_caught_section_4_5() {
+        let mut script = Script::new();
+        script.put(1, "a", "apple").get(2, "c").coordinated(2, OperationKind::Get, "c");
+        let read = Message::ReplicaRead { operation: OperationId(8), key: "c".into() };
+        script.sent(1, COORDINATOR, REPLICA, read).delivered(1);
+        let reply = Message::ReplicaReadReply {
+            operation: OperationId(8),
+            key: "c".into(),
+            versions: vec![version("apple")],
+        };
+        script.sent(2, REPLICA, COORDINATOR, reply).delivered(2);
+        let versions = vec![version("apple")];
+        let context = version("apple").clock;
+        script.replied(2, Ok(ClientResponse::Got { versions, context, coordinator: COORDINATOR }));
+        let Verdict::Violated(message) = script.integrity() else { panic!("the foreign value passed") };
+        assert!(message.contains("returned \"apple\", which no put wrote to c"), "{message}");
+    }
+}
