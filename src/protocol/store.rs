@@ -155,7 +155,8 @@ fn supersedes(newer: &Version, older: &Version) -> bool {
 /// Sorted and deduplicated copy: the order siblings are stored and hashed in.
 fn canonical(versions: &[Version]) -> Vec<Version> {
     let mut sorted = versions.to_vec();
-    sorted.sort();
+    // Equal versions are identical, so an unstable sort gives the same order (and less wasm).
+    sorted.sort_unstable();
     sorted.dedup();
     sorted
 }

@@ -245,9 +245,10 @@ impl VectorClock {
             return Vec::new();
         }
         let mut oldest_first = std::mem::take(&mut self.entries);
-        oldest_first.sort_by_key(|entry| (entry.timestamp_ms, entry.node));
+        // Nodes are unique, so the keys are too: an unstable sort gives the stable order.
+        oldest_first.sort_unstable_by_key(|entry| (entry.timestamp_ms, entry.node));
         let mut kept = oldest_first.split_off(excess);
-        kept.sort_by_key(|entry| entry.node);
+        kept.sort_unstable_by_key(|entry| entry.node);
         self.entries = kept;
         oldest_first
     }
@@ -255,7 +256,8 @@ impl VectorClock {
     /// Builds a clock from entries in any order, rejecting zero counters and repeated nodes;
     /// meant for clocks decoded from peers' messages.
     pub fn from_entries(mut entries: Vec<ClockEntry>) -> Result<VectorClock, ClockError> {
-        entries.sort_by_key(|entry| entry.node);
+        // A repeated node is refused below, so the order of equal keys never matters.
+        entries.sort_unstable_by_key(|entry| entry.node);
         if let Some(entry) = entries.iter().find(|entry| entry.counter == 0) {
             return Err(ClockError::ZeroCounter { node: entry.node });
         }

@@ -345,18 +345,20 @@ pub fn durability(
     wiped: &[WipedVersion],
     allowances: Allowances,
 ) -> DurabilityJudgement {
-    let mut by_key: BTreeMap<&str, Vec<&PutRecord>> = BTreeMap::new();
-    for put in puts {
-        by_key.entry(&put.key).or_default().push(put);
-    }
+    // Grouped by key by a sort of positions, in issue order within a key: a map of groups would
+    // add its own copy of the map's code to the page's wasm.
+    let mut order: Vec<&PutRecord> = puts.iter().collect();
+    order.sort_unstable_by(|left, right| left.key.cmp(&right.key).then(left.request.cmp(&right.request)));
     let mut findings = Findings::default();
     let mut losses = Losses::new();
     let mut keys = BTreeSet::new();
     let mut checked = 0;
-    for (key, puts) in by_key {
+    for puts in order.chunk_by(|left, right| left.key == right.key) {
+        let key = puts[0].key.as_str();
         let replicas = holders.replicas(key);
         let anywhere = holders.held_anywhere(key);
-        let kept_of_equals = equal_clock_survivors(&puts);
+        let kept_of_equals = equal_clock_survivors(puts);
+        let by_event = puts_by_event(puts);
         for (index, put) in puts.iter().enumerate() {
             let Some(clock) = &put.acknowledged else { continue };
             checked += 1;
@@ -376,11 +378,12 @@ pub fn durability(
                 Scope::EveryReplica => missing.len() == replicas.len(),
                 Scope::AnyLiveNode => true,
             };
-            let survivor = kept_of_equals.get(&index).copied();
-            let named = everywhere.then(|| named_loss(put, clock, survivor, &puts, index, wiped)).flatten();
+            let survivor = kept_of_equals[index];
+            let named =
+                everywhere.then(|| named_loss(put, clock, survivor, puts, index, &by_event, wiped)).flatten();
             // A loss the configuration names counts unless a writer who had seen the value
             // replaced it before the put that took it was issued.
-            let superseder = first_superseder(clock, &puts, index);
+            let superseder = first_superseder(clock, puts, index);
             let cause = match named {
                 Some((_, partner)) if superseder.is_some_and(|superseder| superseder < partner) => continue,
                 Some((cause, _)) => Some(cause),
@@ -441,22 +444,50 @@ fn first_superseder(clock: &VectorClock, puts: &[&PutRecord], index: usize) -> O
 /// For each group of acknowledged puts of one key whose clocks are causally equal (the same
 /// events) with different values, the one a store keeps: the largest `(clock, value)`, as
 /// [`crate::protocol::store`] breaks the tie. Keyed by the position of each put in `puts`.
-fn equal_clock_survivors(puts: &[&PutRecord]) -> BTreeMap<usize, usize> {
-    let acknowledged: Vec<(usize, &VectorClock)> = puts
+/// Grouped by each clock's events (its counters and dot, not its timestamps) with a sort, so a
+/// key with thousands of puts costs n log n, not n².
+fn equal_clock_survivors(puts: &[&PutRecord]) -> Vec<Option<usize>> {
+    let mut acknowledged: Vec<(Vec<(NodeId, u64)>, usize)> = puts
         .iter()
         .enumerate()
-        .filter_map(|(index, put)| put.acknowledged.as_ref().map(|clock| (index, clock)))
+        .filter_map(|(index, put)| put.acknowledged.as_ref().map(|clock| (events_of(clock), index)))
         .collect();
-    let mut survivor = BTreeMap::new();
-    for (index, clock) in &acknowledged {
-        let group = acknowledged.iter().filter(|(_, other)| other.compare(clock) == ClockOrder::Equal);
-        let kept =
-            group.max_by(|left, right| (left.1, &puts[left.0].value).cmp(&(right.1, &puts[right.0].value)));
-        if let Some((kept, _)) = kept {
-            survivor.insert(*index, *kept);
+    acknowledged.sort_unstable();
+    let mut survivor = vec![None; puts.len()];
+    for group in acknowledged.chunk_by(|left, right| left.0 == right.0) {
+        let kept = group.iter().map(|(_, index)| *index).max_by(|left, right| {
+            (&puts[*left].acknowledged, &puts[*left].value)
+                .cmp(&(&puts[*right].acknowledged, &puts[*right].value))
+        });
+        for (_, member) in group {
+            survivor[*member] = kept;
         }
     }
     survivor
+}
+
+/// A clock's events as causality sees them: each entry's counter, then the dot (as a counter
+/// of node `u32::MAX - node`, apart from the entries).
+fn events_of(clock: &VectorClock) -> Vec<(NodeId, u64)> {
+    let mut events: Vec<(NodeId, u64)> =
+        clock.entries().iter().map(|entry| (entry.node, entry.counter)).collect();
+    events.extend(clock.dot().map(|dot| (NodeId(u32::MAX - dot.node.0), dot.counter)));
+    events
+}
+
+/// The acknowledged puts of one key as ((coordinator, the coordinator's own counter), position),
+/// sorted: who shares an event a paper clock cannot tell apart, found by binary search.
+fn puts_by_event(puts: &[&PutRecord]) -> Vec<((NodeId, u64), usize)> {
+    let mut by_event: Vec<((NodeId, u64), usize)> = puts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, put)| match (&put.acknowledged, put.coordinator) {
+            (Some(clock), Some(coordinator)) => Some(((coordinator, clock.counter(coordinator)), index)),
+            _ => None,
+        })
+        .collect();
+    by_event.sort_unstable();
+    by_event
 }
 
 /// The cause of a value lost at birth, before any reader could have seen it, when the
@@ -471,6 +502,7 @@ fn named_loss(
     survivor: Option<usize>,
     puts: &[&PutRecord],
     index: usize,
+    by_event: &[((NodeId, u64), usize)],
     wiped: &[WipedVersion],
 ) -> Option<(LossCause, usize)> {
     if wiped.iter().any(|lost| lost.key == put.key && lost.value == put.value) {
@@ -482,20 +514,20 @@ fn named_loss(
     if let Some(kept) = survivor.filter(|kept| puts[*kept].value != put.value) {
         return Some((LossCause::EqualClocks, kept));
     }
-    let dominating = puts[..index].iter().position(|earlier| {
-        earlier.value != put.value
-            && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
-    });
-    if let Some(earlier) = dominating.filter(|_| put.context.is_none()) {
-        return Some((LossCause::DominatedBlindWrite, earlier));
+    if put.context.is_none() {
+        let dominating = puts[..index].iter().position(|earlier| {
+            earlier.value != put.value
+                && earlier.acknowledged.as_ref().is_some_and(|earlier| earlier.descends(clock))
+        });
+        if let Some(earlier) = dominating {
+            return Some((LossCause::DominatedBlindWrite, earlier));
+        }
     }
     let coordinator = put.coordinator?;
-    let event = clock.counter(coordinator);
-    let reuser = puts.iter().position(|other| {
-        other.value != put.value
-            && other.coordinator == Some(coordinator)
-            && other.acknowledged.as_ref().is_some_and(|other| other.counter(coordinator) == event)
-    });
+    let event = (coordinator, clock.counter(coordinator));
+    let first = by_event.partition_point(|(shared, _)| *shared < event);
+    let sharing = by_event[first..].iter().take_while(|(shared, _)| *shared == event);
+    let reuser = sharing.map(|(_, index)| *index).find(|other| puts[*other].value != put.value);
     reuser.map(|reuser| (LossCause::ReusedCounter, reuser))
 }
 

@@ -60,8 +60,11 @@ pub fn live_invariants<'a>(
     config: &ClusterConfig,
     allowances: Allowances,
 ) -> LivePromises {
-    let nodes: BTreeMap<NodeId, &Durable> =
-        inspections.into_iter().map(|(id, inspection)| (*id, &inspection.durable)).collect();
+    // Inserted one by one: collecting would add a sort of its own to the page's wasm.
+    let mut nodes: BTreeMap<NodeId, &Durable> = BTreeMap::new();
+    for (id, inspection) in inspections {
+        nodes.insert(*id, &inspection.durable);
+    }
     let holders = Holders::new(nodes, config);
     let mut keys = BTreeSet::new();
     let durability = promises::durability(puts, &holders, Scope::AnyLiveNode, &[], allowances);
