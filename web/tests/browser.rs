@@ -49,7 +49,7 @@ fn the_simulator_on_wasm32_reproduces_the_native_trace_hash() {
     let scenario = Scenario::from_json(include_str!("../../static/scenarios/hinted-handoff.json")).unwrap();
     let mut simulation = Simulation::new(scenario, TraceMode::HashOnly).unwrap();
     simulation.run();
-    assert_eq!(simulation.fabric().trace().hash(), 0xcdb2_59c2_021a_e16b);
+    assert_eq!(simulation.fabric().trace().hash(), 0xbf19_e051_9b82_0584);
 }
 
 mod real_workers {

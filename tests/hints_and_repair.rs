@@ -1,0 +1,182 @@
+//! Hinted handoff (§4.6, §4.9), checked on whole simulated runs.
+
+use std::collections::BTreeSet;
+
+use dynamoscope::protocol::membership::MemberStatus;
+use dynamoscope::protocol::ring::ring_position;
+use dynamoscope::protocol::{Message, NodeId, Observation};
+use dynamoscope::sim::run::Simulation;
+use dynamoscope::sim::scenario::{Action, Scenario};
+use dynamoscope::sim::timeline::state_at;
+use dynamoscope::sim::trace::{TraceEvent, TraceMode};
+
+// ---------------------------------------------------------------------------------------------
+// Hinted handoff (§4.6, §4.9).
+
+/// A run of `nodes` nodes with N = R = W = 1 (a key's only replica is its first node, so a
+/// version held only as a hint is visibly lost if the hint is) and a fixed 5 ms latency.
+fn single_replica_simulation(nodes: u32, duration_ms: u64) -> Simulation {
+    let members: Vec<String> = (1..=nodes).map(|node| node.to_string()).collect();
+    let json = format!(
+        r#"{{ "seed": 7, "duration_ms": {duration_ms},
+              "config": {{ "replicas_n": 1, "reads_r": 1, "writes_w": 1, "initial_members": [{}] }},
+              "network": {{ "latency": {{ "kind": "fixed", "ms": 5 }} }} }}"#,
+        members.join(", ")
+    );
+    Simulation::new(Scenario::from_json(&json).unwrap(), TraceMode::Full).unwrap()
+}
+
+fn apply(simulation: &mut Simulation, action: Action) {
+    simulation.apply(action).unwrap();
+}
+
+fn cut_both_ways(simulation: &mut Simulation, a: NodeId, b: NodeId) {
+    apply(simulation, Action::Cut { from: a, to: b });
+    apply(simulation, Action::Cut { from: b, to: a });
+}
+
+fn put(simulation: &mut Simulation, key: &str, value: &str, via: NodeId) {
+    let action = Action::Put { key: key.into(), value: value.into(), via: Some(via), blind: false };
+    apply(simulation, action);
+}
+
+fn stored_values(simulation: &Simulation, node: NodeId, key: &str) -> Vec<String> {
+    let node = simulation.fabric().node(node).unwrap();
+    node.durable()
+        .store
+        .get(key)
+        .iter()
+        .map(|version| String::from_utf8_lossy(&version.value).into_owned())
+        .collect()
+}
+
+/// Steps the run a millisecond at a time until `found` holds for an event of the trace after
+/// the events already seen; returns when.
+fn run_until_event(simulation: &mut Simulation, until_ms: u64, found: impl Fn(&TraceEvent) -> bool) -> u64 {
+    let mut seen = simulation.fabric().trace().len() as usize;
+    let mut at_ms = simulation.fabric().now_ms();
+    while at_ms < until_ms {
+        at_ms += 1;
+        simulation.run_until(at_ms);
+        let trace = simulation.fabric().trace();
+        if trace.events().skip(seen).any(|event| found(&event)) {
+            return at_ms;
+        }
+        seen = trace.len() as usize;
+    }
+    panic!("no such event before {until_ms} ms");
+}
+
+/// §4.6: the stand-in keeps the replica "in a separate local database" and, once the owner is
+/// back, delivers it and "may delete the object from its local store". A version appended to
+/// the hint while an earlier handoff of it is in flight was not part of that delivery, so the
+/// earlier confirmation must not delete it: the owner ends up with it. The hint is counted
+/// once however many versions it collected.
+#[test]
+fn a_version_appended_to_a_hint_during_its_handoff_reaches_the_owner_section_4_6() {
+    const KEY: &str = "cart:handoff";
+    let mut simulation = single_replica_simulation(5, 20_000);
+    let ring = simulation.fabric().node(NodeId(1)).unwrap().ring().clone();
+    let extended = ring.extended_preference_list(ring_position(KEY.as_bytes()));
+    let (owner, stand_in) = (extended[0], extended[1]);
+    let coordinator = (1..=5).map(NodeId).find(|node| *node != owner && *node != stand_in).unwrap();
+    simulation.run_until(100);
+    cut_both_ways(&mut simulation, coordinator, owner);
+    put(&mut simulation, KEY, "v1", coordinator);
+    // The coordinator times out on the owner and writes a hint to the stand-in, which offers it
+    // to the owner (reachable from it) at its next handoff round.
+    let handoff_ms = run_until_event(&mut simulation, 3_000, |event| {
+        matches!(event, TraceEvent::Sent { from, to, message: Message::HintHandoff { .. }, .. }
+            if *from == stand_in && *to == owner)
+    });
+    // While that handoff and its confirmation are on the wire, v2 (which descends v1) joins the
+    // same hint.
+    put(&mut simulation, KEY, "v2", coordinator);
+    simulation.run_until(handoff_ms + 7);
+    assert!(
+        simulation
+            .fabric()
+            .node(stand_in)
+            .unwrap()
+            .durable()
+            .hints
+            .versions_of(KEY)
+            .any(|version| version.value == b"v2"),
+        "v2 reached the hint before the first handoff's confirmation"
+    );
+    simulation.run_until(10_000);
+    assert_eq!(stored_values(&simulation, owner, KEY), vec!["v2".to_string()], "the owner holds v2");
+    assert!(simulation.fabric().node(stand_in).unwrap().durable().hints.is_empty());
+    let metrics = simulation.fabric().metrics();
+    assert_eq!((metrics.hints_stored, metrics.hints_delivered), (1, 1), "{metrics:?}");
+    let state = state_at(simulation.fabric().trace(), 10_000);
+    assert_eq!(state.hints_stored, 1);
+    assert_eq!(state.hints_pending.values().sum::<u64>(), 0, "{:?}", state.hints_pending);
+}
+
+/// The nodes a leaving `leaver` hands ranges to, in an undisturbed run of the same cluster.
+fn leave_receivers(nodes: u32, leaver: NodeId) -> BTreeSet<NodeId> {
+    let mut simulation = single_replica_simulation(nodes, 40_000);
+    simulation.run_until(3_000);
+    apply(&mut simulation, Action::Leave(leaver));
+    simulation.run_until(40_000);
+    assert_eq!(simulation.fabric().node(leaver).unwrap().status(), Some(MemberStatus::Left));
+    simulation
+        .fabric()
+        .trace()
+        .events()
+        .filter_map(|event| match event {
+            TraceEvent::Observed {
+                observation: Observation::RangeTransferStarted { from, to, .. }, ..
+            } if from == leaver => Some(to),
+            _ => None,
+        })
+        .collect()
+}
+
+/// §4.9: when a node leaves, "the key ranges [...] are reallocated" to other nodes, and §4.6's
+/// stand-in keeps a hint until the replica is safe. A hint whose owner left the ring before it
+/// could be delivered has a new home: the key's current replicas. Dropping it loses the write
+/// (here the stand-in holds the only copy: N = 1 and the owner never saw it).
+#[test]
+fn a_hint_whose_owner_left_goes_to_the_keys_current_replicas_section_4_6_and_4_9() {
+    const NODES: u32 = 8;
+    let owner = NodeId(4);
+    let receivers = leave_receivers(NODES, owner);
+    let ring = single_replica_simulation(NODES, 1).fabric().node(NodeId(1)).unwrap().ring().clone();
+    // A key of the owner whose stand-in (the next node clockwise) takes none of its ranges, so
+    // the stand-in never needs to reach the owner, and a coordinator that does not either.
+    let (key, stand_in) = (0..1_000)
+        .map(|index| format!("k{index}"))
+        .find_map(|key| {
+            let extended = ring.extended_preference_list(ring_position(key.as_bytes()));
+            (extended[0] == owner && !receivers.contains(&extended[1])).then(|| (key, extended[1]))
+        })
+        .expect("a key of the owner whose stand-in receives nothing from it");
+    let coordinator = (1..=NODES)
+        .map(NodeId)
+        .find(|node| *node != owner && *node != stand_in && !receivers.contains(node))
+        .expect("a coordinator outside the handover");
+    let mut simulation = single_replica_simulation(NODES, 40_000);
+    simulation.run_until(100);
+    cut_both_ways(&mut simulation, coordinator, owner);
+    cut_both_ways(&mut simulation, stand_in, owner);
+    // The coordinator forwards to the owner, times out, then coordinates and hints.
+    put(&mut simulation, &key, "v1", coordinator);
+    simulation.run_until(3_000);
+    assert_eq!(
+        simulation.fabric().node(stand_in).unwrap().durable().hints.len(),
+        1,
+        "the stand-in holds the hint"
+    );
+    apply(&mut simulation, Action::Leave(owner));
+    simulation.run_until(40_000);
+    let stand_in_node = simulation.fabric().node(stand_in).unwrap();
+    assert_eq!(
+        stand_in_node.durable().view.record(owner).map(|record| record.status),
+        Some(MemberStatus::Left)
+    );
+    let replica = stand_in_node.ring().preference_list(ring_position(key.as_bytes()), 1)[0];
+    assert_eq!(stored_values(&simulation, replica, &key), vec!["v1".to_string()], "{key} on {replica}");
+    assert!(stand_in_node.durable().hints.is_empty(), "delivered, then deleted");
+}
