@@ -1,8 +1,9 @@
-//! Hinted handoff (§4.6, §4.9), checked on whole simulated runs.
+//! Hinted handoff (§4.6, §4.9) and the failure detector (§4.8.3), checked on whole simulated runs.
 
 use std::collections::BTreeSet;
 
 use dynamoscope::protocol::membership::MemberStatus;
+use dynamoscope::protocol::observation::UnreachableReason;
 use dynamoscope::protocol::ring::ring_position;
 use dynamoscope::protocol::{Message, NodeId, Observation};
 use dynamoscope::sim::run::Simulation;
@@ -179,4 +180,42 @@ fn a_hint_whose_owner_left_goes_to_the_keys_current_replicas_section_4_6_and_4_9
     let replica = stand_in_node.ring().preference_list(ring_position(key.as_bytes()), 1)[0];
     assert_eq!(stored_values(&simulation, replica, &key), vec!["v1".to_string()], "{key} on {replica}");
     assert!(stand_in_node.durable().hints.is_empty(), "delivered, then deleted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure detection (§4.8.3).
+
+/// §4.8.3: "node A may consider node B failed if node B does not respond to node A's messages",
+/// and nodes "do not need a globally consistent view": silence is evidence only where traffic
+/// is expected. With phi accrual (Cassandra's, fed by gossip heartbeats), client traffic that
+/// stops must not make every healthy peer look failed, while a crashed peer still is.
+#[test]
+fn phi_accrual_suspects_no_healthy_peer_when_client_traffic_stops_section_4_8_3() {
+    let json = r#"{
+      "seed": 11, "duration_ms": 40000, "quiet_ms": 30000,
+      "config": { "failure_detector": { "PhiAccrual": { "threshold": 8.0, "window": 100 } } },
+      "workload": { "kind": "key_value", "clients": 8, "keys": 100, "distribution": { "kind": "uniform" },
+                    "read_ppm": 500000, "think_ms": 20 },
+      "actions": [ { "at_ms": 10000, "action": { "crash": 5 } } ]
+    }"#;
+    let mut simulation = Simulation::new(Scenario::from_json(json).unwrap(), TraceMode::Full).unwrap();
+    simulation.run();
+    let suspected: Vec<(u64, NodeId, NodeId)> = simulation
+        .fabric()
+        .trace()
+        .events()
+        .filter_map(|event| match event {
+            TraceEvent::Observed {
+                at_ms,
+                node,
+                observation: Observation::PeerUnreachable { peer, reason: UnreachableReason::PhiAccrual },
+            } if peer != NodeId(5) => Some((at_ms, node, peer)),
+            _ => None,
+        })
+        .collect();
+    assert!(suspected.is_empty(), "healthy peers suspected (at, by, whom): {suspected:?}");
+    for node in 1..=4 {
+        let node = simulation.fabric().node(NodeId(node)).unwrap();
+        assert_eq!(node.unreachable_peers(), vec![NodeId(5)], "{}", node.id());
+    }
 }

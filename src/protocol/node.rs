@@ -245,7 +245,7 @@ impl Node {
             self.observe(Observation::MessageRejected { from, reason });
             return;
         }
-        self.note_alive(from);
+        self.note_alive(from, &message);
         self.dispatch(from, message);
     }
 
