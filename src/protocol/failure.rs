@@ -22,11 +22,17 @@ struct Arrivals {
     intervals_ms: VecDeque<u64>,
 }
 
+/// Since when a peer is unreachable, and when it was last probed.
+#[derive(Clone, Copy, Debug)]
+struct Suspicion {
+    since_ms: u64,
+    probed_ms: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Detector {
     kind: FailureDetector,
-    /// Unreachable peers, with when they were last probed.
-    unreachable: BTreeMap<NodeId, u64>,
+    unreachable: BTreeMap<NodeId, Suspicion>,
     arrivals: BTreeMap<NodeId, Arrivals>,
 }
 
@@ -47,9 +53,9 @@ impl Detector {
         self.unreachable.keys().copied().collect()
     }
 
-    /// Records a message from `peer`; true if it was unreachable until now. Only a
+    /// Records a message from `peer`; if it was unreachable until now, for how long. Only a
     /// `heartbeat` is an arrival phi accrual learns from.
-    fn heard_from(&mut self, peer: NodeId, now_ms: u64, heartbeat: bool) -> bool {
+    fn heard_from(&mut self, peer: NodeId, now_ms: u64, heartbeat: bool) -> Option<u64> {
         if let (FailureDetector::PhiAccrual { window, .. }, true) = (self.kind, heartbeat) {
             let arrivals = self.arrivals.entry(peer).or_default();
             if let Some(last_ms) = arrivals.last_ms {
@@ -61,12 +67,16 @@ impl Detector {
             }
             arrivals.last_ms = Some(now_ms);
         }
-        self.unreachable.remove(&peer).is_some()
+        self.unreachable.remove(&peer).map(|suspicion| now_ms.saturating_sub(suspicion.since_ms))
     }
 
     /// Marks `peer` unreachable; true if it was reachable until now.
     fn suspect(&mut self, peer: NodeId, now_ms: u64) -> bool {
-        self.unreachable.insert(peer, now_ms).is_none()
+        if self.unreachable.contains_key(&peer) {
+            return false;
+        }
+        self.unreachable.insert(peer, Suspicion { since_ms: now_ms, probed_ms: now_ms });
+        true
     }
 
     /// phi = t / mean / ln 10, with t the silence since the last message and mean the mean
@@ -98,11 +108,13 @@ impl Detector {
         let due: Vec<NodeId> = self
             .unreachable
             .iter()
-            .filter(|(_, probed_ms)| now_ms.saturating_sub(**probed_ms) >= retry_ms)
+            .filter(|(_, suspicion)| now_ms.saturating_sub(suspicion.probed_ms) >= retry_ms)
             .map(|(peer, _)| *peer)
             .collect();
         for peer in &due {
-            self.unreachable.insert(*peer, now_ms);
+            if let Some(suspicion) = self.unreachable.get_mut(peer) {
+                suspicion.probed_ms = now_ms;
+            }
         }
         due
     }
@@ -113,8 +125,9 @@ impl Node {
     /// heartbeat.
     pub(super) fn note_alive(&mut self, peer: NodeId, message: &Message) {
         let heartbeat = matches!(message, Message::Gossip { .. } | Message::GossipReply { .. });
-        if self.detector.heard_from(peer, self.now_ms, heartbeat) {
+        if let Some(silent_ms) = self.detector.heard_from(peer, self.now_ms, heartbeat) {
             self.observe(Observation::PeerReachable { peer });
+            self.on_peer_back(peer, silent_ms);
         }
     }
 
@@ -132,6 +145,8 @@ impl Node {
         for peer in self.detector.take_due_probes(self.now_ms, self.config.unreachable_retry_ms) {
             self.send_gossip(peer);
         }
+        // The same tick retries what went unanswered in Merkle exchanges (§4.7).
+        self.on_anti_entropy_tick();
         self.set_timer(self.now_ms + self.config.unreachable_retry_ms, Timer::FailureDetector);
     }
 }
@@ -148,7 +163,8 @@ mod tests {
         assert!(detector.suspect(peer, 100));
         assert!(!detector.suspect(peer, 150), "already unreachable");
         assert!(!detector.is_reachable(peer));
-        assert!(detector.heard_from(peer, 200, false));
+        assert_eq!(detector.heard_from(peer, 200, false), Some(100), "unreachable for 100 ms");
+        assert_eq!(detector.heard_from(peer, 250, false), None, "reachable already");
         assert!(detector.is_reachable(peer));
     }
 

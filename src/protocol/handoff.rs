@@ -226,7 +226,14 @@ impl Node {
             let reason = format!("hint {} handed to {}, which left the ring", hint.0, self.id);
             return self.observe(Observation::MessageRejected { from, reason });
         }
-        self.merge_versions(&key, &versions, from, RepairSource::HintedHandoff);
+        let position = ring_position(key.as_bytes());
+        if self.merge_versions(&key, &versions, from, RepairSource::HintedHandoff)
+            && !self.current_ring.is_empty()
+        {
+            // The coordinator missed this replica; it may have missed others of the key too.
+            let range = self.current_ring.range_of(position);
+            self.queue_replicas_of(range, None);
+        }
         self.send(from, Message::HintHandoffAck { hint });
     }
 

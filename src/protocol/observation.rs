@@ -16,6 +16,8 @@ pub enum UnreachableReason {
     TransferTimeout,
     /// Phi accrual's suspicion crossed the threshold.
     PhiAccrual,
+    /// A Merkle exchange step went unanswered through every retry (§4.7).
+    MerkleTimeout,
 }
 
 /// How a key's versions reached a replica.
