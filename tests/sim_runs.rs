@@ -51,7 +51,7 @@ fn a_hinted_write_is_read_back_from_the_restarted_owner() {
 /// The golden hash of `static/scenarios/hinted-handoff.json`: an accidental change of behaviour
 /// (of the node or the fabric) changes it. If a change is intended, update it here and in
 /// `web/tests/browser.rs`, which asserts the same hash on wasm32.
-pub const HINTED_HANDOFF_TRACE_HASH: u64 = 0xcdb2_59c2_021a_e16b;
+pub const HINTED_HANDOFF_TRACE_HASH: u64 = 0x02c2_a7ab_6574_59da;
 
 #[test]
 fn the_golden_trace_hash_is_unchanged() {
@@ -84,7 +84,7 @@ fn assert_trace_hash(fabric: &dynamoscope::sim::fabric::Fabric, expected: u64) {
 /// The page's cluster (default configuration, default network, seed 2007) after 10 s of virtual
 /// time with no user action. `tests/e2e/runtime.test.mjs` asserts the same hash from the page,
 /// where every node is a real Web Worker: the browser runtime reproduces the native trace.
-pub const PAGE_CLUSTER_10S_TRACE_HASH: u64 = 0x1284_69a5_1507_342f;
+pub const PAGE_CLUSTER_10S_TRACE_HASH: u64 = 0x592c_c830_25ce_09c5;
 
 #[test]
 fn the_page_cluster_golden_hash_is_unchanged() {
@@ -96,7 +96,7 @@ fn the_page_cluster_golden_hash_is_unchanged() {
 /// The page's cluster with a crash, a one-way cut, a partition, a heal and a restart, each
 /// applied after every event of its instant (as the page's console API does).
 /// `tests/e2e/runtime.test.mjs` runs the same through real Web Workers and asserts this hash.
-pub const PAGE_CLUSTER_FAULTS_TRACE_HASH: u64 = 0x848c_ec11_1307_ffdb;
+pub const PAGE_CLUSTER_FAULTS_TRACE_HASH: u64 = 0x9429_9a09_66f2_ee6f;
 
 #[test]
 fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
@@ -118,7 +118,7 @@ fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
 
 /// The page's cluster through a wipe, a restart from nothing, a join, a leave and a quorum
 /// change. `tests/e2e/runtime.test.mjs` runs the same through real Web Workers.
-pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0x6985_b896_8c2b_0021;
+pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0xa2dc_89cb_32b3_d603;
 
 #[test]
 fn the_page_cluster_membership_golden_hash_is_unchanged() {
@@ -146,7 +146,7 @@ fn the_page_cluster_membership_golden_hash_is_unchanged() {
 
 /// A reset cluster: seed 7, four nodes, R = 1, after 5 s of virtual time. The page's
 /// `reset({seed: 7, config: {initial_members: [1, 2, 3, 4], r: 1}})` must reproduce it.
-pub const RESET_CLUSTER_TRACE_HASH: u64 = 0x9a0c_a361_96a7_9296;
+pub const RESET_CLUSTER_TRACE_HASH: u64 = 0x1768_ce3a_0159_455d;
 
 #[test]
 fn the_reset_cluster_golden_hash_is_unchanged() {

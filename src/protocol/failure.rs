@@ -1,10 +1,14 @@
 //! Failure detection (§4.8.3). Dynamo's is purely local: a peer that does not answer a request
 //! is unreachable *for this node*, and is probed again periodically; any message from it makes
-//! it reachable again. Phi accrual (Cassandra) is an option on top.
+//! it reachable again. Phi accrual (Cassandra) is an option on top. Like Cassandra's, it is fed
+//! only heartbeats, here gossip (`Gossip`, `GossipReply`), which flows whatever the clients do:
+//! fed every message, it learned the rhythm of client traffic and took the silence after a busy
+//! period for the failure of every peer.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use super::config::FailureDetector;
+use super::message::Message;
 use super::node::{Node, Timer};
 use super::observation::{Observation, UnreachableReason};
 use super::types::NodeId;
@@ -18,11 +22,17 @@ struct Arrivals {
     intervals_ms: VecDeque<u64>,
 }
 
+/// Since when a peer is unreachable, and when it was last probed.
+#[derive(Clone, Copy, Debug)]
+struct Suspicion {
+    since_ms: u64,
+    probed_ms: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Detector {
     kind: FailureDetector,
-    /// Unreachable peers, with when they were last probed.
-    unreachable: BTreeMap<NodeId, u64>,
+    unreachable: BTreeMap<NodeId, Suspicion>,
     arrivals: BTreeMap<NodeId, Arrivals>,
 }
 
@@ -43,9 +53,10 @@ impl Detector {
         self.unreachable.keys().copied().collect()
     }
 
-    /// Records a message from `peer`; true if it was unreachable until now.
-    fn heard_from(&mut self, peer: NodeId, now_ms: u64) -> bool {
-        if let FailureDetector::PhiAccrual { window, .. } = self.kind {
+    /// Records a message from `peer`; if it was unreachable until now, for how long. Only a
+    /// `heartbeat` is an arrival phi accrual learns from.
+    fn heard_from(&mut self, peer: NodeId, now_ms: u64, heartbeat: bool) -> Option<u64> {
+        if let (FailureDetector::PhiAccrual { window, .. }, true) = (self.kind, heartbeat) {
             let arrivals = self.arrivals.entry(peer).or_default();
             if let Some(last_ms) = arrivals.last_ms {
                 arrivals.intervals_ms.push_back(now_ms.saturating_sub(last_ms).max(1));
@@ -56,12 +67,16 @@ impl Detector {
             }
             arrivals.last_ms = Some(now_ms);
         }
-        self.unreachable.remove(&peer).is_some()
+        self.unreachable.remove(&peer).map(|suspicion| now_ms.saturating_sub(suspicion.since_ms))
     }
 
     /// Marks `peer` unreachable; true if it was reachable until now.
     fn suspect(&mut self, peer: NodeId, now_ms: u64) -> bool {
-        self.unreachable.insert(peer, now_ms).is_none()
+        if self.unreachable.contains_key(&peer) {
+            return false;
+        }
+        self.unreachable.insert(peer, Suspicion { since_ms: now_ms, probed_ms: now_ms });
+        true
     }
 
     /// phi = t / mean / ln 10, with t the silence since the last message and mean the mean
@@ -93,21 +108,26 @@ impl Detector {
         let due: Vec<NodeId> = self
             .unreachable
             .iter()
-            .filter(|(_, probed_ms)| now_ms.saturating_sub(**probed_ms) >= retry_ms)
+            .filter(|(_, suspicion)| now_ms.saturating_sub(suspicion.probed_ms) >= retry_ms)
             .map(|(peer, _)| *peer)
             .collect();
         for peer in &due {
-            self.unreachable.insert(*peer, now_ms);
+            if let Some(suspicion) = self.unreachable.get_mut(peer) {
+                suspicion.probed_ms = now_ms;
+            }
         }
         due
     }
 }
 
 impl Node {
-    /// Any message is evidence the sender is alive (§4.8.3).
-    pub(super) fn note_alive(&mut self, peer: NodeId) {
-        if self.detector.heard_from(peer, self.now_ms) {
+    /// Any message is evidence the sender is alive (§4.8.3); gossip is also phi accrual's
+    /// heartbeat.
+    pub(super) fn note_alive(&mut self, peer: NodeId, message: &Message) {
+        let heartbeat = matches!(message, Message::Gossip { .. } | Message::GossipReply { .. });
+        if let Some(silent_ms) = self.detector.heard_from(peer, self.now_ms, heartbeat) {
             self.observe(Observation::PeerReachable { peer });
+            self.on_peer_back(peer, silent_ms);
         }
     }
 
@@ -125,6 +145,8 @@ impl Node {
         for peer in self.detector.take_due_probes(self.now_ms, self.config.unreachable_retry_ms) {
             self.send_gossip(peer);
         }
+        // The same tick retries what went unanswered in Merkle exchanges (§4.7).
+        self.on_anti_entropy_tick();
         self.set_timer(self.now_ms + self.config.unreachable_retry_ms, Timer::FailureDetector);
     }
 }
@@ -141,7 +163,8 @@ mod tests {
         assert!(detector.suspect(peer, 100));
         assert!(!detector.suspect(peer, 150), "already unreachable");
         assert!(!detector.is_reachable(peer));
-        assert!(detector.heard_from(peer, 200));
+        assert_eq!(detector.heard_from(peer, 200, false), Some(100), "unreachable for 100 ms");
+        assert_eq!(detector.heard_from(peer, 250, false), None, "reachable already");
         assert!(detector.is_reachable(peer));
     }
 
@@ -154,12 +177,32 @@ mod tests {
         assert!(detector.take_due_probes(2_500, 1_000).is_empty(), "the probe time was reset");
     }
 
+    /// §4.8.3: any message makes a peer reachable again, but phi accrual learns only from
+    /// heartbeats: a burst of client traffic neither shortens the expected interval nor resets
+    /// the silence it judges.
+    #[test]
+    fn phi_accrual_learns_only_from_heartbeats_section_4_8_3() {
+        let mut detector = Detector::new(FailureDetector::PhiAccrual { threshold: 8.0, window: 100 });
+        let peer = NodeId(4);
+        for tick in 0..10 {
+            detector.heard_from(peer, tick * 1_000, true);
+        }
+        let before = detector.phi(peer, 10_000);
+        detector.suspect(peer, 9_500);
+        for burst_ms in 9_001..9_900 {
+            detector.heard_from(peer, burst_ms, false);
+        }
+        assert!(detector.is_reachable(peer), "any message makes the peer reachable");
+        assert_eq!(detector.phi(peer, 10_000), before, "client traffic is no heartbeat");
+        assert!(detector.phi_suspects(9_000 + 3_000).is_empty(), "phi 1.3 after 3 s of quiet");
+    }
+
     #[test]
     fn phi_grows_with_silence_and_crosses_the_threshold_section_4_8_3() {
         let mut detector = Detector::new(FailureDetector::PhiAccrual { threshold: 8.0, window: 100 });
         let peer = NodeId(4);
         for tick in 0..10 {
-            detector.heard_from(peer, tick * 1_000);
+            detector.heard_from(peer, tick * 1_000, true);
         }
         let phi_soon = detector.phi(peer, 9_000 + 1_000).unwrap();
         assert!((phi_soon - 1.0 / std::f64::consts::LN_10).abs() < 1e-9, "phi = t / mean / ln 10");

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::anti_entropy::Exchange;
+use super::anti_entropy::{Exchange, RepairQueue};
 use super::config::{ClusterConfig, ConfigError};
 use super::coordinator::{Forwarding, Operation};
 use super::failure::Detector;
@@ -115,6 +115,7 @@ pub struct Node {
     pub(super) exchanges: BTreeMap<(NodeId, u64), Exchange>,
     pub(super) next_exchange: u64,
     pub(super) anti_entropy_cursor: usize,
+    pub(super) repairs: RepairQueue,
     pub(super) transfers: Transfers,
     pub(super) gossip_round: u64,
     pub(super) pending_gossip: BTreeMap<NodeId, u64>,
@@ -167,6 +168,7 @@ impl Node {
             exchanges: BTreeMap::new(),
             next_exchange: 0,
             anti_entropy_cursor: 0,
+            repairs: RepairQueue::default(),
             transfers: Transfers::default(),
             gossip_round: 0,
             pending_gossip: BTreeMap::new(),
@@ -250,7 +252,7 @@ impl Node {
             self.observe(Observation::MessageRejected { from, reason });
             return;
         }
-        self.note_alive(from);
+        self.note_alive(from, &message);
         self.dispatch(from, message);
     }
 

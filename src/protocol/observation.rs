@@ -16,6 +16,8 @@ pub enum UnreachableReason {
     TransferTimeout,
     /// Phi accrual's suspicion crossed the threshold.
     PhiAccrual,
+    /// A Merkle exchange step went unanswered through every retry (§4.7).
+    MerkleTimeout,
 }
 
 /// How a key's versions reached a replica.
@@ -74,12 +76,20 @@ pub enum Observation {
         required: usize,
         answered: usize,
     },
+    /// A stand-in keeps a version meant for `intended_owner` (§4.6). `replaces` is None for a
+    /// new hint; for a version that joined the existing hint of (owner, key) it names that
+    /// hint's previous id (`hint` is its new one), so a hint is counted once however many
+    /// versions it collects.
     HintStored {
         hint: HintId,
         key: Key,
         intended_owner: NodeId,
         coordinator: NodeId,
+        replaces: Option<HintId>,
     },
+    /// The hint's versions are safe and the hint is deleted: `owner` (its intended owner)
+    /// confirmed them, or, if that owner left the ring (§4.9), every current replica of the key
+    /// did (each observes `KeyRepaired`).
     HintDelivered {
         hint: HintId,
         key: Key,

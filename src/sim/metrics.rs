@@ -16,6 +16,7 @@ pub struct Metrics {
     pub queue_full_drops: u64,
     /// Messages sent, by kind (see [`kind_name`] for the names, in [`MessageKind`] order).
     pub messages_by_kind: [u64; MESSAGE_KINDS],
+    /// Hints created (a version joining an existing hint does not count again).
     pub hints_stored: u64,
     pub hints_delivered: u64,
     pub hints_dropped: u64,
@@ -41,7 +42,8 @@ impl Metrics {
 
     pub fn observe(&mut self, observation: &Observation) {
         match observation {
-            Observation::HintStored { .. } => self.hints_stored += 1,
+            // A hint is counted when it is created, not again for each version it collects.
+            Observation::HintStored { replaces: None, .. } => self.hints_stored += 1,
             Observation::HintDelivered { .. } => self.hints_delivered += 1,
             Observation::HintDropped { .. } => self.hints_dropped += 1,
             Observation::ReadRepairSent { .. } => self.read_repairs += 1,

@@ -247,7 +247,8 @@ impl PastState {
             Observation::MembershipChanged { status } => {
                 self.member_status.insert(node, *status);
             }
-            Observation::HintStored { .. } => {
+            // A version joining an existing hint neither adds a hint nor a pending one.
+            Observation::HintStored { replaces: None, .. } => {
                 self.hints_stored += 1;
                 *self.hints_pending.entry(node).or_default() += 1;
             }

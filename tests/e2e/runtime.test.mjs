@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { openPage, openPausedCluster, useBrowser } from './harness.mjs';
 
 // tests/sim_runs.rs: PAGE_CLUSTER_10S_TRACE_HASH (default config, seed 2007, 10 s, no action).
-const NATIVE_TRACE_HASH_AT_10_S = '128469a51507342f';
+const NATIVE_TRACE_HASH_AT_10_S = '592cc83025ce09c5';
 const context = useBrowser(before, after);
 
 test('the page cluster run through real workers reproduces the native trace hash', { timeout: 90_000 }, async () => {
@@ -22,7 +22,7 @@ test('the page cluster run through real workers reproduces the native trace hash
 });
 
 // tests/sim_runs.rs: PAGE_CLUSTER_FAULTS_TRACE_HASH.
-const NATIVE_TRACE_HASH_WITH_FAULTS = '848cec111307ffdb';
+const NATIVE_TRACE_HASH_WITH_FAULTS = '94299a0966f2ee6f';
 
 test('a crash, a cut, a partition, a heal and a restart through real workers match the native trace', { timeout: 90_000 }, async () => {
   const { page, errors } = await openPausedCluster(context.browser, context.url);
@@ -113,7 +113,7 @@ test('a wipe, a join, a leave and a quorum change through real workers match the
     return { hash: api.traceHash(), nodes: api.nodes(), config: api.config(), badConfig, unknownSetting };
   });
   // tests/sim_runs.rs: PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH.
-  assert.equal(outcome.hash, '6985b8968c2b0021');
+  assert.equal(outcome.hash, 'a2dc89cb32b3d603');
   assert.equal(outcome.nodes.length, 6);
   assert.equal(outcome.config.reads_r, 1);
   assert.match(outcome.badConfig, /R must be 1 to N=3, not 4/);
@@ -171,7 +171,7 @@ test('reset starts a fresh, paused cluster that matches the native run of its se
   });
   assert.deepEqual(outcome.fresh, { now: 0, nodes: ['up', 'up', 'up', 'up'] });
   // tests/sim_runs.rs: RESET_CLUSTER_TRACE_HASH.
-  assert.equal(outcome.hash, '9a0ca36196a79296');
+  assert.equal(outcome.hash, '1768ce3a0159455d');
   assert.match(outcome.badSeed, /reset\(\{seed\}\)/);
   assert.match(outcome.badConfig, /reset: reads_r: R must be 1 to N=3, not 5/);
   assert.deepEqual(errors, []);
@@ -209,7 +209,7 @@ test('stepping one event or one instant at a time gives the same trace as runnin
   const times = outcome.events.map(({ stepped }) => stepped.atMs);
   assert.deepEqual(times, [...times].sort((a, b) => a - b), 'events come in time order');
   // tests/sim_runs.rs: RESET_CLUSTER_TRACE_HASH, the same cluster settled without stepping.
-  assert.equal(outcome.hash, '9a0ca36196a79296');
+  assert.equal(outcome.hash, '1768ce3a0159455d');
   assert.equal(outcome.before.atMs, 4_000);
   assert.deepEqual(outcome.before.nodes.map((node) => node.status), ['up', 'up', 'up', 'up']);
   assert.deepEqual(outcome.after.nodes.map((node) => node.status), ['up', 'up', 'crashed', 'up']);

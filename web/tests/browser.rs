@@ -49,7 +49,7 @@ fn the_simulator_on_wasm32_reproduces_the_native_trace_hash() {
     let scenario = Scenario::from_json(include_str!("../../static/scenarios/hinted-handoff.json")).unwrap();
     let mut simulation = Simulation::new(scenario, TraceMode::HashOnly).unwrap();
     simulation.run();
-    assert_eq!(simulation.fabric().trace().hash(), 0xcdb2_59c2_021a_e16b);
+    assert_eq!(simulation.fabric().trace().hash(), 0x02c2_a7ab_6574_59da);
 }
 
 mod real_workers {
@@ -65,7 +65,7 @@ mod real_workers {
 
     /// `tests/sim_runs.rs`: PAGE_CLUSTER_FAULTS_TRACE_HASH, the page's five nodes with the
     /// faults below, run natively.
-    const NATIVE_TRACE_HASH_WITH_FAULTS: u64 = 0x848c_ec11_1307_ffdb;
+    const NATIVE_TRACE_HASH_WITH_FAULTS: u64 = 0x9429_9a09_66f2_ee6f;
 
     /// Advances virtual time by `duration_ms` as fast as the workers answer.
     async fn settle(cluster: &Rc<RefCell<Cluster>>, duration_ms: u64) {

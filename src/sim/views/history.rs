@@ -771,10 +771,11 @@ mod tests {
         });
         let handoff = handoff.expect("a delivered handoff");
         assert!(!history.events[handoff.from].clocks.is_empty());
-        let repaired = history.events.iter().any(|event| {
-            matches!(event.kind, HistoryKind::Repaired { source: RepairSource::HintedHandoff, .. })
-        });
-        assert!(repaired);
+        // The handoff is delivered; whether it still repairs anything depends on whether
+        // anti-entropy (§4.7) reached the owner first.
+        let delivered =
+            history.events.iter().any(|event| matches!(event.kind, HistoryKind::HintDelivered { .. }));
+        assert!(delivered);
     }
 
     /// A replica's store shows the clock the write brought; the coordinator's own store shows
