@@ -389,6 +389,7 @@ pub fn durability(
                 Some((cause, _)) => Some(cause),
                 None if superseder.is_some() => continue,
                 None if everywhere && allowances.last_write_wins => Some(LossCause::LastWriteWins),
+                None if everywhere => taken_by_held_version(put, clock, &anywhere),
                 None => None,
             };
             if let Some(cause) = cause {
@@ -529,6 +530,23 @@ fn named_loss(
     let sharing = by_event[first..].iter().take_while(|(shared, _)| *shared == event);
     let reuser = sharing.map(|(_, index)| *index).find(|other| puts[*other].value != put.value);
     reuser.map(|reuser| (LossCause::ReusedCounter, reuser))
+}
+
+/// With the paper's clocks, a value no writer who had seen it replaced, while a version with
+/// another value is held whose clock equals or descends it: the clock claims a write its writer
+/// never saw. That is §4.4's clocks at work (a retried or unacknowledged put, whose clock no
+/// acknowledgement shows, can take a value so too), named by how the lost put was made.
+fn taken_by_held_version(put: &PutRecord, clock: &VectorClock, held: &[&Version]) -> Option<LossCause> {
+    if clock.dot().is_some() {
+        return None;
+    }
+    let mut others = held.iter().filter(|version| version.value != put.value);
+    let taker = others.find(|version| version.clock.dot().is_none() && version.clock.descends(clock))?;
+    Some(match taker.clock.compare(clock) {
+        ClockOrder::Equal => LossCause::EqualClocks,
+        _ if put.context.is_none() => LossCause::DominatedBlindWrite,
+        _ => LossCause::ReusedCounter,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
