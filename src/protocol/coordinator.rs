@@ -289,7 +289,10 @@ impl Node {
                 let held = self.local_versions(key);
                 let latest =
                     held.iter().map(|version| version.clock.latest_event(self.id)).max().unwrap_or(0);
-                let counter = latest.max(context.counter(self.id)).saturating_add(1);
+                let issued = self.durable.dots_issued;
+                let counter = latest.max(context.counter(self.id)).max(issued).saturating_add(1);
+                self.durable.dots_issued = counter;
+                self.durable_changed = true;
                 let mut past = context;
                 let dropped = past.truncate(threshold);
                 (VectorClock::dotted(&past, self.id, counter, self.now_ms), dropped)

@@ -75,6 +75,9 @@ pub struct Durable {
     /// How many times this node has started; mixed into the random seed so a restart does
     /// not replay the same choices.
     pub incarnation: u64,
+    /// The highest dot this node has given a write (dotted version vectors): every dot it
+    /// issues is new, whatever the key and whatever the node still holds of it.
+    pub dots_issued: u64,
 }
 
 /// A node's state as its inspector shows it: the store, the hints and the membership view (all
@@ -111,6 +114,8 @@ pub struct Node {
     /// The instant of this boot's first input: part of every operation id it mints, so answers
     /// meant for an earlier boot never count toward a quorum of this one.
     pub(super) boot_ms: Option<u64>,
+    /// Started from nothing after its disk was lost (see [`Node::without_disk`]).
+    lost_disk: bool,
     pub(super) detector: Detector,
     pub(super) exchanges: BTreeMap<(NodeId, u64), Exchange>,
     pub(super) next_exchange: u64,
@@ -133,8 +138,19 @@ impl Node {
             hints: HintStore::default(),
             view,
             incarnation: 0,
+            dots_issued: 0,
         };
         Ok(Node::start(config, id, seed, durable))
+    }
+
+    /// Restarts a node whose disk was lost (a wipe): it starts from nothing, as a new one does,
+    /// except that it cannot know the dots it gave writes before, so at its first input it moves
+    /// its dot counter past any it could have given by then ([`OPERATIONS_MAX`] a millisecond):
+    /// a new write never reuses a dot that replicas still hold.
+    pub fn without_disk(config: ClusterConfig, id: NodeId, seed: u64) -> Result<Node, ConfigError> {
+        let mut node = Node::new(config, id, seed)?;
+        node.lost_disk = true;
+        Ok(node)
     }
 
     /// Restarts a node from its disk (the bytes of [`Node::durable_bytes`]). Volatile state —
@@ -165,6 +181,7 @@ impl Node {
             forwards: BTreeMap::new(),
             next_operation: 0,
             boot_ms: None,
+            lost_disk: false,
             exchanges: BTreeMap::new(),
             next_exchange: 0,
             anti_entropy_cursor: 0,
@@ -370,7 +387,14 @@ impl Node {
     fn advance(&mut self, now_ms: u64) {
         // Drivers deliver in time order; a late input must not move the clock backwards.
         self.now_ms = self.now_ms.max(now_ms);
-        self.boot_ms.get_or_insert(self.now_ms);
+        if self.boot_ms.is_none() {
+            self.boot_ms = Some(self.now_ms);
+            if self.lost_disk {
+                let floor = self.now_ms.saturating_mul(OPERATIONS_MAX as u64);
+                self.durable.dots_issued = self.durable.dots_issued.max(floor);
+                self.durable_changed = true;
+            }
+        }
     }
 
     /// Recomputes both rings after the membership view changed.

@@ -169,7 +169,7 @@ impl Fabric {
         let seed = self.core.seed();
         let node = match self.disks.remove(&id) {
             Some(disk) => Node::restore(self.config.clone(), id, seed, &disk)?,
-            None => Node::new(self.config.clone(), id, seed).map_err(|error| error.to_string())?,
+            None => Node::without_disk(self.config.clone(), id, seed).map_err(|error| error.to_string())?,
         };
         self.bring_up(id, node, true);
         Ok(())

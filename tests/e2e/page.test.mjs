@@ -220,3 +220,48 @@ test('metrics, gossip spread, settings, presenter mode and themes, each readable
   await page.waitForSelector('[data-testid="help-dialog"]');
   assert.deepEqual(errors, []);
 });
+
+// §4.4: the paper's clocks give two blind puts through one node the same clock, and one value
+// is gone. The page says so (a "named loss", counted by cause), never a plain "holds"; with dotted
+// version vectors, ticked in Settings, the same two puts stay siblings and nothing is lost.
+test('the metrics name a loss the paper clocks allow, and dotted version vectors keep both puts', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  const twoBlindPuts = async (key) => {
+    await page.evaluate(async (key) => {
+      const api = window.dynamoscope;
+      const first = api.put(key, 'apple', { via: 1 });
+      await api.settle(200);
+      await first;
+      const second = api.put(key, 'zebra', { via: 1 });
+      await api.settle(200);
+      await second;
+      await api.settle(2_000);
+    }, key);
+  };
+  await twoBlindPuts('cart:paper');
+  const paper = await page.evaluate(async () => {
+    const got = window.dynamoscope.get('cart:paper', { via: 1 });
+    await window.dynamoscope.settle(200);
+    return (await got).values;
+  });
+  assert.deepEqual(paper, ['zebra'], 'the paper clocks keep one of the two');
+  await page.click('[data-testid="tab-metrics"]');
+  await page.waitForSelector('[data-testid="invariant-durability"].named-loss', { timeout: 30_000 });
+  assert.match(await page.textContent('[data-testid="loss-equal-clocks"]'), /1 lost to equal clocks/);
+  assert.match(await page.textContent('[data-testid="invariant-durability"]'), /named loss[^]*1 of 2 acknowledged puts lost: 1 to equal clocks/);
+  await screenshot(page, 'view-metrics-named-loss');
+
+  await page.click('[data-testid="tab-settings"]');
+  await page.check('[data-testid="setting-dotted"]');
+  await page.click('[data-testid="apply-settings"]');
+  await page.evaluate(() => window.dynamoscope.settle(100));
+  assert.equal(await page.evaluate(() => window.dynamoscope.config().clocks), 'DottedVersionVectors');
+  await twoBlindPuts('cart:dotted');
+  const dotted = await page.evaluate(async () => {
+    const got = window.dynamoscope.get('cart:dotted', { via: 1 });
+    await window.dynamoscope.settle(200);
+    return (await got).values;
+  });
+  assert.deepEqual(dotted, ['apple', 'zebra'], 'each put has its own dot: both are siblings');
+  assert.deepEqual(errors, []);
+});

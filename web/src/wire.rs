@@ -10,14 +10,25 @@ pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Creates the worker's node: from its disk in IndexedDB if `restore` (a restart), or
-    /// fresh, erasing any old disk (a new node, or a restart after a wipe). Sent once, after
-    /// the worker reported [`FromWorker::Ready`].
-    Start { node_id: u32, seed: u64, config: Box<ClusterConfig>, restore: bool },
+    /// Creates the worker's node (see [`StartFrom`]). Sent once, after the worker reported
+    /// [`FromWorker::Ready`].
+    Start { node_id: u32, seed: u64, config: Box<ClusterConfig>, from: StartFrom },
     /// The inputs the fabric delivers to this node at one instant, in order.
     Step { now_ms: u64, inputs: Vec<Input> },
     /// Asks for a copy of the node's state, for the inspector; changes nothing.
     Inspect,
+}
+
+/// Where a node worker's node starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StartFrom {
+    /// A new node: fresh, erasing any old disk.
+    New,
+    /// A restart: its disk in IndexedDB.
+    Disk,
+    /// A restart after a wipe: fresh, erasing any old disk, and knowing it lost one
+    /// (`Node::without_disk`).
+    LostDisk,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,7 +87,8 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_bytes() {
-        let start = ToWorker::Start { node_id: 4, seed: u64::MAX, config: Box::default(), restore: true };
+        let start =
+            ToWorker::Start { node_id: 4, seed: u64::MAX, config: Box::default(), from: StartFrom::LostDisk };
         assert_eq!(decode::<ToWorker>(&encode(&start)), Ok(start));
         let step = ToWorker::Step { now_ms: 1_700, inputs: vec![Input::Timer(Timer::Gossip)] };
         assert_eq!(decode::<ToWorker>(&encode(&step)), Ok(step));

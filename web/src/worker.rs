@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, IdbDatabase, MessageEvent};
 
 use crate::disk;
-use crate::wire::{decode, encode, FromWorker, ToWorker};
+use crate::wire::{decode, encode, FromWorker, StartFrom, ToWorker};
 
 /// How long a changed disk waits before its write starts, so a burst of steps costs one write.
 /// Faults wait for the commit, so this bounds how long a crash click is held back. Measured
@@ -62,8 +62,8 @@ async fn handle_bytes(state: &Rc<RefCell<Option<Running>>>, bytes: &[u8]) -> Fro
     };
     let started = state.borrow().is_some();
     let result = match (message, started) {
-        (ToWorker::Start { node_id, seed, config, restore }, false) => {
-            start(state, NodeId(node_id), seed, *config, restore).await
+        (ToWorker::Start { node_id, seed, config, from }, false) => {
+            start(state, NodeId(node_id), seed, *config, from).await
         }
         (ToWorker::Start { node_id, .. }, true) => Err(format!("node n{node_id} is already started")),
         (ToWorker::Step { now_ms, inputs }, true) => Ok(step(state, now_ms, inputs)),
@@ -80,13 +80,16 @@ async fn start(
     id: NodeId,
     seed: u64,
     config: ClusterConfig,
-    restore: bool,
+    from: StartFrom,
 ) -> Result<FromWorker, String> {
     let database = disk::open().await?;
-    let saved = if restore { disk::read(&database, id.0).await? } else { None };
-    let mut node = match saved {
-        Some(bytes) => Node::restore(config, id, seed, &bytes)?,
-        None => Node::new(config, id, seed).map_err(|error| error.to_string())?,
+    let saved = if from == StartFrom::Disk { disk::read(&database, id.0).await? } else { None };
+    let mut node = match (saved, from) {
+        (Some(bytes), _) => Node::restore(config, id, seed, &bytes)?,
+        (None, StartFrom::LostDisk) => {
+            Node::without_disk(config, id, seed).map_err(|error| error.to_string())?
+        }
+        (None, _) => Node::new(config, id, seed).map_err(|error| error.to_string())?,
     };
     let outputs = node.drain_outputs().collect();
     node.take_durable_changed();

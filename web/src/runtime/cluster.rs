@@ -17,7 +17,7 @@ use dynamoscope::sim::trace::{Fault, TraceMode};
 use super::{NodeWorker, WorkerEvent};
 pub use crate::actions::UserAction;
 use crate::actions::{LoggedAction, RunRecord};
-use crate::wire::{FromWorker, ToWorker};
+use crate::wire::{FromWorker, StartFrom, ToWorker};
 
 /// Upper bound on nodes, so every per-node loop on the page is bounded.
 pub const NODES_MAX: u32 = 64;
@@ -512,9 +512,13 @@ impl Cluster {
     fn start_node(&mut self, node: NodeId) {
         let restarted = self.slots.get(&node).is_some_and(|slot| slot.restarted);
         // A new node, or one whose disk was wiped, starts from nothing (erasing any old disk).
-        let restore = restarted && !self.wiped.remove(&node);
+        let from = match (restarted, self.wiped.remove(&node)) {
+            (false, _) => StartFrom::New,
+            (true, false) => StartFrom::Disk,
+            (true, true) => StartFrom::LostDisk,
+        };
         let config = Box::new(self.config.clone());
-        let start = ToWorker::Start { node_id: node.0, seed: self.seed, config, restore };
+        let start = ToWorker::Start { node_id: node.0, seed: self.seed, config, from };
         if let Some(worker) = self.slots.get(&node).and_then(|slot| slot.worker.as_ref()) {
             worker.post(&start);
         }
