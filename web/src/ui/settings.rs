@@ -177,22 +177,17 @@ pub fn settings(props: &SettingsProps) -> Html {
             }
         })
     };
-    let clocks_toggle = {
+    // A tick box flips one flag of the draft.
+    let toggle = |flip: fn(&mut Draft)| {
         let draft = draft.clone();
         Callback::from(move |_: Event| {
             let mut next = (*draft).clone();
-            next.dotted = !next.dotted;
+            flip(&mut next);
             draft.set(next);
         })
     };
-    let strategy_toggle = {
-        let draft = draft.clone();
-        Callback::from(move |_: Event| {
-            let mut next = (*draft).clone();
-            next.strategy_three = !next.strategy_three;
-            draft.set(next);
-        })
-    };
+    let clocks_toggle = toggle(|draft| draft.dotted = !draft.dotted);
+    let strategy_toggle = toggle(|draft| draft.strategy_three = !draft.strategy_three);
     html! {
         <div class="settings" data-testid="settings">
             <h3>{ "Live: applied to every node now" }</h3>
