@@ -188,7 +188,13 @@ fn bench_replica_write(criterion: &mut Criterion) {
             written_at_ms: now_ms,
         };
         let key = cluster.keys[key_index].clone();
-        let write = Message::ReplicaWrite { operation: OperationId(operation), key, version, hint: None };
+        let write = Message::ReplicaWrite {
+            operation: OperationId(operation),
+            key,
+            version,
+            companions: Vec::new(),
+            hint: None,
+        };
         (coordinator, replica, write)
     };
     let mut group = criterion.benchmark_group("coordination");

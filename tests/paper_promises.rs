@@ -116,8 +116,7 @@ impl<'a> Knowledge<'a> {
             .history
             .iter()
             .filter(|outcome| outcome.source == Source::Scenario && outcome.key == key)
-            .filter(|outcome| outcome.result.is_ok() && outcome.replied_at_ms < at_ms)
-            .last();
+            .rfind(|outcome| outcome.result.is_ok() && outcome.replied_at_ms < at_ms);
         match last {
             None => BTreeSet::new(),
             Some(outcome) => self.covered_by_reply(outcome),
@@ -238,6 +237,9 @@ fn check_acknowledged_puts_survive(
         }
     }
 }
+
+/// One node's answer to a get: the values it returned.
+type Answer = (NodeId, BTreeSet<Vec<u8>>);
 
 fn exactly(value: &[u8], returned: &[Vec<u8>]) -> bool {
     returned.iter().any(|other| other == value)
@@ -401,7 +403,7 @@ fn replicas_converge_within_thirty_seconds_of_a_heal_under_loss() {
     let simulation = run(include_str!("../static/scenarios/regress-slow-repair.json"));
     let mut violations = Vec::new();
     check_gets_return_written_values(&simulation, &mut violations);
-    let mut answers: BTreeMap<String, Vec<(NodeId, BTreeSet<Vec<u8>>)>> = BTreeMap::new();
+    let mut answers: BTreeMap<String, Vec<Answer>> = BTreeMap::new();
     for get in final_gets(&simulation, 40_000) {
         if let Some(values) = got(get) {
             answers.entry(get.key.clone()).or_default().push((get.via, values.into_iter().collect()));
