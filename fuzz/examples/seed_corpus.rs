@@ -18,12 +18,13 @@ fn main() {
     let mut written = None;
     for (to, request) in &sent {
         let reply = match request {
-            Message::ReplicaWrite { operation, version, .. } => {
+            Message::ReplicaWrite { operation, key, version, .. } => {
                 written = Some(version.clone());
-                Message::ReplicaWriteAck { operation: *operation }
+                Message::ReplicaWriteAck { operation: *operation, key: key.clone() }
             }
-            Message::ReplicaRead { operation, .. } => Message::ReplicaReadReply {
+            Message::ReplicaRead { operation, key } => Message::ReplicaReadReply {
                 operation: *operation,
+                key: key.clone(),
                 versions: written.iter().cloned().collect(),
             },
             Message::Forward { request } => {
@@ -52,6 +53,7 @@ fn main() {
                 operation: dynamoscope::protocol::message::OperationId(9),
                 key: key.clone(),
                 version: version.clone(),
+                companions: Vec::new(),
                 hint: Some(NodeId(4)),
             },
         ),
