@@ -33,6 +33,7 @@ use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::ring_position;
 use super::store::{sibling_set_digest, VersionedStore};
+use super::types::IntoOrdered;
 use super::types::{KeyRange, NodeId};
 
 /// Merkle exchanges a node keeps open at once; the oldest is abandoned past it.
@@ -434,7 +435,7 @@ impl Node {
     }
 
     fn entries_in_leaves(&self, tree: &MerkleTree, leaves: &[u32]) -> Vec<KeyVersions> {
-        let leaves: BTreeSet<u32> = leaves.iter().copied().collect();
+        let leaves: BTreeSet<u32> = leaves.iter().copied().into_btree_set();
         self.durable
             .store
             .keys()

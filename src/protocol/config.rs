@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::merkle::{MERKLE_DEPTH_DEFAULT, MERKLE_DEPTH_MAX};
 use super::ring::PartitionStrategy;
 use super::store::ConflictPolicy;
-use super::types::NodeId;
+use super::types::{IntoOrdered, NodeId};
 use super::vclock::{ClockKind, CLOCK_TRUNCATION_THRESHOLD};
 
 /// How a node decides a peer is unreachable (§4.8.3).
@@ -142,7 +142,7 @@ impl ClusterConfig {
         let members = &self.initial_members;
         check(!members.is_empty(), "initial_members", "the cluster needs at least one node".into())?;
         check(members.len() <= 1024, "initial_members", "at most 1024 initial nodes".into())?;
-        let distinct: std::collections::BTreeSet<_> = members.iter().collect();
+        let distinct = members.iter().into_btree_set();
         check(distinct.len() == members.len(), "initial_members", "a node is listed twice".into())?;
         check(members.iter().all(|node| node.0 > 0), "initial_members", "node ids start at 1".into())?;
         check(self.seeds.len() <= 64, "seeds", "at most 64 seeds".into())

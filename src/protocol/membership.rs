@@ -22,6 +22,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::ring::{self, PartitionStrategy, Ring, Token};
+use super::types::IntoOrdered;
 use super::types::NodeId;
 
 /// Most tokens one record may list.
@@ -115,7 +116,7 @@ impl MembershipView {
     /// ascending `NodeId` order. Panics if the configuration exceeds [`MEMBERS_MAX`] members or
     /// [`TOKENS_PER_NODE_MAX`] tokens on a node.
     pub fn bootstrap(strategy: PartitionStrategy, members: &[NodeId], token_seed: u64) -> MembershipView {
-        let members: BTreeSet<NodeId> = members.iter().copied().collect();
+        let members: BTreeSet<NodeId> = members.iter().copied().into_btree_set();
         check_configuration(strategy, members.len());
         let tokens_by_node = match strategy {
             PartitionStrategy::RandomTokens { tokens_per_node } => {
@@ -136,7 +137,7 @@ impl MembershipView {
                 };
                 (node, record)
             })
-            .collect();
+            .into_btree_map();
         MembershipView { records }
     }
 
@@ -286,7 +287,7 @@ impl MembershipView {
         let leaving =
             |record: &&MemberRecord| matches!(record.status, MemberStatus::Leaving | MemberStatus::Left);
         let record = self.record(me).filter(leaving)?;
-        let listed: BTreeSet<Token> = record.successors.iter().map(|(token, _)| *token).collect();
+        let listed: BTreeSet<Token> = record.successors.iter().map(|(token, _)| *token).into_btree_set();
         let named: BTreeSet<Token> = self
             .records
             .values()
@@ -295,7 +296,7 @@ impl MembershipView {
             .flat_map(|other| other.successors.iter())
             .filter(|(token, successor)| *successor == me && !listed.contains(token))
             .map(|(token, _)| *token)
-            .collect();
+            .into_btree_set();
         if named.is_empty() {
             return None;
         }
@@ -304,7 +305,7 @@ impl MembershipView {
         if added.is_empty() {
             return None;
         }
-        let mut successors: BTreeMap<Token, NodeId> = added.into_iter().collect();
+        let mut successors: BTreeMap<Token, NodeId> = added.into_iter().into_btree_map();
         successors.extend(record.successors.iter().copied());
         Some(MemberRecord {
             successors: successors.into_iter().take(TOKENS_PER_NODE_MAX).collect(),
@@ -617,16 +618,17 @@ impl MembershipView {
             .values()
             .filter(|record| record.status == MemberStatus::Normal)
             .map(|record| (record.node, owned.get(&record.node).cloned().unwrap_or_default()))
-            .collect();
+            .into_btree_map();
         let leaver_partitions: BTreeSet<u32> =
-            handed_over.filter_map(|token| partition_ending_at(*token, partitions)).collect();
+            handed_over.filter_map(|token| partition_ending_at(*token, partitions)).into_btree_set();
         assignment.insert(leaver, leaver_partitions.clone());
         let next = ring::assign_partitions_on_leave(&assignment, leaver);
         let inherited = next.iter().flat_map(|(node, partitions_held)| {
             partitions_held.intersection(&leaver_partitions).map(move |partition| (*partition, *node))
         });
-        let by_token: BTreeMap<Token, NodeId> =
-            inherited.map(|(partition, node)| (ring::partition_token(partition, partitions), node)).collect();
+        let by_token: BTreeMap<Token, NodeId> = inherited
+            .map(|(partition, node)| (ring::partition_token(partition, partitions), node))
+            .into_btree_map();
         by_token.into_iter().collect()
     }
 }
@@ -740,7 +742,7 @@ fn owned_by(claims: &BTreeMap<Token, Claim>, node: NodeId) -> BTreeMap<Token, Cl
         .filter(|(_, (_, owner))| *owner == node)
         .map(|(token, claim)| (*token, *claim))
         .take(TOKENS_PER_NODE_MAX)
-        .collect()
+        .into_btree_map()
 }
 
 fn sorted_unique(mut tokens: Vec<Token>) -> Vec<Token> {
@@ -760,12 +762,12 @@ fn bootstrap_random_tokens(
             let mut rng = ChaCha8Rng::seed_from_u64(token_seed ^ u64::from(node.0).rotate_left(32));
             (*node, sorted_unique(ring::random_tokens(&mut rng, tokens_per_node)))
         })
-        .collect()
+        .into_btree_map()
 }
 
 fn bootstrap_partitions(members: &BTreeSet<NodeId>, partitions: u32) -> BTreeMap<NodeId, Vec<Token>> {
     if partitions == 0 {
-        return members.iter().map(|node| (*node, Vec::new())).collect();
+        return members.iter().map(|node| (*node, Vec::new())).into_btree_map();
     }
     let mut assignment = BTreeMap::new();
     for node in members {
@@ -776,7 +778,7 @@ fn bootstrap_partitions(members: &BTreeSet<NodeId>, partitions: u32) -> BTreeMap
         .map(|(node, owned)| {
             (node, owned.into_iter().map(|partition| ring::partition_token(partition, partitions)).collect())
         })
-        .collect()
+        .into_btree_map()
 }
 
 #[cfg(test)]

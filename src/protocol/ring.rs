@@ -11,7 +11,8 @@ use md5::{Digest, Md5};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
-pub use super::types::RingPosition;
+pub use super::types::IntoOrdered;
+use super::types::RingPosition;
 use super::types::{KeyRange, NodeId};
 
 /// Where `key` lands on the ring. The same on every architecture: MD5 is defined on bytes and
@@ -230,10 +231,13 @@ pub fn assign_partitions_on_join(
 ) -> BTreeMap<NodeId, BTreeSet<u32>> {
     assert!(partitions > 0, "there is at least one partition");
     assert!(!current.contains_key(&joiner), "{joiner} has already joined");
-    let mut next: BTreeMap<NodeId, BTreeSet<u32>> =
-        current.iter().map(|(node, owned)| (*node, owned.range(..partitions).copied().collect())).collect();
-    let owned: BTreeSet<u32> = next.values().flatten().copied().collect();
-    let mut taken: BTreeSet<u32> = (0..partitions).filter(|partition| !owned.contains(partition)).collect();
+    let mut next: BTreeMap<NodeId, BTreeSet<u32>> = current
+        .iter()
+        .map(|(node, owned)| (*node, owned.range(..partitions).copied().into_btree_set()))
+        .into_btree_map();
+    let owned: BTreeSet<u32> = next.values().flatten().copied().into_btree_set();
+    let mut taken: BTreeSet<u32> =
+        (0..partitions).filter(|partition| !owned.contains(partition)).into_btree_set();
     let joiner_share = partitions as usize / (next.len() + 1);
     for _ in 0..joiner_share {
         if taken.len() >= joiner_share {

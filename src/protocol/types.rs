@@ -67,6 +67,36 @@ impl KeyRange {
     }
 }
 
+/// Builds ordered sets and maps by inserting one item at a time. `collect()` into a `BTreeSet`
+/// or `BTreeMap` first sorts its input with a stable sort instantiated for every item type,
+/// a few kilobytes of the page's wasm each; inserting reuses the map's own code. The result is
+/// the same (for a map, the last value of a repeated key wins, as with `collect`).
+pub trait IntoOrdered: Iterator + Sized {
+    fn into_btree_set(self) -> std::collections::BTreeSet<Self::Item>
+    where
+        Self::Item: Ord,
+    {
+        let mut set = std::collections::BTreeSet::new();
+        for item in self {
+            set.insert(item);
+        }
+        set
+    }
+
+    fn into_btree_map<K: Ord, V>(self) -> std::collections::BTreeMap<K, V>
+    where
+        Self: Iterator<Item = (K, V)>,
+    {
+        let mut map = std::collections::BTreeMap::new();
+        for (key, value) in self {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
+impl<I: Iterator> IntoOrdered for I {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

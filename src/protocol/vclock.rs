@@ -248,7 +248,7 @@ impl VectorClock {
         // Nodes are unique, so the keys are too: an unstable sort gives the stable order.
         oldest_first.sort_unstable_by_key(|entry| (entry.timestamp_ms, entry.node));
         let mut kept = oldest_first.split_off(excess);
-        kept.sort_unstable_by_key(|entry| entry.node);
+        kept.sort_unstable_by(by_node);
         self.entries = kept;
         oldest_first
     }
@@ -257,7 +257,7 @@ impl VectorClock {
     /// meant for clocks decoded from peers' messages.
     pub fn from_entries(mut entries: Vec<ClockEntry>) -> Result<VectorClock, ClockError> {
         // A repeated node is refused below, so the order of equal keys never matters.
-        entries.sort_unstable_by_key(|entry| entry.node);
+        entries.sort_unstable_by(by_node);
         if let Some(entry) = entries.iter().find(|entry| entry.counter == 0) {
             return Err(ClockError::ZeroCounter { node: entry.node });
         }
@@ -285,6 +285,11 @@ impl VectorClock {
     fn position(&self, node: NodeId) -> Result<usize, usize> {
         self.entries.binary_search_by_key(&node, |entry| entry.node)
     }
+}
+
+/// Entries in node order: one function, so both sorts by node share one copy of the sort.
+fn by_node(left: &ClockEntry, right: &ClockEntry) -> Ordering {
+    left.node.cmp(&right.node)
 }
 
 impl TryFrom<ClockWire> for VectorClock {

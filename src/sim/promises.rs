@@ -30,6 +30,7 @@ use crate::protocol::message::{
 use crate::protocol::node::{AdminCommand, Durable};
 use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
 use crate::protocol::store::{ConflictPolicy, Version};
+use crate::protocol::types::IntoOrdered;
 use crate::protocol::vclock::{ClockOrder, VectorClock};
 use crate::protocol::{ClusterConfig, Key, NodeId, Observation};
 use crate::sim::trace::{Fault, Trace, TraceEvent};
@@ -209,7 +210,10 @@ impl<'a> Holders<'a> {
 
     /// Every key any live node stores.
     pub fn keys(&self) -> BTreeSet<&'a str> {
-        self.nodes.values().flat_map(|durable| durable.store.keys().map(|(key, _)| key.as_str())).collect()
+        self.nodes
+            .values()
+            .flat_map(|durable| durable.store.keys().map(|(key, _)| key.as_str()))
+            .into_btree_set()
     }
 
     /// Every version of `key` any live node holds, in its store or in its hints.
@@ -476,14 +480,18 @@ fn events_of(clock: &VectorClock) -> Vec<(NodeId, u64)> {
     events
 }
 
-/// The acknowledged puts of one key as ((coordinator, the coordinator's own counter), position),
-/// sorted: who shares an event a paper clock cannot tell apart, found by binary search.
-fn puts_by_event(puts: &[&PutRecord]) -> Vec<((NodeId, u64), usize)> {
-    let mut by_event: Vec<((NodeId, u64), usize)> = puts
+/// The acknowledged puts of one key as ([(coordinator, the coordinator's own counter)],
+/// position), sorted: who shares an event a paper clock cannot tell apart, found by binary
+/// search. (The event is a one-entry list so this sorts the same type as the equal-clock groups,
+/// one copy of the sort in the page's wasm.)
+fn puts_by_event(puts: &[&PutRecord]) -> Vec<(Vec<(NodeId, u64)>, usize)> {
+    let mut by_event: Vec<(Vec<(NodeId, u64)>, usize)> = puts
         .iter()
         .enumerate()
         .filter_map(|(index, put)| match (&put.acknowledged, put.coordinator) {
-            (Some(clock), Some(coordinator)) => Some(((coordinator, clock.counter(coordinator)), index)),
+            (Some(clock), Some(coordinator)) => {
+                Some((vec![(coordinator, clock.counter(coordinator))], index))
+            }
             _ => None,
         })
         .collect();
@@ -503,7 +511,7 @@ fn named_loss(
     survivor: Option<usize>,
     puts: &[&PutRecord],
     index: usize,
-    by_event: &[((NodeId, u64), usize)],
+    by_event: &[(Vec<(NodeId, u64)>, usize)],
     wiped: &[WipedVersion],
 ) -> Option<(LossCause, usize)> {
     if wiped.iter().any(|lost| lost.key == put.key && lost.value == put.value) {
@@ -525,9 +533,9 @@ fn named_loss(
         }
     }
     let coordinator = put.coordinator?;
-    let event = (coordinator, clock.counter(coordinator));
-    let first = by_event.partition_point(|(shared, _)| *shared < event);
-    let sharing = by_event[first..].iter().take_while(|(shared, _)| *shared == event);
+    let event = [(coordinator, clock.counter(coordinator))];
+    let first = by_event.partition_point(|(shared, _)| shared.as_slice() < event.as_slice());
+    let sharing = by_event[first..].iter().take_while(|(shared, _)| shared.as_slice() == event.as_slice());
     let reuser = sharing.map(|(_, index)| *index).find(|other| puts[*other].value != put.value);
     reuser.map(|reuser| (LossCause::ReusedCounter, reuser))
 }

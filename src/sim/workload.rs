@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::message::ClientResponse;
 use crate::protocol::ring::{ring_position, Ring};
 use crate::protocol::store::Version;
+use crate::protocol::types::IntoOrdered;
 use crate::protocol::{ClientOperation, NodeId};
 
 use super::fabric::Reply;
@@ -289,7 +290,7 @@ pub fn merge_carts(versions: &[Version]) -> BTreeSet<String> {
                 .map(str::to_string)
                 .collect::<Vec<_>>()
         })
-        .collect()
+        .into_btree_set()
 }
 
 fn zipf_table(keys: u32, exponent: f64) -> Vec<f64> {

@@ -14,6 +14,7 @@ use crate::protocol::message::{
 };
 use crate::protocol::observation::RepairSource;
 use crate::protocol::store::Version;
+use crate::protocol::types::IntoOrdered;
 use crate::protocol::{NodeId, Observation};
 use crate::sim::checker::clock_text;
 use crate::sim::trace::{DropReason, Trace, TraceEvent};
@@ -579,7 +580,7 @@ impl<'a> Fold<'a> {
 
     fn finish(self) -> KeyHistory {
         let cut = self.events_cut;
-        let lanes: BTreeSet<NodeId> = self.events.iter().map(|event| event.node).collect();
+        let lanes: BTreeSet<NodeId> = self.events.iter().map(|event| event.node).into_btree_set();
         let arrows = self
             .arrows
             .into_iter()

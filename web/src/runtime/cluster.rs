@@ -9,6 +9,7 @@ use std::rc::{Rc, Weak};
 
 use dynamoscope::protocol::message::{ClientResult, RequestId};
 use dynamoscope::protocol::node::NodeInspection;
+use dynamoscope::protocol::types::IntoOrdered;
 use dynamoscope::protocol::{AdminCommand, ClientOperation, ClusterConfig, NodeId, Output};
 use dynamoscope::sim::core::{FabricCore, Input, NodeStatus};
 use dynamoscope::sim::network::NetworkConfig;
@@ -917,7 +918,7 @@ impl Cluster {
     /// true if the instant is over.
     fn finish_step_if_answered(&mut self) -> bool {
         let Some(step) = self.step.as_ref() else { return false };
-        let waiting: BTreeSet<NodeId> = step.batches.iter().map(|(node, _)| *node).collect();
+        let waiting: BTreeSet<NodeId> = step.batches.iter().map(|(node, _)| *node).into_btree_set();
         if !waiting.iter().all(|node| step.replies.contains_key(node)) {
             return false;
         }

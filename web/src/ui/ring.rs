@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use dynamoscope::protocol::membership::MemberStatus;
+use dynamoscope::protocol::types::IntoOrdered;
 use dynamoscope::protocol::NodeId;
 use dynamoscope::sim::timeline::{Drop, Flight, PastState};
 use dynamoscope::sim::trace::DropReason;
@@ -110,7 +111,11 @@ pub fn ring(props: &RingProps) -> Html {
 /// Nodes sit evenly on an outer orbit in id order, so messages run between fixed points.
 fn node_places(nodes: &[RingNode]) -> BTreeMap<u32, (f64, f64)> {
     let count = nodes.len().max(1) as f64;
-    nodes.iter().enumerate().map(|(index, node)| (node.id, point(NODE_ORBIT, index as f64 / count))).collect()
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(index, node)| (node.id, point(NODE_ORBIT, index as f64 / count)))
+        .into_btree_map()
 }
 
 fn point(radius: f64, turn: f64) -> (f64, f64) {
