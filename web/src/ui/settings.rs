@@ -198,7 +198,7 @@ pub fn settings(props: &SettingsProps) -> Html {
             { field("Latency max", |draft| &draft.latency_max_ms, |draft, text| draft.latency_max_ms = text, "ms") }
             { field("Loss", |draft| &draft.loss_percent, |draft, text| draft.loss_percent = text, "% of messages the network loses") }
             <label class="check"><input type="checkbox" data-testid="setting-dotted" checked={draft.dotted} onchange={clocks_toggle} />
-                { " dotted version vectors: every put gets its own dot, so concurrent puts through one coordinator stay siblings. Unticked, the paper's clocks (§4.4), which lose one of two puts given the same clock; the metrics count each such loss" }</label>
+                { " dotted version vectors: each put gets its own dot, so concurrent puts stay siblings; unticked, the paper's clocks (§4.4), which can lose one of two (the metrics count each loss)" }</label>
             { verdict(&live.as_ref().map(drop)) }
             <button data-testid="apply-settings" disabled={live.is_err()} onclick={apply}>{ "Apply" }</button>
             <h3>{ "A fresh cluster: restarts from time zero" }</h3>
