@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::checking::verdict_text;
 use crate::protocol::message::{ClientResponse, OperationKind};
-use crate::sim::checker::{LossCause, Report};
+use crate::sim::checker::{LossCause, Losses, Report};
 use crate::sim::run::{Outcome, Simulation};
 use crate::sim::trace::TraceMode;
 
@@ -40,7 +40,7 @@ pub struct Summary {
     pub puts_acknowledged: usize,
     /// Acknowledged values lost for a cause the configuration names, by cause (every cause
     /// listed, zero included): not violations, and never hidden.
-    pub losses: InOrder,
+    pub losses: LossCounts,
     /// Scenario actions that could not be applied, with their times.
     pub action_errors: Vec<String>,
     pub trace: TraceSize,
@@ -49,6 +49,18 @@ pub struct Summary {
     /// With `--trace`: the trace events, one readable line each.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_lines: Option<Vec<String>>,
+}
+
+/// Losses by cause, written as a JSON object naming every cause in [`LossCause::ALL`]'s order,
+/// zero included, so a reader never has to guess whether a cause was checked.
+#[derive(Clone, Debug)]
+pub struct LossCounts(pub Losses);
+
+impl Serialize for LossCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let count = |cause: &LossCause| self.0.get(cause).copied().unwrap_or(0);
+        serializer.collect_map(LossCause::ALL.iter().map(|cause| (cause.name(), count(cause))))
+    }
 }
 
 /// Name-value pairs written as a JSON object in their own order.
@@ -162,14 +174,7 @@ impl Summary {
             ),
             clocks: format!("{:?}", simulation.fabric().config().clocks),
             puts_acknowledged: report.puts_checked,
-            losses: InOrder(
-                LossCause::ALL
-                    .iter()
-                    .map(|cause| {
-                        (cause.name().to_string(), report.losses.get(cause).copied().unwrap_or(0).to_string())
-                    })
-                    .collect(),
-            ),
+            losses: LossCounts(report.losses.clone()),
             action_errors: simulation
                 .action_errors()
                 .iter()
@@ -262,14 +267,7 @@ impl Summary {
     /// One line for the acknowledged puts lost, then one per named cause that lost any, with
     /// what allows it.
     fn losses_text(&self) -> Vec<String> {
-        let counted: Vec<(LossCause, u64)> = LossCause::ALL
-            .iter()
-            .zip(&self.losses.0)
-            .filter_map(|(cause, (_, count))| {
-                count.parse::<u64>().ok().filter(|count| *count > 0).map(|count| (*cause, count))
-            })
-            .collect();
-        let lost: u64 = counted.iter().map(|(_, count)| count).sum();
+        let lost: usize = self.losses.0.values().sum();
         let share = if self.puts_acknowledged == 0 {
             0.0
         } else {
@@ -279,7 +277,7 @@ impl Summary {
             "acknowledged puts lost to a named cause ({} clocks): {lost} of {} ({share:.1} %)",
             self.clocks, self.puts_acknowledged
         )];
-        for (cause, count) in counted {
+        for (cause, count) in &self.losses.0 {
             lines.push(format!("  {count} to {}: {}", cause.name(), cause.explanation()));
         }
         lines

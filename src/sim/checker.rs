@@ -209,20 +209,12 @@ pub fn put_records(simulation: &Simulation, history: &[Outcome]) -> Vec<PutRecor
     let mut puts: Vec<PutRecord> = history
         .iter()
         .filter(|outcome| outcome.kind == OperationKind::Put)
-        .map(|outcome| PutRecord {
-            key: outcome.key.clone(),
-            value: outcome.value.clone().unwrap_or_default(),
-            context: outcome.context.clone(),
-            acknowledged: match &outcome.result {
-                Ok(ClientResponse::Put { context, .. }) => Some(context.clone()),
-                _ => None,
-            },
-            coordinator: match &outcome.result {
-                Ok(ClientResponse::Put { coordinator, .. }) => Some(*coordinator),
-                _ => None,
-            },
-            request: outcome.request,
-            replied_at_ms: Some(outcome.replied_at_ms),
+        .map(|outcome| {
+            let value = outcome.value.clone().unwrap_or_default();
+            let mut put =
+                PutRecord::issued(outcome.request, outcome.key.clone(), value, outcome.context.clone());
+            put.answered(outcome.replied_at_ms, &outcome.result);
+            put
         })
         .collect();
     puts.extend(simulation.unreplied_puts());

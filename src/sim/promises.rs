@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::Serialize;
 
 use crate::protocol::message::{
-    ClientOperation, ClientResponse, Message, OperationId, OperationKind, RequestId,
+    ClientOperation, ClientResponse, ClientResult, Message, OperationId, OperationKind, RequestId,
 };
 use crate::protocol::node::{AdminCommand, Durable};
 use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
@@ -99,6 +99,22 @@ pub struct PutRecord {
     pub replied_at_ms: Option<u64>,
 }
 
+impl PutRecord {
+    /// A put as it is issued: not yet answered.
+    pub fn issued(request: RequestId, key: Key, value: Vec<u8>, context: Option<VectorClock>) -> PutRecord {
+        PutRecord { key, value, context, acknowledged: None, coordinator: None, request, replied_at_ms: None }
+    }
+
+    /// What the client was told at `at_ms`.
+    pub fn answered(&mut self, at_ms: u64, result: &ClientResult) {
+        self.replied_at_ms = Some(at_ms);
+        if let Ok(ClientResponse::Put { context, coordinator }) = result {
+            self.acknowledged = Some(context.clone());
+            self.coordinator = Some(*coordinator);
+        }
+    }
+}
+
 /// Every put issued in the trace's first `end` events (the client side of the run), in the
 /// order they were issued. Empty for a trace that kept no events.
 pub fn puts_in_trace(trace: &Trace, end: usize) -> Vec<PutRecord> {
@@ -149,15 +165,12 @@ impl PutLog {
                     self.dropped += 1;
                 }
                 self.waiting.insert(request.id, self.dropped + self.puts.len() as u64);
-                self.puts.push_back(PutRecord {
-                    key: key.clone(),
-                    value: value.clone(),
-                    context: context.clone(),
-                    acknowledged: None,
-                    coordinator: None,
-                    request: request.id,
-                    replied_at_ms: None,
-                });
+                self.puts.push_back(PutRecord::issued(
+                    request.id,
+                    key.clone(),
+                    value.clone(),
+                    context.clone(),
+                ));
             }
             TraceEvent::ClientReplied { at_ms, request, result, .. } => {
                 let Some(position) = self.waiting.remove(request) else { return };
@@ -166,11 +179,7 @@ impl PutLog {
                 else {
                     return;
                 };
-                put.replied_at_ms = Some(*at_ms);
-                if let Ok(ClientResponse::Put { context, coordinator }) = result {
-                    put.acknowledged = Some(context.clone());
-                    put.coordinator = Some(*coordinator);
-                }
+                put.answered(*at_ms, result);
             }
             _ => {}
         }
@@ -342,8 +351,8 @@ pub struct DurabilityJudgement {
 
 /// Judges every acknowledged put of `puts` (all puts issued, acknowledged or not: any of them
 /// may have replaced a value legitimately) against what `holders` hold.
-pub fn durability(
-    puts: &[PutRecord],
+pub fn durability<'p>(
+    puts: impl IntoIterator<Item = &'p PutRecord>,
     holders: &Holders,
     scope: Scope,
     wiped: &[WipedVersion],
@@ -351,7 +360,7 @@ pub fn durability(
 ) -> DurabilityJudgement {
     // Grouped by key by a sort of positions, in issue order within a key: a map of groups would
     // add its own copy of the map's code to the page's wasm.
-    let mut order: Vec<&PutRecord> = puts.iter().collect();
+    let mut order: Vec<&PutRecord> = puts.into_iter().collect();
     order.sort_unstable_by(|left, right| left.key.cmp(&right.key).then(left.request.cmp(&right.request)));
     let mut findings = Findings::default();
     let mut losses = Losses::new();
@@ -643,9 +652,8 @@ pub fn membership(holders: &Holders) -> Findings {
 // Integrity, from the trace.
 
 /// One get or put round as the trace shows it.
-#[derive(Default)]
 struct Round {
-    kind: Option<OperationKind>,
+    kind: OperationKind,
     key: Key,
     required: usize,
     /// Nodes that stored this round's version (or answered its read), the coordinator included
@@ -656,8 +664,9 @@ struct Round {
 /// What the integrity audit knows of one replica message.
 #[derive(Clone, Copy)]
 enum Traced {
-    /// A replica write or read a round sent: (coordinator, request).
-    Request(NodeId, RequestId),
+    /// A replica write or read a round sent: (coordinator, request, which of the request's
+    /// rounds).
+    Request(NodeId, RequestId, usize),
     /// A replica's answer to the replica message with this id.
     Answer(u64),
 }
@@ -687,15 +696,12 @@ struct Audit {
     /// (coordinator, request) → its rounds, each in the coordinator's incarnation then: a
     /// duplicated forward can make a coordinator run two rounds for one request.
     rounds: BTreeMap<(NodeId, RequestId), Vec<(u64, Round)>>,
-    /// (coordinator, incarnation, operation id) → the request it coordinates.
-    operations: BTreeMap<(NodeId, u64, OperationId), RequestId>,
+    /// (coordinator, incarnation, operation id) → the request it coordinates, and which of the
+    /// request's rounds.
+    operations: BTreeMap<(NodeId, u64, OperationId), (RequestId, usize)>,
     /// The request the node handling the input began to coordinate (`RequestCoordinated`).
     coordinating: Option<(NodeId, RequestId)>,
     messages: BTreeMap<u64, (NodeId, Traced)>,
-    /// A replica request message → which of its request's rounds sent it.
-    round_of_message: BTreeMap<u64, usize>,
-    /// (coordinator, incarnation, operation id) → the round's index among its request's.
-    round_of_operation: BTreeMap<(NodeId, u64, OperationId), usize>,
     /// Values put to each key: by anyone, acknowledged or not.
     written: BTreeMap<Key, BTreeSet<Vec<u8>>>,
 }
@@ -711,8 +717,6 @@ impl Audit {
             operations: BTreeMap::new(),
             coordinating: None,
             messages: BTreeMap::new(),
-            round_of_message: BTreeMap::new(),
-            round_of_operation: BTreeMap::new(),
             written: BTreeMap::new(),
         }
     }
@@ -753,7 +757,7 @@ impl Audit {
                 if preference_list.contains(node) {
                     answered.insert(*node);
                 }
-                let round = Round { kind: Some(*operation), key: key.clone(), required, answered };
+                let round = Round { kind: *operation, key: key.clone(), required, answered };
                 let incarnation = self.incarnation(*node);
                 self.rounds.entry((*node, *request)).or_default().push((incarnation, round));
                 self.coordinating = Some((*node, *request));
@@ -779,23 +783,15 @@ impl Audit {
             Message::ReplicaWrite { operation, .. } | Message::ReplicaRead { operation, .. } => {
                 let incarnation = self.incarnation(from);
                 let key = (from, incarnation, *operation);
-                let request =
-                    match self.coordinating.filter(|(node, _)| *node == from).map(|(_, request)| request) {
-                        Some(request) => {
-                            let index = self
-                                .rounds
-                                .get(&(from, request))
-                                .map_or(0, |rounds| rounds.len().saturating_sub(1));
-                            self.operations.insert(key, request);
-                            self.round_of_operation.insert(key, index);
-                            Some(request)
-                        }
-                        None => self.operations.get(&key).copied(),
-                    };
-                if let Some(index) = self.round_of_operation.get(&key) {
-                    self.round_of_message.insert(message_id, *index);
+                // The round's first messages follow its `RequestCoordinated`; later ones (a
+                // fallback's) reuse its operation id within the incarnation.
+                let coordinating = self.coordinating.filter(|(node, _)| *node == from);
+                if let Some((_, request)) = coordinating {
+                    let index =
+                        self.rounds.get(&(from, request)).map_or(0, |rounds| rounds.len().saturating_sub(1));
+                    self.operations.insert(key, (request, index));
                 }
-                request.map(|request| Traced::Request(from, request))
+                self.operations.get(&key).map(|(request, index)| Traced::Request(from, *request, *index))
             }
             Message::ReplicaWriteAck { .. } | Message::ReplicaReadReply { .. } => {
                 // The answer to the replica message this node is handling, if it is one.
@@ -818,7 +814,8 @@ impl Audit {
         else {
             return;
         };
-        let Some((replica, Traced::Request(sender, request))) = self.messages.get(&request_message).copied()
+        let Some((replica, Traced::Request(sender, request, index))) =
+            self.messages.get(&request_message).copied()
         else {
             return;
         };
@@ -826,11 +823,8 @@ impl Audit {
             return;
         }
         let incarnation = self.incarnation(coordinator);
-        let request_message_round = self.round_of_message.get(&request_message).copied();
-        let Some(rounds) = self.rounds.get_mut(&(coordinator, request)) else { return };
-        if let Some((round_incarnation, round)) =
-            request_message_round.and_then(|index| rounds.get_mut(index))
-        {
+        let round = self.rounds.get_mut(&(coordinator, request)).and_then(|rounds| rounds.get_mut(index));
+        if let Some((round_incarnation, round)) = round {
             if *round_incarnation == incarnation {
                 round.answered.insert(replica);
             }
@@ -840,7 +834,7 @@ impl Audit {
     fn on_replied(
         &mut self,
         request: RequestId,
-        result: &crate::protocol::message::ClientResult,
+        result: &ClientResult,
         findings: &mut Findings,
         keys: &mut BTreeSet<Key>,
     ) {
@@ -859,7 +853,7 @@ impl Audit {
         let round = round.expect("a round is recorded with its request");
         if round.answered.len() < round.required {
             keys.insert(round.key.clone());
-            let kind = if round.kind == Some(OperationKind::Get) { "get" } else { "put" };
+            let kind = if round.kind == OperationKind::Get { "get" } else { "put" };
             let (quorum, answered) = (round.required, round.answered.len());
             let nodes: Vec<NodeId> = round.answered.iter().copied().collect();
             findings.add(|| {
@@ -934,7 +928,7 @@ pub fn versions_text(versions: &[Version]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::{ClientRequest, ClientResult};
+    use crate::protocol::message::ClientRequest;
     use crate::sim::trace::TraceMode;
 
     const COORDINATOR: NodeId = NodeId(1);

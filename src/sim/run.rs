@@ -99,14 +99,14 @@ impl Simulation {
     /// Puts issued that have had no reply yet: they may have been written all the same.
     pub fn unreplied_puts(&self) -> impl Iterator<Item = crate::sim::promises::PutRecord> + '_ {
         let puts = self.pending.iter().filter(|(_, pending)| pending.kind == OperationKind::Put);
-        puts.map(|(request, pending)| crate::sim::promises::PutRecord {
-            key: pending.key.clone(),
-            value: pending.value.clone().unwrap_or_default(),
-            context: pending.context.clone(),
-            acknowledged: None,
-            coordinator: None,
-            request: *request,
-            replied_at_ms: None,
+        puts.map(|(request, pending)| {
+            let value = pending.value.clone().unwrap_or_default();
+            crate::sim::promises::PutRecord::issued(
+                *request,
+                pending.key.clone(),
+                value,
+                pending.context.clone(),
+            )
         })
     }
 

@@ -54,9 +54,9 @@ pub struct LivePromises {
 /// clients issued (see [`promises::puts_in_trace`]), of which the acknowledged ones are judged;
 /// `config` gives N and the partitioning the ring must cover. Takes the inspections by
 /// reference, so a caller that shares them need not copy any.
-pub fn live_invariants<'a>(
+pub fn live_invariants<'a, 'p>(
     inspections: impl IntoIterator<Item = (&'a NodeId, &'a NodeInspection)>,
-    puts: &[PutRecord],
+    puts: impl IntoIterator<Item = &'p PutRecord>,
     config: &ClusterConfig,
     allowances: Allowances,
 ) -> LivePromises {
@@ -264,7 +264,7 @@ mod tests {
         let store: VersionedStore = serde_json::from_value(store).unwrap();
         let inspections =
             BTreeMap::from([(NodeId(2), inspection(2, Durable { store, ..Durable::default() }))]);
-        let verdicts = live_invariants(&inspections, &[], &config(), Allowances::default()).verdicts;
+        let verdicts = live_invariants(&inspections, [], &config(), Allowances::default()).verdicts;
         let siblings = verdict(&verdicts, "siblings");
         assert!(!siblings.holds);
         assert_eq!(
@@ -288,7 +288,7 @@ mod tests {
             (NodeId(3), inspection(3, Durable { view: view(&[1, 2, 3, 4]), ..Durable::default() })),
         ]);
         let config = ClusterConfig { strategy, ..config() };
-        let verdicts = live_invariants(&inspections, &[], &config, Allowances::default()).verdicts;
+        let verdicts = live_invariants(&inspections, [], &config, Allowances::default()).verdicts;
         let membership = verdict(&verdicts, "membership");
         assert!(!membership.holds);
         assert!(membership.message.starts_with("n2 sees ring "), "{}", membership.message);
@@ -307,7 +307,7 @@ mod tests {
         // The cluster is configured for 16 partitions; this view's ring ends only 8 of them.
         let config =
             ClusterConfig { strategy: PartitionStrategy::EqualPartitions { partitions: 16 }, ..config() };
-        let verdicts = live_invariants(&inspections, &[], &config, Allowances::default()).verdicts;
+        let verdicts = live_invariants(&inspections, [], &config, Allowances::default()).verdicts;
         let membership = verdict(&verdicts, "membership");
         assert!(!membership.holds);
         assert!(

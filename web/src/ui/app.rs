@@ -449,17 +449,13 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
     let verdicts = if slow {
         // The puts folded already (no rescan of the trace), those acknowledged before the
         // inspections were asked for: a put acknowledged since may not show in them yet.
-        let puts: Vec<_> = live
-            .past
-            .puts
-            .puts()
-            .iter()
-            .filter(|put| put.replied_at_ms.is_some_and(|replied_at_ms| replied_at_ms < live.inspected_at_ms))
-            .cloned()
-            .collect();
+        let inspected_at_ms = live.inspected_at_ms;
+        let puts = live.past.puts.puts().iter();
+        let puts =
+            puts.filter(|put| put.replied_at_ms.is_some_and(|replied_at_ms| replied_at_ms < inspected_at_ms));
         let shared = inspections.iter().map(|(id, inspection)| (id, &**inspection));
         let allowances = Allowances::of_configs([&config]);
-        Rc::new(invariants::live_invariants(shared, &puts, &config, allowances))
+        Rc::new(invariants::live_invariants(shared, puts, &config, allowances))
     } else {
         previous.verdicts.clone()
     };
