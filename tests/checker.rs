@@ -19,12 +19,12 @@ use dynamoscope::sim::workload::{CoordinatorChoice, WorkloadConfig};
 const RANDOM_SEEDS: u64 = 20;
 
 fn put(at_ms: u64, key: &str, value: &str, via: NodeId, blind: bool) -> TimedAction {
-    let action = Action::Put { key: key.into(), value: value.into(), via: Some(via), blind };
-    TimedAction { at_ms, action }
+    let action = Action::Put { key: key.into(), value: value.into(), via: Some(via), blind, context: None };
+    TimedAction::at(at_ms, action)
 }
 
 fn get(at_ms: u64, key: &str, via: NodeId) -> TimedAction {
-    TimedAction { at_ms, action: Action::Get { key: key.into(), via: Some(via) } }
+    TimedAction::at(at_ms, Action::Get { key: key.into(), via: Some(via) })
 }
 
 /// The key's top N on the initial ring every node starts with.
@@ -58,6 +58,7 @@ fn fault_free() -> Scenario {
         }),
         quiet_ms: None,
         nemesis: None,
+        until_event: None,
     }
 }
 
@@ -188,7 +189,7 @@ fn replicas_kept_apart_until_the_end_are_reported_unconverged_section_4_7() {
     let side_a = vec![replicas[0], others[0]];
     let side_b = vec![replicas[1], replicas[2], others[1]];
     let actions = vec![
-        TimedAction { at_ms: 100, action: Action::Partition(vec![side_a, side_b]) },
+        TimedAction::at(100, Action::Partition(vec![side_a, side_b])),
         put(3_000, "k", "left", replicas[0], true),
         put(3_000, "k", "right", replicas[1], true),
     ];
@@ -207,8 +208,8 @@ fn a_put_held_only_by_wiped_replicas_is_counted_lost_with_them_not_violated_sect
     let config = ClusterConfig::default();
     let replicas = preference_list(&config, "k");
     let mut actions = vec![put(100, "k", "doomed", replicas[0], false)];
-    actions.extend(replicas.iter().map(|node| TimedAction { at_ms: 1_000, action: Action::Wipe(*node) }));
-    actions.extend(replicas.iter().map(|node| TimedAction { at_ms: 1_100, action: Action::Restart(*node) }));
+    actions.extend(replicas.iter().map(|node| TimedAction::at(1_000, Action::Wipe(*node))));
+    actions.extend(replicas.iter().map(|node| TimedAction::at(1_100, Action::Restart(*node))));
     actions.push(put(2_000, "k2", "kept", replicas[0], false));
     let scenario = Scenario { actions, duration_ms: 10_000, workload: None, ..fault_free() };
     let run = check_run(scenario, TraceMode::Full).unwrap();
@@ -281,8 +282,8 @@ fn a_wiped_coordinator_never_reuses_a_dot_section_4_4() {
     let coordinator = preference_list(&config, "k")[0];
     let actions = vec![
         put(100, "k", "before the wipe", coordinator, true),
-        TimedAction { at_ms: 1_000, action: Action::Wipe(coordinator) },
-        TimedAction { at_ms: 1_100, action: Action::Restart(coordinator) },
+        TimedAction::at(1_000, Action::Wipe(coordinator)),
+        TimedAction::at(1_100, Action::Restart(coordinator)),
         put(1_200, "k", "after the wipe", coordinator, true),
         get(8_000, "k", coordinator),
     ];

@@ -156,7 +156,8 @@ fn cut_both_ways(simulation: &mut Simulation, a: NodeId, b: NodeId) {
 }
 
 fn put(simulation: &mut Simulation, key: &str, value: &str, via: NodeId) {
-    let action = Action::Put { key: key.into(), value: value.into(), via: Some(via), blind: false };
+    let action =
+        Action::Put { key: key.into(), value: value.into(), via: Some(via), blind: false, context: None };
     apply(simulation, action);
 }
 

@@ -199,6 +199,7 @@ fn default_scenario(node_count: usize) -> Scenario {
         workload: Some(workload_of(WorkloadKind::Cart, CLIENTS_DEFAULT)),
         quiet_ms: None,
         nemesis: None,
+        until_event: None,
     }
 }
 

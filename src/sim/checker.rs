@@ -721,6 +721,7 @@ pub fn random_scenario(seed: u64) -> Scenario {
         workload: Some(workload),
         quiet_ms: Some(duration_ms - heal_at_ms),
         nemesis: Some(nemesis),
+        until_event: None,
     }
 }
 
@@ -741,9 +742,14 @@ fn blind_puts(
         .map(|index| {
             let at_ms = 1 + rng.next_u64() % until_ms.max(1);
             let via = members[(rng.next_u32() as usize) % members.len()];
-            let action =
-                Action::Put { key: key(rng), value: format!("blind-{index}"), via: Some(via), blind: true };
-            TimedAction { at_ms, action }
+            let action = Action::Put {
+                key: key(rng),
+                value: format!("blind-{index}"),
+                via: Some(via),
+                blind: true,
+                context: None,
+            };
+            TimedAction::at(at_ms, action)
         })
         .collect();
     actions.sort_by_key(|timed| timed.at_ms);

@@ -5,11 +5,13 @@
 //! 1. [`FabricCore::begin_instant`] takes every event due at the next instant, resolves what
 //!    cannot be delivered (down node, cut link), and hands back the inputs grouped by node, in
 //!    ascending node id, each node's in scheduling order.
-//! 2. The host gives each input to its node and, in that same order, passes the outputs to
-//!    [`FabricCore::complete`], which traces the input, puts sends on the network and timers in
-//!    the queue.
+//! 2. The host gives each input to its node (all at once, or one by one) and hands the instant
+//!    back to [`FabricCore::complete`], which walks it in that same order: it traces each input,
+//!    asks the host for that input's outputs, puts sends on the network and timers in the queue.
 //!
-//! Because nothing else decides the order, the browser's trace equals the native one.
+//! Single-event stepping takes inputs off an instant one at a time ([`Instant::split_first`])
+//! and completes each alone. Because nothing else decides the order, the browser's trace equals
+//! the native one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,11 +74,35 @@ pub struct Reply {
     pub result: ClientResult,
 }
 
-/// The inputs of one instant, grouped by node in canonical order.
+/// The inputs of one instant (or what is left of one), grouped by node in canonical order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Instant {
     pub at_ms: u64,
     pub batches: Vec<(NodeId, Vec<Input>)>,
+}
+
+impl Instant {
+    pub fn is_empty(&self) -> bool {
+        self.batches.iter().all(|(_, inputs)| inputs.is_empty())
+    }
+
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(|(_, inputs)| inputs.len()).sum()
+    }
+
+    /// Takes the next input in canonical order off this instant, as an instant of its own.
+    pub fn split_first(&mut self) -> Option<Instant> {
+        self.batches.retain(|(_, inputs)| !inputs.is_empty());
+        let (node, inputs) = self.batches.first_mut()?;
+        let first = Instant { at_ms: self.at_ms, batches: vec![(*node, vec![inputs.remove(0)])] };
+        self.batches.retain(|(_, inputs)| !inputs.is_empty());
+        Some(first)
+    }
+
+    /// Forgets the inputs of a node whose process is gone: it will never handle them.
+    pub fn forget(&mut self, node: NodeId) {
+        self.batches.retain(|(id, _)| *id != node);
+    }
 }
 
 pub struct FabricCore {
@@ -321,15 +347,29 @@ impl FabricCore {
         }
     }
 
-    /// Records that `node` handled `input` and takes its outputs, in order.
-    pub fn complete(&mut self, node: NodeId, input: &Input, outputs: Vec<Output>) {
-        self.delivered(node, input);
-        self.collect(node, outputs);
+    /// Step 2 of the host contract: walks `instant` in canonical order and, for each input,
+    /// traces it, has `outputs_of` hand it to its node (or fetch what the node answered), and
+    /// takes the outputs. Returns how many inputs were handled.
+    pub fn complete(
+        &mut self,
+        instant: Instant,
+        mut outputs_of: impl FnMut(NodeId, Input) -> Vec<Output>,
+    ) -> usize {
+        assert!(instant.at_ms <= self.now_ms, "an instant completes at or after its time");
+        let mut handled = 0;
+        for (node, inputs) in instant.batches {
+            for input in inputs {
+                self.delivered(node, &input);
+                let outputs = outputs_of(node, input);
+                self.collect(node, outputs);
+                handled += 1;
+            }
+        }
+        handled
     }
 
-    /// Records that `node` is handed `input`: the first half of [`FabricCore::complete`], for
-    /// hosts that give the input away by value before they have its outputs.
-    pub fn delivered(&mut self, node: NodeId, input: &Input) {
+    /// Traces that `node` is handed `input`.
+    fn delivered(&mut self, node: NodeId, input: &Input) {
         let at_ms = self.now_ms;
         let record = match input {
             Input::Message { message_id, .. } => {
@@ -341,11 +381,6 @@ impl FabricCore {
             Input::Admin(command) => TraceEvent::Admin { at_ms, node, command: command.clone() },
         };
         self.trace.push(&record);
-    }
-
-    /// Takes `node`'s outputs for the input last recorded with [`FabricCore::delivered`].
-    pub fn collect_outputs(&mut self, node: NodeId, outputs: Vec<Output>) {
-        self.collect(node, outputs);
     }
 
     /// Sends go on the network, timers into the queue, replies to the client, observations

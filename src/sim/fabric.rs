@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::core::{FabricCore, Input, NodeStatus};
+use super::core::{FabricCore, Input, Instant, NodeStatus};
 use super::metrics::Metrics;
 use super::network::NetworkConfig;
 use super::trace::{Fault, Trace, TraceMode};
@@ -135,18 +135,30 @@ impl Fabric {
     /// Handles one instant; returns how many inputs were delivered.
     pub fn step_instant(&mut self) -> usize {
         let Some(instant) = self.core.begin_instant() else { return 0 };
-        let mut delivered = 0;
-        for (id, inputs) in instant.batches {
-            for input in inputs {
-                self.core.delivered(id, &input);
-                let node = self.nodes.get_mut(&id).expect("the core delivers only to running nodes");
-                deliver(node, instant.at_ms, input);
-                let outputs: Vec<Output> = node.drain_outputs().collect();
-                self.core.collect_outputs(id, outputs);
-                delivered += 1;
-            }
+        self.complete(instant)
+    }
+
+    /// Handles the next input alone (single-event stepping), taking a new instant if `open`
+    /// has nothing left; returns it, with its time and node, or None if nothing is due.
+    pub fn step_event(&mut self, open: &mut Option<Instant>) -> Option<(u64, NodeId, Input)> {
+        if open.as_ref().is_none_or(Instant::is_empty) {
+            *open = self.core.begin_instant();
         }
-        delivered
+        let next = open.as_mut()?.split_first()?;
+        let (node, input) = (next.batches[0].0, next.batches[0].1[0].clone());
+        self.complete(next);
+        Some((self.core.now_ms(), node, input))
+    }
+
+    /// Step 2 of the host contract, in process: each input to its node as the core walks them.
+    fn complete(&mut self, instant: Instant) -> usize {
+        let at_ms = instant.at_ms;
+        let nodes = &mut self.nodes;
+        self.core.complete(instant, |id, input| {
+            let node = nodes.get_mut(&id).expect("the core delivers only to running nodes");
+            deliver(node, at_ms, input);
+            node.drain_outputs().collect()
+        })
     }
 
     /// The process dies: volatile state is lost, the disk keeps what the node had persisted.

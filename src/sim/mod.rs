@@ -14,6 +14,7 @@ pub mod network;
 pub mod promises;
 pub mod run;
 pub mod scenario;
+pub mod script;
 pub mod timeline;
 pub mod trace;
 pub mod views;

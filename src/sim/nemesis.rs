@@ -214,7 +214,7 @@ impl<'a> Planner<'a> {
     }
 
     fn emit(&mut self, at_ms: u64, action: Action) {
-        self.actions.push(TimedAction { at_ms, action });
+        self.actions.push(TimedAction::at(at_ms, action));
     }
 
     fn below(&mut self, bound: u64) -> u64 {
@@ -506,7 +506,7 @@ mod tests {
             ..NemesisConfig::default()
         };
         let actions = schedule(&config, &nodes(5), &NetworkConfig::default(), 10_000, 1);
-        assert_eq!(actions, vec![TimedAction { at_ms: 3_000, action: Action::Heal }]);
+        assert_eq!(actions, vec![TimedAction::at(3_000, Action::Heal)]);
     }
 
     #[test]

@@ -6,7 +6,11 @@ use serde::{Deserialize, Serialize};
 use super::nemesis::NemesisConfig;
 use super::network::NetworkConfig;
 use super::workload::WorkloadConfig;
+use crate::protocol::config::FailureDetector;
+use crate::protocol::membership::MEMBERS_MAX;
+use crate::protocol::ring::PartitionStrategy;
 use crate::protocol::store::ConflictPolicy;
+use crate::protocol::vclock::{ClockKind, VectorClock};
 use crate::protocol::{ClusterConfig, NodeId};
 
 /// Actions a scenario holds at most.
@@ -36,13 +40,53 @@ pub struct Scenario {
     /// Random faults drawn from the seed, merged into `actions` when the run starts.
     #[serde(default)]
     pub nemesis: Option<NemesisConfig>,
+    /// With `duration_ms`, where the run ends: once the trace holds this many events (a run
+    /// the page exported between two instants of one time). Absent, after every event due by
+    /// `duration_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_event: Option<u64>,
 }
 
+/// An action and the point of the run it applies at: at virtual time `at_ms`, before that
+/// instant's events, or, with `at_event`, once the trace holds that many events (never past an
+/// event due after `at_ms`). The page logs every action it applies with both, so its export
+/// replays exactly; a hand-written file needs only `at_ms`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimedAction {
     pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_event: Option<u64>,
     pub action: Action,
+}
+
+impl TimedAction {
+    /// An action before the instant at `at_ms`, as a hand-written scenario says it.
+    pub fn at(at_ms: u64, action: Action) -> TimedAction {
+        TimedAction { at_ms, at_event: None, action }
+    }
+
+    /// Whether a host between instants, whose trace holds `trace_events` events and whose
+    /// next event is due at `next_event_ms`, is at this action's point of the run.
+    pub fn is_reached(&self, trace_events: u64, next_event_ms: Option<u64>) -> bool {
+        is_point_reached(self.at_ms, self.at_event, trace_events, next_event_ms)
+    }
+}
+
+/// The one rule for "this point of the run is now" (actions, and a run's end): nothing is due
+/// before `at_ms`, and either nothing is due at `at_ms` itself or the trace is already as long
+/// as `at_event` says (the page applied it between two instants of one time).
+pub fn is_point_reached(
+    at_ms: u64,
+    at_event: Option<u64>,
+    trace_events: u64,
+    next_event_ms: Option<u64>,
+) -> bool {
+    let Some(next_ms) = next_event_ms else { return true };
+    match at_event {
+        None => next_ms >= at_ms,
+        Some(at_event) => next_ms > at_ms || (next_ms == at_ms && trace_events >= at_event),
+    }
 }
 
 /// What a user (or the nemesis) does to the cluster.
@@ -56,8 +100,12 @@ pub enum Action {
         value: String,
         #[serde(default)]
         via: Option<NodeId>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         blind: bool,
+        /// The context to send, as a client that kept it would (the page's client panel and
+        /// clients); absent, the scenario's client sends the last one it saw for the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<VectorClock>,
     },
     Get {
         key: String,
@@ -85,25 +133,49 @@ pub enum Action {
     Network(NetworkConfig),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigChange {
-    pub replicas_n: Option<usize>,
-    pub reads_r: Option<usize>,
-    pub writes_w: Option<usize>,
-    pub conflict_policy: Option<ConflictPolicy>,
+/// Declares [`ConfigChange`]: every [`ClusterConfig`] setting, each optional, so a change names
+/// only what it changes, and the page logs a settings change as the fields that differ.
+macro_rules! config_change {
+    ($($field:ident: $kind:ty),* $(,)?) => {
+        /// New values for some cluster settings; absent ones keep their value.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct ConfigChange {
+            $(#[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<$kind>,)*
+        }
+
+        impl ConfigChange {
+            pub fn apply(&self, config: &ClusterConfig) -> ClusterConfig {
+                ClusterConfig { $($field: self.$field.clone().unwrap_or_else(|| config.$field.clone()),)* }
+            }
+
+            /// The change that turns `old` into `new`: the fields that differ.
+            pub fn between(old: &ClusterConfig, new: &ClusterConfig) -> ConfigChange {
+                ConfigChange { $($field: (old.$field != new.$field).then(|| new.$field.clone()),)* }
+            }
+        }
+    };
 }
 
-impl ConfigChange {
-    pub fn apply(&self, config: &ClusterConfig) -> ClusterConfig {
-        ClusterConfig {
-            replicas_n: self.replicas_n.unwrap_or(config.replicas_n),
-            reads_r: self.reads_r.unwrap_or(config.reads_r),
-            writes_w: self.writes_w.unwrap_or(config.writes_w),
-            conflict_policy: self.conflict_policy.unwrap_or(config.conflict_policy),
-            ..config.clone()
-        }
-    }
+config_change! {
+    replicas_n: usize,
+    reads_r: usize,
+    writes_w: usize,
+    strategy: PartitionStrategy,
+    conflict_policy: ConflictPolicy,
+    initial_members: Vec<NodeId>,
+    seeds: Vec<NodeId>,
+    token_seed: u64,
+    replica_timeout_ms: u64,
+    request_timeout_ms: u64,
+    gossip_interval_ms: u64,
+    anti_entropy_interval_ms: u64,
+    hint_handoff_interval_ms: u64,
+    unreachable_retry_ms: u64,
+    clock_truncation_threshold: usize,
+    merkle_depth: u32,
+    failure_detector: FailureDetector,
+    clocks: ClockKind,
 }
 
 /// A scenario that could not be read, with where and why.
@@ -141,6 +213,28 @@ impl Scenario {
         })?;
         scenario.validate()?;
         Ok(scenario)
+    }
+
+    /// The same run with its nemesis drawn from the seed and merged into the actions (same
+    /// times keep their order, the scenario's first), so it replays without one.
+    pub fn with_nemesis_merged(mut self) -> Scenario {
+        if let Some(nemesis) = self.nemesis.take() {
+            let members = &self.config.initial_members;
+            let faults =
+                super::nemesis::schedule(&nemesis, members, &self.network, self.duration_ms, self.seed);
+            // Both are in time order: a merge, not a sort (whose code the page would ship).
+            let mut merged = Vec::with_capacity(self.actions.len() + faults.len());
+            let mut faults = faults.into_iter().peekable();
+            for timed in std::mem::take(&mut self.actions) {
+                while let Some(fault) = faults.next_if(|fault| fault.at_ms < timed.at_ms) {
+                    merged.push(fault);
+                }
+                merged.push(timed);
+            }
+            merged.extend(faults);
+            self.actions = merged;
+        }
+        self
     }
 
     /// When workload clients stop sending.
@@ -183,15 +277,26 @@ impl Scenario {
             if index > 0 && timed.at_ms < self.actions[index - 1].at_ms {
                 return Err(error(format!("{path}.at_ms"), "actions must be in time order"));
             }
+            let previous_event = index.checked_sub(1).and_then(|previous| {
+                let previous = &self.actions[previous];
+                (previous.at_ms == timed.at_ms).then_some(previous.at_event).flatten()
+            });
+            if timed.at_event.zip(previous_event).is_some_and(|(at_event, previous)| at_event < previous) {
+                return Err(error(format!("{path}.at_event"), "actions of one time must be in trace order"));
+            }
             self.validate_action(&format!("{path}.action"), &timed.action)?;
         }
         Ok(())
     }
 
     fn validate_action(&self, path: &str, action: &Action) -> Result<(), ScenarioError> {
-        let node_ok = |node: &NodeId| node.0 >= 1 && node.0 <= 1024;
-        let bad_node = |node: &NodeId| error(path, format!("node ids run from 1 to 1024, not {}", node.0));
+        let node_ok = |node: &NodeId| node.0 >= 1 && node.0 as usize <= MEMBERS_MAX;
+        let bad_node =
+            |node: &NodeId| error(path, format!("node ids run from 1 to {MEMBERS_MAX}, not {}", node.0));
         match action {
+            Action::Put { blind: true, context: Some(_), .. } => {
+                Err(error(format!("{path}.put.context"), "a blind put carries no context"))
+            }
             Action::Put { key, value, via, .. } => {
                 let operation = crate::protocol::ClientOperation::Put {
                     key: key.clone(),

@@ -142,15 +142,17 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn new(config: WorkloadConfig, seed: u64, stop_ms: u64) -> Result<Workload, String> {
+    /// Clients that first wake just after `start_ms` and send nothing from `stop_ms` on.
+    pub fn new(config: WorkloadConfig, seed: u64, start_ms: u64, stop_ms: u64) -> Result<Workload, String> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x776f_726b_6c6f_6164);
         let (clients, think_ms) = match &config {
             WorkloadConfig::Cart { clients, think_ms, .. }
             | WorkloadConfig::KeyValue { clients, think_ms, .. } => (*clients, *think_ms),
         };
-        let clients =
-            (0..clients).map(|_| ClientState::Thinking { wake_ms: 1 + rng.next_u64() % think_ms }).collect();
+        let clients = (0..clients)
+            .map(|_| ClientState::Thinking { wake_ms: start_ms + 1 + rng.next_u64() % think_ms })
+            .collect();
         let zipf_cumulative = match &config {
             WorkloadConfig::KeyValue { keys, distribution: KeyDistribution::Zipf { exponent }, .. } => {
                 zipf_table(*keys, *exponent)
