@@ -1,4 +1,4 @@
-//! One scenario per mechanism of the paper, driven by the tiny delivery loop in `support`.
+//! One scenario per mechanism of the paper, run on the real fabric through `support`.
 
 mod support;
 
@@ -8,8 +8,11 @@ use dynamoscope::protocol::membership::MemberStatus;
 use dynamoscope::protocol::message::{ClientError, OperationKind};
 use dynamoscope::protocol::observation::{RepairSource, UnreachableReason};
 use dynamoscope::protocol::store::ConflictPolicy;
-use dynamoscope::protocol::{AdminCommand, ClientResponse, ClusterConfig, Message, NodeId, Observation};
-use support::{values, Cluster};
+use dynamoscope::protocol::{
+    AdminCommand, ClientOperation, ClientRequest, ClientResponse, ClusterConfig, Message, Node, NodeId,
+    Observation, Output, RequestId,
+};
+use support::{values, Cluster, LATENCY_MS};
 
 fn cluster() -> Cluster {
     Cluster::new(ClusterConfig::default())
@@ -215,12 +218,7 @@ fn merkle_anti_entropy_repairs_a_wiped_replica_comparing_only_differing_branches
     );
     assert!(!leaf_levels.is_empty(), "exchanges descended to the leaves");
     // Only differing branches are descended: no comparison ever sends a whole level.
-    for (_, _, message) in cluster
-        .sent
-        .iter()
-        .filter(|(_, _, _, m)| matches!(m, Message::MerkleCompare { .. }))
-        .map(|(t, f, _, m)| (t, f, m))
-    {
+    for (_, _, _, message) in cluster.sent() {
         if let Message::MerkleCompare { level, hashes, .. } = message {
             assert!(hashes.len() <= 2 * (1 << level.saturating_sub(1)).max(1));
         }
@@ -326,6 +324,17 @@ fn a_crash_keeps_acknowledged_writes_and_loses_requests_in_flight() {
     cluster.run_for(50);
     // A put the coordinator has started but not finished when it crashes.
     let lost = cluster.put(coordinator, "k2", "in flight", None);
+    let started_at_ms = cluster.now_ms();
+    assert!(
+        cluster.sent().iter().any(|(at_ms, from, _, message)| *at_ms == started_at_ms
+            && from.0 == coordinator
+            && match message {
+                Message::ReplicaWrite { key, .. } => key == "k2",
+                Message::Forward { request } => request.id == lost,
+                _ => false,
+            }),
+        "the put is under way when the process dies"
+    );
     cluster.crash(coordinator);
     cluster.restart(coordinator);
     cluster.run_for(3_000);
@@ -336,33 +345,65 @@ fn a_crash_keeps_acknowledged_writes_and_loses_requests_in_flight() {
 
 #[test]
 fn forged_duplicated_and_malformed_messages_are_rejected_or_ignored() {
-    let mut cluster = cluster();
-    let preference = cluster.preference_list(1, "k");
-    let coordinator = preference[0];
+    // The fabric carries only what its nodes send, so the forgeries go straight to a coordinator
+    // built here; replicas built here too give it the real answers.
+    let config = ClusterConfig::default();
+    let start = |id: NodeId| {
+        let mut node = Node::new(config.clone(), id, support::SEED).expect("a valid configuration");
+        node.drain_outputs().for_each(drop);
+        node
+    };
+    let preference = cluster().preference_list(1, "k");
+    let coordinator_id = preference[0];
     let outsider = (1..=5).map(NodeId).find(|node| !preference.contains(node)).unwrap();
-    let request = cluster.put(coordinator.0, "k", "v", None);
-    let operation = cluster
-        .sent
-        .iter()
-        .find_map(|(_, from, _, message)| match message {
-            Message::ReplicaWrite { operation, .. } if *from == coordinator => Some(*operation),
+    let mut coordinator = start(coordinator_id);
+    let request = RequestId(1);
+    let put = ClientOperation::Put { key: "k".into(), value: b"v".to_vec(), context: None };
+    coordinator.handle_client(0, ClientRequest { id: request, operation: put });
+    let writes: Vec<(NodeId, Message)> = coordinator
+        .drain_outputs()
+        .filter_map(|output| match output {
+            Output::Send { to, message: message @ Message::ReplicaWrite { .. } } => Some((to, message)),
             _ => None,
         })
-        .expect("the coordinator sent replica writes");
-    let ack = Message::ReplicaWriteAck { operation, key: "k".into() };
-    // An acknowledgement from a node that was never asked is forged.
-    let node = cluster.nodes.get_mut(&coordinator).unwrap();
-    node.handle_message(1, outsider, ack.clone());
-    node.handle_message_bytes(1, outsider, &[0xde, 0xad, 0xbe, 0xef]);
-    node.handle_message(1, NodeId(99), ack.clone());
-    let rejected: Vec<_> = node
-        .drain_outputs()
-        .filter(|o| matches!(o, dynamoscope::protocol::Output::Observe(Observation::MessageRejected { .. })))
         .collect();
-    assert_eq!(rejected.len(), 3, "{rejected:?}");
-    assert!(cluster.wait(request).is_ok(), "the real answers still complete the put");
+    let Some((_, Message::ReplicaWrite { operation, .. })) = writes.first() else {
+        panic!("the coordinator sent replica writes")
+    };
+    let ack = Message::ReplicaWriteAck { operation: *operation, key: "k".into() };
+    // An acknowledgement from a node that was never asked is forged.
+    coordinator.handle_message(1, outsider, ack.clone());
+    coordinator.handle_message_bytes(1, outsider, &[0xde, 0xad, 0xbe, 0xef]);
+    coordinator.handle_message(1, NodeId(99), ack.clone());
+    let outputs: Vec<Output> = coordinator.drain_outputs().collect();
+    let rejected = outputs
+        .iter()
+        .filter(|output| matches!(output, Output::Observe(Observation::MessageRejected { .. })))
+        .count();
+    assert_eq!(rejected, 3, "{outputs:?}");
+    assert!(!outputs.iter().any(|output| matches!(output, Output::Reply { .. })), "{outputs:?}");
+    // Each replica stores its write and acknowledges it, one latency each way.
+    let mut replies = Vec::new();
+    for (replica_id, write) in writes {
+        let mut replica = start(replica_id);
+        replica.handle_message(LATENCY_MS, coordinator_id, write);
+        for output in replica.drain_outputs() {
+            if let Output::Send { to, message } = output {
+                if to == coordinator_id {
+                    coordinator.handle_message(2 * LATENCY_MS, replica_id, message);
+                }
+            }
+        }
+        replies.extend(coordinator.drain_outputs().filter_map(|output| match output {
+            Output::Reply { request, result } => Some((request, result)),
+            _ => None,
+        }));
+    }
+    assert!(
+        matches!(&replies[..], [(answered, Ok(ClientResponse::Put { .. }))] if *answered == request),
+        "the real answers still complete the put, once: {replies:?}"
+    );
     // A late or duplicated acknowledgement after the operation ended changes nothing.
-    let node = cluster.nodes.get_mut(&coordinator).unwrap();
-    node.handle_message(cluster.now_ms, preference[1], ack);
-    assert!(node.drain_outputs().all(|o| !matches!(o, dynamoscope::protocol::Output::Reply { .. })));
+    coordinator.handle_message(3 * LATENCY_MS, preference[1], ack);
+    assert!(coordinator.drain_outputs().all(|output| !matches!(output, Output::Reply { .. })));
 }

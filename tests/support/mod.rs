@@ -1,6 +1,5 @@
-//! A tiny in-test delivery loop for scenario tests of the node: fixed latency, a virtual clock,
-//! crashes, wipes and one-way cuts. The real fabric lives in `src/sim`; this loop is just enough
-//! to drive a handful of nodes through one mechanism at a time.
+//! Scenario tests' handle on the real fabric: a fixed 5 ms network, seed 7, a full trace.
+// Not every scenario file uses every shorthand (cuts and partitions, for one).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,148 +8,86 @@ use dynamoscope::protocol::message::ClientResult;
 use dynamoscope::protocol::store::Version;
 use dynamoscope::protocol::vclock::VectorClock;
 use dynamoscope::protocol::{
-    AdminCommand, ClientOperation, ClientRequest, ClientResponse, ClusterConfig, Message, Node, NodeId,
-    Observation, Output, RequestId, Timer,
+    AdminCommand, ClientOperation, ClientResponse, ClusterConfig, Message, Node, NodeId, Observation,
+    RequestId,
 };
+use dynamoscope::sim::fabric::Fabric;
+use dynamoscope::sim::network::{Latency, NetworkConfig};
+use dynamoscope::sim::trace::{TraceEvent, TraceMode};
 
+/// Every message takes exactly this long: no loss, duplication or reordering.
 pub const LATENCY_MS: u64 = 5;
-/// Events one `run_until` may process, so a livelock fails the test instead of hanging it.
+/// The fabric's seed, which every node's generator also derives from.
+pub const SEED: u64 = 7;
+/// Inputs one `run_until` may deliver, so a livelock fails the test instead of hanging it.
 const EVENTS_PER_RUN_MAX: usize = 2_000_000;
 
-enum Event {
-    Deliver { from: NodeId, to: NodeId, message: Message },
-    Fire { node: NodeId, timer: Timer, incarnation: u64 },
-}
-
+/// A [`Fabric`] and the shorthands the scenarios use; the fabric keeps time, queue, disks and
+/// trace.
 pub struct Cluster {
-    pub config: ClusterConfig,
-    pub nodes: BTreeMap<NodeId, Node>,
-    /// Durable bytes of crashed nodes (their "disk").
-    disks: BTreeMap<NodeId, Vec<u8>>,
-    incarnations: BTreeMap<NodeId, u64>,
-    queue: BTreeMap<(u64, u64), Event>,
-    sequence: u64,
-    pub now_ms: u64,
-    /// One-way cuts: messages from .0 to .1 are dropped.
-    cuts: BTreeSet<(NodeId, NodeId)>,
+    fabric: Fabric,
+    /// Every answer a client got so far, by request.
     pub replies: BTreeMap<RequestId, ClientResult>,
-    pub observations: Vec<(u64, NodeId, Observation)>,
-    pub sent: Vec<(u64, NodeId, NodeId, Message)>,
-    next_request: u64,
 }
 
 impl Cluster {
+    /// The configured initial members, running, at virtual time zero.
     pub fn new(config: ClusterConfig) -> Cluster {
-        let mut cluster = Cluster {
-            config: config.clone(),
-            nodes: BTreeMap::new(),
-            disks: BTreeMap::new(),
-            incarnations: BTreeMap::new(),
-            queue: BTreeMap::new(),
-            sequence: 0,
-            now_ms: 0,
-            cuts: BTreeSet::new(),
-            replies: BTreeMap::new(),
-            observations: Vec::new(),
-            sent: Vec::new(),
-            next_request: 0,
+        let network = NetworkConfig {
+            latency: Latency::Fixed { ms: LATENCY_MS },
+            loss_ppm: 0,
+            duplicate_ppm: 0,
+            reorder_ppm: 0,
         };
-        for id in config.initial_members.clone() {
-            cluster.add_node(id);
-        }
-        cluster
+        let fabric = Fabric::new(config, network, SEED, TraceMode::Full).expect("a valid configuration");
+        Cluster { fabric, replies: BTreeMap::new() }
+    }
+
+    pub fn fabric(&self) -> &Fabric {
+        &self.fabric
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.fabric.now_ms()
     }
 
     /// Starts a node that is not (yet) a member: it waits for `join`.
     pub fn add_node(&mut self, id: NodeId) {
-        let node = Node::new(self.config.clone(), id, 7).expect("valid config");
-        self.install(id, node);
+        self.fabric.start_node(id).expect("a new node id");
     }
 
-    fn install(&mut self, id: NodeId, node: Node) {
-        *self.incarnations.entry(id).or_default() += 1;
-        self.nodes.insert(id, node);
-        self.collect(id);
-    }
-
+    /// A running node, for inspection.
     pub fn node(&self, id: u32) -> &Node {
-        &self.nodes[&NodeId(id)]
+        self.fabric.node(NodeId(id)).expect("a running node")
     }
 
-    fn push(&mut self, at_ms: u64, event: Event) {
-        self.sequence += 1;
-        self.queue.insert((at_ms, self.sequence), event);
-    }
-
-    fn collect(&mut self, id: NodeId) {
-        let Some(node) = self.nodes.get_mut(&id) else { return };
-        let outputs: Vec<Output> = node.drain_outputs().collect();
-        if node.take_durable_changed() {
-            self.disks.insert(id, node.durable_bytes());
-        }
-        let incarnation = self.incarnations[&id];
-        for output in outputs {
-            match output {
-                Output::Send { to, message } => {
-                    self.sent.push((self.now_ms, id, to, message.clone()));
-                    if !self.cuts.contains(&(id, to)) {
-                        self.push(self.now_ms + LATENCY_MS, Event::Deliver { from: id, to, message });
-                    }
-                }
-                Output::SetTimer { at_ms, timer } => {
-                    self.push(at_ms, Event::Fire { node: id, timer, incarnation })
-                }
-                Output::Reply { request, result } => {
-                    self.replies.insert(request, result);
-                }
-                Output::Observe(observation) => self.observations.push((self.now_ms, id, observation)),
-            }
-        }
-    }
-
+    /// Processes every instant up to and including `until_ms`, then sets the clock there.
     pub fn run_until(&mut self, until_ms: u64) {
-        for _ in 0..EVENTS_PER_RUN_MAX {
-            let Some(entry) = self.queue.first_entry().filter(|entry| entry.key().0 <= until_ms) else {
-                self.now_ms = until_ms;
-                return;
-            };
-            let ((at_ms, _), event) = entry.remove_entry();
-            self.now_ms = at_ms;
-            self.apply(event);
+        let mut delivered = 0;
+        while self.fabric.next_event_ms().is_some_and(|at_ms| at_ms <= until_ms) {
+            delivered += self.fabric.step_instant();
+            assert!(
+                delivered <= EVENTS_PER_RUN_MAX,
+                "more than {EVENTS_PER_RUN_MAX} inputs before {until_ms} ms"
+            );
         }
-        panic!("more than {EVENTS_PER_RUN_MAX} events before {until_ms} ms");
+        // Nothing is due by then any more: this only moves the clock.
+        self.fabric.run_until(until_ms);
+        let replies = self.fabric.take_replies();
+        self.replies.extend(replies.into_iter().map(|reply| (reply.request, reply.result)));
     }
 
     pub fn run_for(&mut self, duration_ms: u64) {
-        self.run_until(self.now_ms + duration_ms);
+        self.run_until(self.now_ms() + duration_ms);
     }
 
-    fn apply(&mut self, event: Event) {
-        match event {
-            Event::Deliver { from, to, message } => {
-                if let Some(node) = self.nodes.get_mut(&to) {
-                    node.handle_message(self.now_ms, from, message);
-                    self.collect(to);
-                }
-            }
-            Event::Fire { node: id, timer, incarnation } => {
-                if self.incarnations.get(&id) == Some(&incarnation) {
-                    if let Some(node) = self.nodes.get_mut(&id) {
-                        node.handle_timer(self.now_ms, timer);
-                        self.collect(id);
-                    }
-                }
-            }
-        }
-    }
-
+    /// Hands a client request to `via` and lets it act at once: the fabric queues the request
+    /// for the current instant, and this runs that instant, so whatever comes next (a crash, a
+    /// second request) finds the request in flight.
     pub fn request(&mut self, via: u32, operation: ClientOperation) -> RequestId {
-        self.next_request += 1;
-        let id = RequestId(self.next_request);
-        let node = self.nodes.get_mut(&NodeId(via)).expect("a running node");
-        node.handle_client(self.now_ms, ClientRequest { id, operation });
-        self.collect(NodeId(via));
-        id
+        let request = self.fabric.client_request(NodeId(via), operation).expect("a node of the fabric");
+        self.run_until(self.now_ms());
+        request
     }
 
     pub fn put(&mut self, via: u32, key: &str, value: &str, context: Option<VectorClock>) -> RequestId {
@@ -164,8 +101,8 @@ impl Cluster {
 
     /// Runs until the request is answered (bounded by its timeout), and returns the answer.
     pub fn wait(&mut self, request: RequestId) -> ClientResult {
-        let deadline_ms = self.now_ms + 4 * self.config.request_timeout_ms;
-        while !self.replies.contains_key(&request) && self.now_ms < deadline_ms {
+        let deadline_ms = self.now_ms() + 4 * self.fabric.config().request_timeout_ms;
+        while !self.replies.contains_key(&request) && self.now_ms() < deadline_ms {
             self.run_for(1);
         }
         self.replies.get(&request).cloned().expect("the request was answered before its deadline")
@@ -187,35 +124,37 @@ impl Cluster {
         }
     }
 
+    /// Hands `id` an operator command and, like [`Cluster::request`], runs the current instant.
     pub fn admin(&mut self, id: u32, command: AdminCommand) {
-        let node = self.nodes.get_mut(&NodeId(id)).expect("a running node");
-        node.handle_admin(self.now_ms, command);
-        self.collect(NodeId(id));
+        self.fabric.admin(NodeId(id), command).expect("a node of the fabric");
+        self.run_until(self.now_ms());
     }
 
     /// Volatile state is lost; the disk stays.
     pub fn crash(&mut self, id: u32) {
-        let node = self.nodes.remove(&NodeId(id)).expect("a running node");
-        self.disks.insert(NodeId(id), node.durable_bytes());
+        self.fabric.crash(NodeId(id)).expect("a running node");
     }
 
+    /// A new process starts from the node's disk.
     pub fn restart(&mut self, id: u32) {
-        let bytes = self.disks.get(&NodeId(id)).cloned().expect("a disk to restart from");
-        let node = Node::restore(self.config.clone(), NodeId(id), 7, &bytes).expect("readable disk");
-        self.install(NodeId(id), node);
+        assert!(self.fabric.has_disk(NodeId(id)), "n{id} has a disk to restart from");
+        self.fabric.restart(NodeId(id)).expect("a crashed node");
     }
 
-    /// Crash and lose the disk too, then start afresh with the configured membership.
+    /// The process and its disk are lost; a new process starts from nothing, with the configured
+    /// membership (knowing only that it lost a disk, so it gives no write a dot it gave before).
     pub fn wipe_and_restart(&mut self, id: u32) {
-        self.nodes.remove(&NodeId(id));
-        self.disks.remove(&NodeId(id));
-        self.add_node(NodeId(id));
+        self.fabric.wipe(NodeId(id)).expect("a node of the fabric");
+        self.fabric.restart(NodeId(id)).expect("a wiped node");
     }
 
+    /// A one-way cut: messages from `from` to `to` are dropped.
     pub fn cut(&mut self, from: u32, to: u32) {
-        self.cuts.insert((NodeId(from), NodeId(to)));
+        self.fabric.cut(NodeId(from), NodeId(to)).expect("two different nodes of the fabric");
     }
 
+    /// Cuts every link between the two sides, both ways. Nodes on neither side still reach
+    /// everyone (unlike the fabric's `partition`, which groups unlisted nodes apart).
     pub fn partition(&mut self, side_a: &[u32], side_b: &[u32]) {
         for a in side_a {
             for b in side_b {
@@ -226,17 +165,40 @@ impl Cluster {
     }
 
     pub fn heal(&mut self) {
-        self.cuts.clear();
+        self.fabric.heal();
     }
 
+    /// Every message sent so far, from the trace: (sent at, from, to, message). Sends into a cut
+    /// or to a node that is down are included.
+    pub fn sent(&self) -> Vec<(u64, NodeId, NodeId, Message)> {
+        self.trace_events()
+            .filter_map(|event| match event {
+                TraceEvent::Sent { at_ms, from, to, message, .. } => Some((at_ms, from, to, message)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The observations so far that `matches`, from the trace: (at, observer, observation).
     pub fn observed(&self, matches: impl Fn(&Observation) -> bool) -> Vec<(u64, NodeId, Observation)> {
-        self.observations.iter().filter(|(_, _, observation)| matches(observation)).cloned().collect()
+        self.trace_events()
+            .filter_map(|event| match event {
+                TraceEvent::Observed { at_ms, node, observation } if matches(&observation) => {
+                    Some((at_ms, node, observation))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn trace_events(&self) -> impl Iterator<Item = TraceEvent> + '_ {
+        self.fabric.trace().events()
     }
 
     /// The key's top N on `via`'s ring.
     pub fn preference_list(&self, via: u32, key: &str) -> Vec<NodeId> {
         let position = dynamoscope::protocol::ring::ring_position(key.as_bytes());
-        self.node(via).ring().preference_list(position, self.config.replicas_n)
+        self.node(via).ring().preference_list(position, self.fabric.config().replicas_n)
     }
 
     pub fn stored(&self, id: u32, key: &str) -> Vec<Version> {
