@@ -59,6 +59,7 @@ fn fault_free() -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        trace_hash: None,
     }
 }
 

@@ -48,117 +48,76 @@ fn a_hinted_write_is_read_back_from_the_restarted_owner() {
     }
 }
 
-/// The golden hash of `static/scenarios/hinted-handoff.json`: an accidental change of behaviour
-/// (of the node or the fabric) changes it. If a change is intended, update it here and in
-/// `web/tests/browser.rs`, which asserts the same hash on wasm32.
-pub const HINTED_HANDOFF_TRACE_HASH: u64 = 0x02c2_a7ab_6574_59da;
+/// Every file in `static/scenarios/` that records a `trace_hash` (the golden runs) still plays
+/// to it: an accidental change of behaviour, of the node or the fabric, changes it. The wasm
+/// tests and the end-to-end tests replay the same files and assert the same recorded hashes.
+#[test]
+fn every_golden_run_still_gives_its_recorded_trace_hash() {
+    let folder = format!("{}/static/scenarios", env!("CARGO_MANIFEST_DIR"));
+    let mut golden = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name == "index.json" {
+            continue;
+        }
+        let scenario = Scenario::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(recorded) = scenario.trace_hash.clone() else { continue };
+        let simulation = run(&scenario, TraceMode::HashOnly);
+        assert_eq!(format!("{:016x}", simulation.fabric().trace().hash()), recorded, "{name}");
+        golden += 1;
+    }
+    assert!(golden >= 5, "the golden runs are files: found {golden}");
+}
+
+/// The Scenarios menu lists exactly the files of the folder.
+#[test]
+fn the_scenario_index_lists_every_file() {
+    let folder = format!("{}/static/scenarios", env!("CARGO_MANIFEST_DIR"));
+    let index: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(format!("{folder}/index.json")).unwrap()).unwrap();
+    let mut listed: Vec<String> =
+        index.iter().map(|entry| entry["file"].as_str().unwrap().to_string()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json") && name != "index.json")
+        .collect();
+    listed.sort();
+    files.sort();
+    assert_eq!(listed, files);
+    assert!(index.iter().all(|entry| !entry["title"].as_str().unwrap_or_default().is_empty()));
+}
 
 #[test]
-fn the_golden_trace_hash_is_unchanged() {
-    let simulation = run(&scenario("hinted-handoff"), TraceMode::HashOnly);
+fn the_membership_run_brings_the_joined_node_to_normal_section_4_8() {
+    let mut simulation = Simulation::new(scenario("golden-membership"), TraceMode::HashOnly).unwrap();
+    simulation.run();
+    assert!(simulation.action_errors().is_empty(), "{:?}", simulation.action_errors());
     assert_eq!(
-        simulation.fabric().trace().hash(),
-        HINTED_HANDOFF_TRACE_HASH,
-        "trace hash {:#018x}",
-        simulation.fabric().trace().hash()
-    );
-}
-
-/// The cluster the page starts: default configuration and network, seed 2007.
-fn page_fabric() -> dynamoscope::sim::fabric::Fabric {
-    use dynamoscope::protocol::ClusterConfig;
-    use dynamoscope::sim::network::NetworkConfig;
-    dynamoscope::sim::fabric::Fabric::new(
-        ClusterConfig::default(),
-        NetworkConfig::default(),
-        2007,
-        TraceMode::HashOnly,
-    )
-    .unwrap()
-}
-
-fn assert_trace_hash(fabric: &dynamoscope::sim::fabric::Fabric, expected: u64) {
-    assert_eq!(fabric.trace().hash(), expected, "trace hash {:016x}", fabric.trace().hash());
-}
-
-/// The page's cluster (default configuration, default network, seed 2007) after 10 s of virtual
-/// time with no user action. `tests/e2e/runtime.test.mjs` asserts the same hash from the page,
-/// where every node is a real Web Worker: the browser runtime reproduces the native trace.
-pub const PAGE_CLUSTER_10S_TRACE_HASH: u64 = 0x592c_c830_25ce_09c5;
-
-#[test]
-fn the_page_cluster_golden_hash_is_unchanged() {
-    let mut fabric = page_fabric();
-    fabric.run_until(10_000);
-    assert_trace_hash(&fabric, PAGE_CLUSTER_10S_TRACE_HASH);
-}
-
-/// The page's cluster with a crash, a one-way cut, a partition, a heal and a restart, each
-/// applied after every event of its instant (as the page's console API does).
-/// `tests/e2e/runtime.test.mjs` runs the same through real Web Workers and asserts this hash.
-pub const PAGE_CLUSTER_FAULTS_TRACE_HASH: u64 = 0x9429_9a09_66f2_ee6f;
-
-#[test]
-fn the_page_cluster_with_faults_golden_hash_is_unchanged() {
-    use dynamoscope::protocol::NodeId;
-
-    let mut fabric = page_fabric();
-    fabric.run_until(2_000);
-    fabric.crash(NodeId(3)).unwrap();
-    fabric.run_until(4_000);
-    fabric.partition(vec![vec![NodeId(1), NodeId(2)], vec![NodeId(3), NodeId(4), NodeId(5)]]).unwrap();
-    fabric.run_until(4_500);
-    fabric.cut(NodeId(1), NodeId(2)).unwrap();
-    fabric.run_until(6_000);
-    fabric.heal();
-    fabric.restart(NodeId(3)).unwrap();
-    fabric.run_until(10_000);
-    assert_trace_hash(&fabric, PAGE_CLUSTER_FAULTS_TRACE_HASH);
-}
-
-/// The page's cluster through a wipe, a restart from nothing, a join, a leave and a quorum
-/// change. `tests/e2e/runtime.test.mjs` runs the same through real Web Workers.
-pub const PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH: u64 = 0xa2dc_89cb_32b3_d603;
-
-#[test]
-fn the_page_cluster_membership_golden_hash_is_unchanged() {
-    use dynamoscope::protocol::{AdminCommand, ClusterConfig, NodeId};
-
-    let mut fabric = page_fabric();
-    fabric.run_until(2_000);
-    fabric.wipe(NodeId(4)).unwrap();
-    fabric.run_until(3_000);
-    fabric.restart(NodeId(4)).unwrap();
-    fabric.run_until(4_000);
-    fabric.start_node(NodeId(6)).unwrap();
-    fabric.admin(NodeId(6), AdminCommand::Join).unwrap();
-    fabric.run_until(9_000);
-    fabric.admin(NodeId(2), AdminCommand::Leave).unwrap();
-    fabric.run_until(14_000);
-    fabric.set_config(ClusterConfig { reads_r: 1, ..ClusterConfig::default() }).unwrap();
-    fabric.run_until(15_000);
-    assert_eq!(
-        fabric.node(NodeId(6)).unwrap().status(),
+        simulation.fabric().node(dynamoscope::protocol::NodeId(6)).unwrap().status(),
         Some(dynamoscope::protocol::membership::MemberStatus::Normal)
     );
-    assert_trace_hash(&fabric, PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH);
 }
 
-/// A reset cluster: seed 7, four nodes, R = 1, after 5 s of virtual time. The page's
-/// `reset({seed: 7, config: {initial_members: [1, 2, 3, 4], r: 1}})` must reproduce it.
-pub const RESET_CLUSTER_TRACE_HASH: u64 = 0x1768_ce3a_0159_455d;
-
+/// A run exported with each action's trace position (`at_event`) and its end (`until_event`)
+/// replays to the same trace: the page's export relies on it.
 #[test]
-fn the_reset_cluster_golden_hash_is_unchanged() {
-    use dynamoscope::protocol::{ClusterConfig, NodeId};
-    use dynamoscope::sim::fabric::Fabric;
-    use dynamoscope::sim::network::NetworkConfig;
-    let config = ClusterConfig {
-        initial_members: (1..=4).map(NodeId).collect(),
-        reads_r: 1,
-        ..ClusterConfig::default()
+fn a_logged_run_replays_to_the_same_trace_hash() {
+    use dynamoscope::sim::script::Keep;
+    let original = scenario("cart-partition");
+    let mut simulation =
+        Simulation::keeping(original, TraceMode::HashOnly, Keep { history: false, log: true }).unwrap();
+    simulation.run_until(12_345);
+    let exported = Scenario {
+        duration_ms: 12_345,
+        actions: simulation.script().log().unwrap().to_vec(),
+        workload: None,
+        quiet_ms: None,
+        until_event: Some(simulation.fabric().trace().len()),
+        ..simulation.scenario().clone()
     };
-    let mut fabric = Fabric::new(config, NetworkConfig::default(), 7, TraceMode::HashOnly).unwrap();
-    fabric.run_until(5_000);
-    assert_trace_hash(&fabric, RESET_CLUSTER_TRACE_HASH);
+    assert!(exported.actions.len() > 100, "the clients' requests are logged as actions");
+    let replayed = run(&Scenario::from_json(&exported.to_json()).unwrap(), TraceMode::HashOnly);
+    assert_eq!(replayed.fabric().trace().hash(), simulation.fabric().trace().hash());
 }

@@ -87,6 +87,7 @@ fn play_and_report(scenario: Scenario, output: &OutputFlags, replay: &str) -> Re
         None if output.trace => TraceMode::Full,
         None => TraceMode::HashOnly,
     };
+    let recorded_hash = scenario.trace_hash.clone();
     let checked = play_checked(scenario, mode, !output.json)?;
     let mut summary = Summary::of(&checked.simulation, &checked.report);
     if output.bench {
@@ -108,10 +109,16 @@ fn play_and_report(scenario: Scenario, output: &OutputFlags, replay: &str) -> Re
     for finding in &findings {
         eprintln!("{}", finding_text(finding, replay));
     }
-    if findings.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Violations)
+    if !findings.is_empty() {
+        return Err(Failure::Violations);
+    }
+    match recorded_hash {
+        Some(recorded) if recorded != summary.trace_hash => Err(Failure::Failed(format!(
+            "trace hash {} differs from the {recorded} the file recorded: this run played differently \
+             from where it was recorded (the file was edited, or the protocol changed since)",
+            summary.trace_hash
+        ))),
+        _ => Ok(()),
     }
 }
 

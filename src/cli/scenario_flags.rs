@@ -200,6 +200,7 @@ fn default_scenario(node_count: usize) -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        trace_hash: None,
     }
 }
 

@@ -141,7 +141,8 @@ impl ClusterConfig {
     fn validate_members(&self) -> Result<(), ConfigError> {
         let members = &self.initial_members;
         check(!members.is_empty(), "initial_members", "the cluster needs at least one node".into())?;
-        check(members.len() <= 1024, "initial_members", "at most 1024 initial nodes".into())?;
+        let max = super::membership::MEMBERS_MAX;
+        check(members.len() <= max, "initial_members", format!("at most {max} initial nodes"))?;
         let distinct = members.iter().into_btree_set();
         check(distinct.len() == members.len(), "initial_members", "a node is listed twice".into())?;
         check(members.iter().all(|node| node.0 > 0), "initial_members", "node ids start at 1".into())?;

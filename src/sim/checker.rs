@@ -722,6 +722,7 @@ pub fn random_scenario(seed: u64) -> Scenario {
         quiet_ms: Some(duration_ms - heal_at_ms),
         nemesis: Some(nemesis),
         until_event: None,
+        trace_hash: None,
     }
 }
 

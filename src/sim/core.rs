@@ -31,8 +31,8 @@ pub const EVENTS_MAX: usize = 1 << 22;
 pub const EVENTS_PER_INSTANT_MAX: usize = 1 << 16;
 /// Events a paused node keeps waiting; past it they are dropped.
 pub const PAUSED_BACKLOG_MAX: usize = 1 << 16;
-/// Nodes a fabric runs at most.
-pub const NODES_MAX: usize = 1024;
+/// Nodes a fabric runs at most: as many as a membership view holds.
+pub const NODES_MAX: usize = crate::protocol::membership::MEMBERS_MAX;
 
 /// One input for a node, as the host hands it over.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

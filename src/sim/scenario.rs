@@ -45,6 +45,10 @@ pub struct Scenario {
     /// `duration_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_event: Option<u64>,
+    /// The trace hash the run gave where it was recorded (16 hex digits): the page writes it
+    /// into an export, golden runs keep it, and `dynamoscope run` checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_hash: Option<String>,
 }
 
 /// An action and the point of the run it applies at: at virtual time `at_ms`, before that
@@ -205,7 +209,14 @@ fn error(path: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
 impl Scenario {
     /// Reads and checks a scenario; the error names the field and what was expected.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        let deserializer = &mut serde_json::Deserializer::from_str(text);
+        Scenario::deserialize_checked(&mut serde_json::Deserializer::from_str(text))
+    }
+
+    /// Reads and checks a scenario from any self-describing format (the page hands JavaScript
+    /// objects over); the error names the field and what was expected.
+    pub fn deserialize_checked<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|failure| {
             let path = failure.path().to_string();
             let inner = failure.into_inner();
@@ -284,12 +295,17 @@ impl Scenario {
             if timed.at_event.zip(previous_event).is_some_and(|(at_event, previous)| at_event < previous) {
                 return Err(error(format!("{path}.at_event"), "actions of one time must be in trace order"));
             }
-            self.validate_action(&format!("{path}.action"), &timed.action)?;
+            timed.action.validate(&format!("{path}.action"), &self.config)?;
         }
         Ok(())
     }
+}
 
-    fn validate_action(&self, path: &str, action: &Action) -> Result<(), ScenarioError> {
+impl Action {
+    /// Checks what the types alone cannot (keys, values, node ids, settings) against the
+    /// settings in force; the error names the field under `path`.
+    pub fn validate(&self, path: &str, config: &ClusterConfig) -> Result<(), ScenarioError> {
+        let action = self;
         let node_ok = |node: &NodeId| node.0 >= 1 && node.0 as usize <= MEMBERS_MAX;
         let bad_node =
             |node: &NodeId| error(path, format!("node ids run from 1 to {MEMBERS_MAX}, not {}", node.0));
@@ -333,7 +349,7 @@ impl Scenario {
             Action::Partition(groups) => validate_groups(path, groups),
             Action::Heal => Ok(()),
             Action::Configure(change) => change
-                .apply(&self.config)
+                .apply(config)
                 .validate()
                 .map_err(|failure| error(format!("{path}.configure.{}", failure.field), failure.reason)),
             Action::Network(network) => {

@@ -26,6 +26,11 @@ pub trait Host {
     fn node_ids(&self) -> Vec<NodeId>;
     /// The ring a partition-aware client library routes on (§6.4), if the host can tell.
     fn client_ring(&self) -> Ring;
+    /// Whether the script may go on at all: false while the page is still bringing a node up
+    /// (natively a node starts at once, so nothing may happen in between).
+    fn can_continue(&self) -> bool {
+        true
+    }
     /// Whether `action` may apply now; the page waits for its disks before a crash.
     fn ready_for(&self, _action: &Action) -> bool {
         true
@@ -176,9 +181,12 @@ impl Script {
 
     /// Applies, in order, every action and client wake-up whose point of the run is reached,
     /// up to `until_ms`, moving the host's clock to each; replies are routed after each time.
-    /// Returns false if the next one waits for the host (`Host::ready_for`).
+    /// Returns false if the next one waits for the host (`Host::can_continue`, `ready_for`).
     pub fn apply_due(&mut self, host: &mut impl Host, until_ms: u64) -> bool {
         for _ in 0..=ACTIONS_MAX {
+            if !host.can_continue() {
+                return false;
+            }
             let (trace_events, next_event_ms) = (host.trace_events(), host.next_event_ms());
             let action = self
                 .actions

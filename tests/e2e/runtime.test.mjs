@@ -2,10 +2,15 @@
 // fabric's canonical order, so the page's trace equals the simulator's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, openPausedCluster, useBrowser } from './harness.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openPage, openPausedCluster, useBrowser, ROOT } from './harness.mjs';
 
-// tests/sim_runs.rs: PAGE_CLUSTER_10S_TRACE_HASH (default config, seed 2007, 10 s, no action).
-const NATIVE_TRACE_HASH_AT_10_S = '592cc83025ce09c5';
+// The golden runs are files that record their hash; tests/sim_runs.rs and the wasm tests
+// replay the same files.
+const golden = (name) => JSON.parse(readFileSync(join(ROOT, 'static', 'scenarios', `${name}.json`), 'utf8'));
+// The page's cluster as it starts (default config, seed 2007), 10 s, no action.
+const NATIVE_TRACE_HASH_AT_10_S = golden('golden-idle').trace_hash;
 const context = useBrowser(before, after);
 
 test('the page cluster run through real workers reproduces the native trace hash', { timeout: 90_000 }, async () => {
@@ -21,8 +26,8 @@ test('the page cluster run through real workers reproduces the native trace hash
   assert.deepEqual(errors, []);
 });
 
-// tests/sim_runs.rs: PAGE_CLUSTER_FAULTS_TRACE_HASH.
-const NATIVE_TRACE_HASH_WITH_FAULTS = '94299a0966f2ee6f';
+// The same faults as static/scenarios/golden-faults.json, through the console between instants.
+const NATIVE_TRACE_HASH_WITH_FAULTS = golden('golden-faults').trace_hash;
 
 test('a crash, a cut, a partition, a heal and a restart through real workers match the native trace', { timeout: 90_000 }, async () => {
   const { page, errors } = await openPausedCluster(context.browser, context.url);
@@ -94,26 +99,16 @@ test('put and get through the console: a partition makes siblings, a put with th
 
 test('a wipe, a join, a leave and a quorum change through real workers match the native trace (§4.8, §4.9)', { timeout: 90_000 }, async () => {
   const { page, errors } = await openPausedCluster(context.browser, context.url);
-  const outcome = await page.evaluate(async () => {
+  const scenario = golden('golden-membership');
+  const outcome = await page.evaluate(async (scenario) => {
     const api = window.dynamoscope;
-    await api.ready();
-    await api.settle(2_000);
-    await api.wipe(4);
-    await api.settle(1_000);
-    await api.restart(4);
-    await api.settle(1_000);
-    await api.join(6);
-    await api.settle(5_000);
-    await api.leave(2);
-    await api.settle(5_000);
-    await api.setConfig({ r: 1 });
-    await api.settle(1_000);
+    await api.play(scenario);
+    await api.settle(scenario.duration_ms);
     const badConfig = await api.setConfig({ r: 4 }).then(() => 'resolved', (error) => error.message);
     const unknownSetting = await api.setConfig({ quorum: 2 }).then(() => 'resolved', (error) => error.message);
     return { hash: api.traceHash(), nodes: api.nodes(), config: api.config(), badConfig, unknownSetting };
-  });
-  // tests/sim_runs.rs: PAGE_CLUSTER_MEMBERSHIP_TRACE_HASH.
-  assert.equal(outcome.hash, 'a2dc89cb32b3d603');
+  }, scenario);
+  assert.equal(outcome.hash, scenario.trace_hash);
   assert.equal(outcome.nodes.length, 6);
   assert.equal(outcome.config.reads_r, 1);
   assert.match(outcome.badConfig, /R must be 1 to N=3, not 4/);
@@ -171,7 +166,7 @@ test('reset starts a fresh, paused cluster that matches the native run of its se
   });
   assert.deepEqual(outcome.fresh, { now: 0, nodes: ['up', 'up', 'up', 'up'] });
   // tests/sim_runs.rs: RESET_CLUSTER_TRACE_HASH.
-  assert.equal(outcome.hash, '1768ce3a0159455d');
+  assert.equal(outcome.hash, golden('golden-reset').trace_hash);
   assert.match(outcome.badSeed, /reset\(\{seed\}\)/);
   assert.match(outcome.badConfig, /reset: reads_r: R must be 1 to N=3, not 5/);
   assert.deepEqual(errors, []);
@@ -209,7 +204,7 @@ test('stepping one event or one instant at a time gives the same trace as runnin
   const times = outcome.events.map(({ stepped }) => stepped.atMs);
   assert.deepEqual(times, [...times].sort((a, b) => a - b), 'events come in time order');
   // tests/sim_runs.rs: RESET_CLUSTER_TRACE_HASH, the same cluster settled without stepping.
-  assert.equal(outcome.hash, '1768ce3a0159455d');
+  assert.equal(outcome.hash, golden('golden-reset').trace_hash);
   assert.equal(outcome.before.atMs, 4_000);
   assert.deepEqual(outcome.before.nodes.map((node) => node.status), ['up', 'up', 'up', 'up']);
   assert.deepEqual(outcome.after.nodes.map((node) => node.status), ['up', 'up', 'crashed', 'up']);

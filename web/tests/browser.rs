@@ -39,17 +39,23 @@ fn wire_bytes_round_trip_and_reject_garbage_in_the_browser() {
     assert!(matches!(decode::<ToWorker>(&[0xff; 3]), Err(WireError::Malformed(_))));
 }
 
-/// §4.6 scenario run by the simulator compiled to wasm32: the trace hash equals the native one
-/// (`tests/sim_runs.rs`), so x86_64 and wasm32 produce the same run.
+/// A golden run (a file that records its trace hash), read as the page reads files.
+fn golden(text: &str) -> (dynamoscope::sim::scenario::Scenario, u64) {
+    let scenario = dynamoscope::sim::scenario::Scenario::from_json(text).unwrap();
+    let recorded = u64::from_str_radix(scenario.trace_hash.as_deref().unwrap(), 16).unwrap();
+    (scenario, recorded)
+}
+
+/// §4.6 scenario run by the simulator compiled to wasm32: the trace hash is the one the file
+/// records (and `tests/sim_runs.rs` asserts natively), so x86_64 and wasm32 produce the same run.
 #[wasm_bindgen_test]
 fn the_simulator_on_wasm32_reproduces_the_native_trace_hash() {
     use dynamoscope::sim::run::Simulation;
-    use dynamoscope::sim::scenario::Scenario;
     use dynamoscope::sim::trace::TraceMode;
-    let scenario = Scenario::from_json(include_str!("../../static/scenarios/hinted-handoff.json")).unwrap();
+    let (scenario, recorded) = golden(include_str!("../../static/scenarios/hinted-handoff.json"));
     let mut simulation = Simulation::new(scenario, TraceMode::HashOnly).unwrap();
     simulation.run();
-    assert_eq!(simulation.fabric().trace().hash(), 0x02c2_a7ab_6574_59da);
+    assert_eq!(simulation.fabric().trace().hash(), recorded);
 }
 
 mod real_workers {
@@ -57,19 +63,15 @@ mod real_workers {
     use std::rc::Rc;
 
     use dynamoscope::protocol::{ClusterConfig, NodeId};
-    use dynamoscope_web::runtime::{set_worker_base, Cluster, UserAction};
+    use dynamoscope_web::runtime::{set_worker_base, Cluster};
     use js_sys::Promise;
     use wasm_bindgen::JsValue;
     use wasm_bindgen_futures::JsFuture;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    /// `tests/sim_runs.rs`: PAGE_CLUSTER_FAULTS_TRACE_HASH, the page's five nodes with the
-    /// faults below, run natively.
-    const NATIVE_TRACE_HASH_WITH_FAULTS: u64 = 0x9429_9a09_66f2_ee6f;
-
-    /// Advances virtual time by `duration_ms` as fast as the workers answer.
-    async fn settle(cluster: &Rc<RefCell<Cluster>>, duration_ms: u64) {
-        let target_ms = cluster.borrow().now_ms() + duration_ms;
+    /// Advances virtual time to `target_ms` (or the played scenario's end) as fast as the
+    /// workers answer.
+    async fn settle_to(cluster: &Rc<RefCell<Cluster>>, target_ms: u64) {
         let promise = Promise::new(&mut |resolve, _reject| {
             let done = Box::new(move |_reached_ms: u64| drop(resolve.call0(&JsValue::UNDEFINED)));
             cluster.borrow_mut().settle_to(target_ms, done);
@@ -96,31 +98,24 @@ mod real_workers {
     }
 
     /// Determinism through real Web Workers, with a crash (a terminated worker), a partition,
-    /// a one-way cut, a heal and a restart (a new worker reading IndexedDB): the trace hash is
-    /// the native simulator's. `scripts/test.sh` copies the release build of the page's module
-    /// (which the node workers load) to `web/test-assets/`, which the wasm-bindgen test runner
-    /// serves.
+    /// a one-way cut, a heal and a restart (a new worker reading IndexedDB): the golden file
+    /// played by the page's cluster gives the trace hash it records, the native simulator's.
+    /// `scripts/test.sh` copies the release build of the page's module (which the node workers
+    /// load) to `web/test-assets/`, which the wasm-bindgen test runner serves.
     #[wasm_bindgen_test]
-    async fn a_fixed_scenario_through_real_workers_reproduces_the_native_trace_hash() {
+    async fn a_golden_run_through_real_workers_reproduces_the_native_trace_hash() {
         let origin = web_sys::window().unwrap().location().origin().unwrap();
         set_worker_base(&format!("{origin}/test-assets/"));
+        let (scenario, recorded) = super::golden(include_str!("../../static/scenarios/golden-faults.json"));
         let config =
             ClusterConfig { initial_members: (1..=5).map(NodeId).collect(), ..ClusterConfig::default() };
-        let cluster = Cluster::new(config, 2007, Rc::new(|_, _| {})).unwrap();
-        cluster.borrow_mut().set_paused(true);
+        let cluster = Cluster::new(config, 1, Rc::new(|_, _| {})).unwrap();
+        let duration_ms = scenario.duration_ms;
+        cluster.borrow_mut().play(scenario).unwrap();
         until_ready(&cluster).await;
-        settle(&cluster, 2_000).await;
-        cluster.borrow_mut().apply(UserAction::Crash(3)).unwrap();
-        settle(&cluster, 2_000).await;
-        cluster.borrow_mut().apply(UserAction::Partition(vec![vec![1, 2], vec![3, 4, 5]])).unwrap();
-        settle(&cluster, 500).await;
-        cluster.borrow_mut().apply(UserAction::Cut(1, 2)).unwrap();
-        settle(&cluster, 1_500).await;
-        cluster.borrow_mut().apply(UserAction::Heal).unwrap();
-        cluster.borrow_mut().apply(UserAction::Restart(3)).unwrap();
-        until_ready(&cluster).await;
-        settle(&cluster, 4_000).await;
+        settle_to(&cluster, duration_ms).await;
+        assert_eq!(cluster.borrow().now_ms(), duration_ms);
         assert!(cluster.borrow().is_running(3), "n3 runs again, in a fresh worker");
-        assert_eq!(cluster.borrow().trace_hash(), NATIVE_TRACE_HASH_WITH_FAULTS);
+        assert_eq!(cluster.borrow().trace_hash(), recorded);
     }
 }

@@ -58,6 +58,7 @@ fn scenario(clients: u32) -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        trace_hash: None,
     }
 }
 

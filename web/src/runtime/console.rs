@@ -10,9 +10,10 @@ use wasm_bindgen::JsCast;
 
 use dynamoscope::protocol::message::{ClientResponse, ClientResult};
 use dynamoscope::protocol::vclock::VectorClock;
-use dynamoscope::protocol::ClientOperation;
+use dynamoscope::protocol::NodeId;
+use dynamoscope::sim::scenario::Action;
 
-use super::cluster::{Cluster, UserAction};
+use super::cluster::{configure, Cluster, WORKERS_MAX};
 use super::settings::merge_settings;
 
 /// Longest fast-forward one `settle` may ask for: one virtual hour.
@@ -30,15 +31,19 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "pause", pause_function(cluster.clone(), true))?;
     define(&api, "resume", pause_function(cluster.clone(), false))?;
     define(&api, "settle", settle_function(cluster.clone()))?;
-    define(&api, "crash", node_action_function(cluster.clone(), "crash", UserAction::Crash))?;
-    define(&api, "restart", node_action_function(cluster.clone(), "restart", UserAction::Restart))?;
-    define(&api, "wipe", node_action_function(cluster.clone(), "wipe", UserAction::Wipe))?;
-    define(&api, "join", node_action_function(cluster.clone(), "join", UserAction::Join))?;
-    define(&api, "leave", node_action_function(cluster.clone(), "leave", UserAction::Leave))?;
+    define(&api, "crash", node_action_function(cluster.clone(), "crash", Action::Crash))?;
+    define(&api, "restart", node_action_function(cluster.clone(), "restart", Action::Restart))?;
+    define(&api, "wipe", node_action_function(cluster.clone(), "wipe", Action::Wipe))?;
+    define(&api, "join", node_action_function(cluster.clone(), "join", Action::Join))?;
+    define(&api, "leave", node_action_function(cluster.clone(), "leave", Action::Leave))?;
+    define(&api, "pauseNode", node_action_function(cluster.clone(), "pauseNode", Action::Pause))?;
+    define(&api, "resumeNode", node_action_function(cluster.clone(), "resumeNode", Action::Resume))?;
+    define(&api, "play", play_function(cluster.clone()))?;
+    define(&api, "exportScenario", export_function(cluster.clone()))?;
     define(&api, "config", config_function(cluster.clone()))?;
     define(&api, "reset", reset_function(cluster.clone()))?;
     #[cfg(debug_assertions)]
-    define(&api, "debugPanic", node_action_function(cluster.clone(), "debugPanic", UserAction::DebugPanic))?;
+    define(&api, "debugPanic", debug_panic_function(cluster.clone()))?;
     define(&api, "setConfig", set_config_function(cluster.clone()))?;
     define(&api, "partition", partition_function(cluster.clone()))?;
     define(&api, "cut", cut_function(cluster.clone()))?;
@@ -142,9 +147,58 @@ fn settle_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
-/// A node id from JavaScript: a whole number from 1 to 64.
-fn node_id(value: &JsValue) -> Option<u32> {
-    value.as_f64().filter(|id| id.fract() == 0.0 && *id >= 1.0 && *id <= 64.0).map(|id| id as u32)
+/// A node id from JavaScript: a whole number from 1 to [`WORKERS_MAX`].
+fn node_id(value: &JsValue) -> Option<NodeId> {
+    let in_range = |id: &f64| id.fract() == 0.0 && *id >= 1.0 && *id <= f64::from(WORKERS_MAX);
+    value.as_f64().filter(in_range).map(|id| NodeId(id as u32))
+}
+
+fn node_usage(call: &str) -> String {
+    format!("{call}: a node id, a whole number from 1 to {WORKERS_MAX}")
+}
+
+/// `play(scenario)`: a scenario object, as JSON would parse a scenario file. Resolves once the
+/// cluster has reset, paused at time 0 with the scenario's actions scheduled; rejects with the
+/// field at fault, leaving the cluster as it was.
+fn play_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |value: JsValue| {
+        let played = super::link::scenario_from_js(&value)
+            .and_then(|scenario| cluster.borrow_mut().play(scenario))
+            .map_err(|failure| failure.to_string());
+        match played {
+            Ok(()) => {
+                let cluster = cluster.clone();
+                Promise::new(&mut move |resolve, _reject| poll_ready(cluster.clone(), resolve))
+            }
+            Err(message) => Promise::reject(&error(&message)),
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `exportScenario()`: the run so far as a scenario object (every action at its point of the
+/// run, ending here, with its trace hash); `dynamoscope run` on its JSON gives the same hash.
+fn export_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || {
+        let scenario = cluster.borrow().export().map_err(|message| error(&message))?;
+        super::link::scenario_to_js(&scenario).map_err(|message| error(&message))
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+#[cfg(debug_assertions)]
+fn debug_panic_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |node: JsValue| {
+        let result = match node_id(&node) {
+            None => Err(node_usage("debugPanic(id)")),
+            Some(id) => cluster.borrow_mut().debug_panic(id.0),
+        };
+        settle_result(result)
+    })
+    .into_js_value()
+    .unchecked_into()
 }
 
 fn settle_result(result: Result<(), String>) -> Promise {
@@ -157,11 +211,11 @@ fn settle_result(result: Result<(), String>) -> Promise {
 fn node_action_function(
     cluster: Rc<RefCell<Cluster>>,
     name: &'static str,
-    action: fn(u32) -> UserAction,
+    action: fn(NodeId) -> Action,
 ) -> Function {
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |node: JsValue| {
         let result = match node_id(&node) {
-            None => Err(format!("{name}(id): a node id, a whole number from 1 to 64")),
+            None => Err(node_usage(&format!("{name}(id)"))),
             Some(id) => cluster.borrow_mut().apply(action(id)),
         };
         settle_result(result)
@@ -174,7 +228,7 @@ fn node_action_function(
 fn partition_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |groups: JsValue| {
         let usage = "partition(groups): an array of arrays of node ids, e.g. [[1, 2], [3, 4, 5]]";
-        let parsed: Option<Vec<Vec<u32>>> = groups.dyn_ref::<Array>().and_then(|groups| {
+        let parsed: Option<Vec<Vec<NodeId>>> = groups.dyn_ref::<Array>().and_then(|groups| {
             groups
                 .iter()
                 .map(|group| {
@@ -185,7 +239,7 @@ fn partition_function(cluster: Rc<RefCell<Cluster>>) -> Function {
                 .collect()
         });
         let result = match parsed {
-            Some(groups) if !groups.is_empty() => cluster.borrow_mut().apply(UserAction::Partition(groups)),
+            Some(groups) if !groups.is_empty() => cluster.borrow_mut().apply(Action::Partition(groups)),
             _ => Err(usage.to_string()),
         };
         settle_result(result)
@@ -198,8 +252,8 @@ fn partition_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 fn cut_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |from: JsValue, to: JsValue| {
         let result = match (node_id(&from), node_id(&to)) {
-            (Some(from), Some(to)) => cluster.borrow_mut().apply(UserAction::Cut(from, to)),
-            _ => Err("cut(fromId, toId): two node ids, whole numbers from 1 to 64".into()),
+            (Some(from), Some(to)) => cluster.borrow_mut().apply(Action::Cut { from, to }),
+            _ => Err(format!("cut(fromId, toId): two node ids, whole numbers from 1 to {WORKERS_MAX}")),
         };
         settle_result(result)
     })
@@ -208,7 +262,7 @@ fn cut_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 }
 
 fn heal_function(cluster: Rc<RefCell<Cluster>>) -> Function {
-    Closure::<dyn Fn() -> Promise>::new(move || settle_result(cluster.borrow_mut().apply(UserAction::Heal)))
+    Closure::<dyn Fn() -> Promise>::new(move || settle_result(cluster.borrow_mut().apply(Action::Heal)))
         .into_js_value()
         .unchecked_into()
 }
@@ -233,13 +287,13 @@ fn context_from_hex(text: &str) -> Result<VectorClock, String> {
 }
 
 /// `{context, via}` options of put and get; `via` defaults to node 1.
-fn read_options(options: &JsValue) -> Result<(u32, Option<VectorClock>), String> {
+fn read_options(options: &JsValue) -> Result<(NodeId, Option<VectorClock>), String> {
     if options.is_undefined() || options.is_null() {
-        return Ok((1, None));
+        return Ok((NodeId(1), None));
     }
     let via = Reflect::get(options, &"via".into()).unwrap_or(JsValue::UNDEFINED);
-    let via = if via.is_undefined() { Some(1) } else { node_id(&via) };
-    let via = via.ok_or("options.via: a node id, a whole number from 1 to 64")?;
+    let via = if via.is_undefined() { Some(NodeId(1)) } else { node_id(&via) };
+    let via = via.ok_or_else(|| node_usage("options.via"))?;
     let context = Reflect::get(options, &"context".into()).unwrap_or(JsValue::UNDEFINED);
     let context = match context.as_string() {
         Some(text) => Some(context_from_hex(&text)?),
@@ -271,8 +325,8 @@ fn reply_object(result: ClientResult) -> Result<JsValue, JsValue> {
     Ok(object.into())
 }
 
-/// Runs `operation` through the cluster; the Promise settles with the reply.
-fn client_promise(cluster: &Rc<RefCell<Cluster>>, via: u32, operation: ClientOperation) -> Promise {
+/// Sends a request (a put or a get) through the cluster; the Promise settles with the reply.
+fn client_promise(cluster: &Rc<RefCell<Cluster>>, request: Action) -> Promise {
     let cluster = cluster.clone();
     Promise::new(&mut move |resolve, reject| {
         let on_reply_reject = reject.clone();
@@ -280,7 +334,7 @@ fn client_promise(cluster: &Rc<RefCell<Cluster>>, via: u32, operation: ClientOpe
             Ok(object) => drop(resolve.call1(&JsValue::UNDEFINED, &object)),
             Err(failure) => drop(on_reply_reject.call1(&JsValue::UNDEFINED, &failure)),
         });
-        if let Err(message) = cluster.borrow_mut().request(via, operation.clone(), done) {
+        if let Err(message) = cluster.borrow_mut().request(request.clone(), done) {
             let _ = reject.call1(&JsValue::UNDEFINED, &error(&message));
         }
     })
@@ -298,8 +352,7 @@ fn put_function(cluster: Rc<RefCell<Cluster>>) -> Function {
             match read_options(&options) {
                 Ok((via, context)) => client_promise(
                     &cluster,
-                    via,
-                    ClientOperation::Put { key, value: value.into_bytes(), context },
+                    Action::Put { key, value, via: Some(via), blind: context.is_none(), context },
                 ),
                 Err(message) => Promise::reject(&error(&message)),
             }
@@ -316,7 +369,7 @@ fn get_function(cluster: Rc<RefCell<Cluster>>) -> Function {
             return Promise::reject(&error("get(key, {via}?): the key is a string"));
         };
         match read_options(&options) {
-            Ok((via, _)) => client_promise(&cluster, via, ClientOperation::Get { key }),
+            Ok((via, _)) => client_promise(&cluster, Action::Get { key, via: Some(via) }),
             Err(message) => Promise::reject(&error(&message)),
         }
     })
@@ -435,9 +488,11 @@ fn rewind_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 /// `shareUrl()`: a link that replays this run, from the same seed and settings with the same
 /// actions, to the current virtual time.
 fn share_url_function(cluster: Rc<RefCell<Cluster>>) -> Function {
-    Closure::<dyn Fn() -> String>::new(move || super::share_url(&cluster.borrow()))
-        .into_js_value()
-        .unchecked_into()
+    Closure::<dyn Fn() -> Result<String, JsValue>>::new(move || {
+        super::share_url(&cluster.borrow()).map_err(|message| error(&message))
+    })
+    .into_js_value()
+    .unchecked_into()
 }
 
 fn wall_now_ms() -> f64 {
@@ -457,8 +512,8 @@ fn set_config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |changes: JsValue| {
         // Two statements: the shared borrow must end before the mutable one begins.
         let merged = merged_config(&cluster.borrow(), &changes);
-        let result =
-            merged.and_then(|config| cluster.borrow_mut().apply(UserAction::Configure(Box::new(config))));
+        let change = merged.map(|config| configure(cluster.borrow().config(), &config));
+        let result = change.and_then(|change| cluster.borrow_mut().apply(change));
         settle_result(result)
     })
     .into_js_value()

@@ -11,18 +11,22 @@ use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
 pub mod console;
+pub mod link;
+mod pacing;
 mod settings;
-pub mod workload;
-pub use cluster::{Cluster, NodeSnapshot, SlotStatus, UserAction, NODES_MAX};
+mod stepping;
+mod workers;
+pub use cluster::{configure, page_workload, Cluster, NodeSnapshot, WORKERS_MAX};
+pub use workers::SlotStatus;
 
-/// The page's address with the run's record after `#run=`: opening it replays the run to
-/// where it is now.
-pub fn share_url(cluster: &Cluster) -> String {
+/// The page's address with the run so far after `#run=`: opening it replays the run to where
+/// it is now.
+pub fn share_url(cluster: &Cluster) -> Result<String, String> {
     let location = web_sys::window().map(|window| window.location());
     let base = location.and_then(|location| {
         Some(format!("{}{}{}", location.origin().ok()?, location.pathname().ok()?, location.search().ok()?))
     });
-    format!("{}#run={}", base.unwrap_or_default(), cluster.record().to_fragment())
+    Ok(format!("{}#run={}", base.unwrap_or_default(), link::to_fragment(&cluster.export()?)?))
 }
 
 /// What a node worker tells the page.

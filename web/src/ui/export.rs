@@ -1,5 +1,5 @@
-//! Saves a drawing as a standalone SVG file: the element's markup with the page's styles
-//! inlined, so the file looks the same outside the page (slides, handouts).
+//! Saves what the page made as files: a drawing as a standalone SVG (the element's markup with
+//! the page's styles inlined, so it looks the same in slides and handouts), a run as JSON.
 
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -22,7 +22,7 @@ pub fn export_svg(element_id: &str, file_name: &str) -> Result<(), String> {
         &markup[open_end + 1..markup.len() - "</svg>".len()]
     );
     let file = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", with_namespace(&body));
-    download(&file, file_name)
+    download(&file, file_name, "image/svg+xml")
 }
 
 fn with_namespace(markup: &str) -> String {
@@ -55,10 +55,11 @@ fn page_css(document: &web_sys::Document) -> String {
     css
 }
 
-fn download(text: &str, file_name: &str) -> Result<(), String> {
+/// Saves `text` as a file the browser downloads.
+pub fn download(text: &str, file_name: &str, mime_type: &str) -> Result<(), String> {
     let describe = |error: JsValue| format!("{error:?}");
     let options = BlobPropertyBag::new();
-    options.set_type("image/svg+xml");
+    options.set_type(mime_type);
     let parts = Array::of1(&JsValue::from_str(text));
     let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
     let url = Url::create_object_url_with_blob(&blob).map_err(describe)?;

@@ -9,7 +9,8 @@ use dynamoscope::sim::checker::clock_text;
 use dynamoscope::sim::views::merkle::key_range_tree;
 use yew::prelude::*;
 
-use crate::runtime::UserAction;
+use dynamoscope::protocol::NodeId;
+use dynamoscope::sim::scenario::Action;
 
 /// Rows a table shows at most; the rest are counted.
 const ROWS_MAX: usize = 64;
@@ -24,7 +25,7 @@ pub struct InspectorProps {
     pub inspection: Option<Rc<NodeInspection>>,
     pub key_name: String,
     pub merkle_depth: u32,
-    pub on_action: Callback<UserAction>,
+    pub on_action: Callback<Action>,
 }
 
 #[function_component(Inspector)]
@@ -44,18 +45,18 @@ pub fn inspector(props: &InspectorProps) -> Html {
     }
 }
 
-fn operator(node: u32, status: Option<&'static str>, on_action: &Callback<UserAction>) -> Html {
+fn operator(node: u32, status: Option<&'static str>, on_action: &Callback<Action>) -> Html {
     let running = matches!(status, Some("up") | Some("starting"));
-    let act = |action: UserAction| on_action.reform(move |_: MouseEvent| action.clone());
+    let act = |action: Action| on_action.reform(move |_: MouseEvent| action.clone());
     html! {
         <div class="operator" role="group" aria-label="Operator">
-            <button data-testid="crash" disabled={!running} onclick={act(UserAction::Crash(node))}
+            <button data-testid="crash" disabled={!running} onclick={act(Action::Crash(NodeId(node)))}
                     title="Terminate the worker: memory is lost, the disk stays">{ "Crash" }</button>
-            <button data-testid="restart" disabled={running} onclick={act(UserAction::Restart(node))}
+            <button data-testid="restart" disabled={running} onclick={act(Action::Restart(NodeId(node)))}
                     title="A fresh worker reads the disk back">{ "Restart" }</button>
-            <button data-testid="wipe" onclick={act(UserAction::Wipe(node))}
+            <button data-testid="wipe" onclick={act(Action::Wipe(NodeId(node)))}
                     title="A permanent failure: the disk is gone too">{ "Wipe" }</button>
-            <button data-testid="leave" disabled={!running} onclick={act(UserAction::Leave(node))}
+            <button data-testid="leave" disabled={!running} onclick={act(Action::Leave(NodeId(node)))}
                     title="Hand its ranges on and leave the ring (§4.9)">{ "Leave" }</button>
         </div>
     }

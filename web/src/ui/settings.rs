@@ -7,13 +7,13 @@ use dynamoscope::protocol::{ClusterConfig, NodeId};
 use dynamoscope::sim::network::{Latency, NetworkConfig};
 use yew::prelude::*;
 
-use crate::runtime::UserAction;
+use dynamoscope::sim::scenario::Action;
 
 #[derive(Properties, PartialEq)]
 pub struct SettingsProps {
     pub config: ClusterConfig,
     pub network: NetworkConfig,
-    pub on_action: Callback<UserAction>,
+    pub on_action: Callback<Action>,
     /// A fresh cluster: (settings, seed).
     pub on_reset: Callback<(ClusterConfig, u64)>,
 }
@@ -96,8 +96,8 @@ fn live_settings(
 
 fn fresh_settings(draft: &Draft, base: &ClusterConfig) -> Result<(ClusterConfig, u64), String> {
     let nodes: u32 = number(&draft.nodes, "nodes")?;
-    if !(1..=crate::runtime::NODES_MAX).contains(&nodes) {
-        return Err(format!("nodes: 1 to {}, not {nodes}", crate::runtime::NODES_MAX));
+    if !(1..=crate::runtime::WORKERS_MAX).contains(&nodes) {
+        return Err(format!("nodes: 1 to {}, not {nodes}", crate::runtime::WORKERS_MAX));
     }
     let tokens: u32 = number(&draft.tokens, "tokens")?;
     let strategy = if draft.strategy_three {
@@ -161,11 +161,11 @@ pub fn settings(props: &SettingsProps) -> Html {
         }
     };
     let apply = {
-        let (on_action, live) = (props.on_action.clone(), live.clone());
+        let (on_action, live, current) = (props.on_action.clone(), live.clone(), props.config.clone());
         Callback::from(move |_: MouseEvent| {
             if let Ok((config, network)) = live.clone() {
-                on_action.emit(UserAction::Configure(Box::new(config)));
-                on_action.emit(UserAction::Network(network));
+                on_action.emit(crate::runtime::configure(&current, &config));
+                on_action.emit(Action::Network(network));
             }
         })
     };
