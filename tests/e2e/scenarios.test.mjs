@@ -135,7 +135,7 @@ test('a run clicked together in the page exports as a scenario that `dynamoscope
   const exported = JSON.parse(text);
   assert.deepEqual(exported, await page.evaluate(() => window.dynamoscope.exportScenario()), 'the button and the console export the same');
   assert.equal(exported.trace_hash, pageHash);
-  const kinds = new Set(exported.actions.map((timed) => Object.keys(timed.action)[0]));
+  const kinds = new Set(exported.actions.map(({ action }) => (typeof action === 'string' ? action : Object.keys(action)[0])));
   for (const kind of ['put', 'get', 'crash', 'partition', 'heal', 'restart']) assert.ok(kinds.has(kind), `${kind} in ${[...kinds]}`);
   assert.ok(exported.actions.every((timed) => Number.isInteger(timed.at_event)), 'each action at its trace position');
 

@@ -115,6 +115,7 @@ impl Cluster {
     ) -> Result<Rc<RefCell<Cluster>>, String> {
         let origin = open_ended(config.clone(), seed);
         check_for_page(&origin).map_err(|error| error.to_string())?;
+        let script = Script::new(&origin, Keep { history: false, log: true })?;
         let core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)?;
         let cluster = Rc::new_cyclic(|this| {
             RefCell::new(Cluster {
@@ -128,7 +129,7 @@ impl Cluster {
                 open: None,
                 step_waiters: Vec::new(),
                 fabric_busy_ms: 0.0,
-                script: Script::default(),
+                script,
                 deferred: Vec::new(),
                 requests: BTreeMap::new(),
                 network: NetworkConfig::default(),
@@ -147,8 +148,6 @@ impl Cluster {
         for node in &config.initial_members {
             cluster.borrow_mut().spawn(*node, false)?;
         }
-        cluster.borrow_mut().script =
-            Script::new(&cluster.borrow().origin, Keep { history: false, log: true })?;
         Ok(cluster)
     }
 

@@ -1,10 +1,16 @@
 //! Scenarios across the page's edge: JavaScript objects (the console's `play` and
 //! `exportScenario`), JSON text (scenario files, downloads) and share links (`#run=` and the
 //! scenario's JSON in URL-safe base64). JSON is JavaScript's own (`JSON.parse`), so the page
-//! ships no JSON library; the scenario's fields are read by serde, naming the field at fault.
+//! ships no JSON library; the scenario's fields are read by serde, and an error names the field
+//! at fault.
 
-use dynamoscope::sim::scenario::{Scenario, ScenarioError};
-use js_sys::JSON;
+use dynamoscope::protocol::ClusterConfig;
+use dynamoscope::sim::nemesis::NemesisConfig;
+use dynamoscope::sim::network::NetworkConfig;
+use dynamoscope::sim::scenario::{Action, Scenario, ScenarioError, TimedAction};
+use dynamoscope::sim::workload::WorkloadConfig;
+use js_sys::{Array, Object, Reflect, JSON};
+use serde::Deserialize;
 
 use crate::base64::{base64_decode, base64_encode};
 use wasm_bindgen::JsValue;
@@ -18,7 +24,55 @@ fn failed(reason: String) -> ScenarioError {
 
 /// A scenario as JSON would parse it; the error names the field and what was expected.
 pub fn scenario_from_js(value: &JsValue) -> Result<Scenario, ScenarioError> {
-    Scenario::deserialize_checked(serde_wasm_bindgen::Deserializer::from(value.clone()))
+    match Scenario::deserialize(Reader::from(value.clone())) {
+        Ok(scenario) => scenario.validate().map(|()| scenario),
+        Err(failure) => Err(ScenarioError { path: locate(value), reason: failure.to_string() }),
+    }
+}
+
+type Reader = serde_wasm_bindgen::Deserializer;
+
+/// Whether `value` reads as a `T`.
+fn reads_as<T: for<'de> Deserialize<'de>>(value: JsValue) -> bool {
+    T::deserialize(Reader::from(value)).is_ok()
+}
+
+/// Where in a scenario that did not read the fault lies, found by reading its parts one by one
+/// (serde's message says what was expected; tracking the path while reading would cost the
+/// page a tenth of its wasm budget).
+fn locate(value: &JsValue) -> String {
+    let field = |name: &str| Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let parts: [(&str, fn(JsValue) -> bool); 7] = [
+        ("seed", reads_as::<u64>),
+        ("duration_ms", reads_as::<u64>),
+        ("config", reads_as::<Option<ClusterConfig>>),
+        ("network", reads_as::<Option<NetworkConfig>>),
+        ("workload", reads_as::<Option<WorkloadConfig>>),
+        ("nemesis", reads_as::<Option<NemesisConfig>>),
+        ("quiet_ms", reads_as::<Option<u64>>),
+    ];
+    if let Some((name, _)) = parts.iter().find(|(name, reads)| !reads(field(name))) {
+        return (*name).to_string();
+    }
+    let actions = field("actions");
+    if !actions.is_undefined() && !Array::is_array(&actions) {
+        return "actions".into();
+    }
+    for (index, timed) in Array::from(&actions).iter().enumerate() {
+        if reads_as::<TimedAction>(timed.clone()) {
+            continue;
+        }
+        let action = Reflect::get(&timed, &"action".into()).unwrap_or(JsValue::UNDEFINED);
+        if reads_as::<Action>(action.clone()) {
+            return format!("actions[{index}]");
+        }
+        let variant = Object::keys(&Object::from(action)).get(0).as_string();
+        return match variant {
+            Some(variant) => format!("actions[{index}].action.{variant}"),
+            None => format!("actions[{index}].action"),
+        };
+    }
+    String::new()
 }
 
 /// The scenario as a plain object, as JSON would parse its file.
