@@ -61,7 +61,7 @@ test('bad console arguments reject with an Error that says what is wrong', { tim
   const unknown = await page.evaluate(() => window.dynamoscope.crash(9).then(() => 'resolved', (error) => error.message));
   assert.equal(unknown, 'there is no node n9');
   const badPartition = await page.evaluate(() => window.dynamoscope.partition([[1, 2], [2, 3]]).then(() => 'resolved', (error) => error.message));
-  assert.equal(badPartition, 'a node is in two groups of the partition');
+  assert.equal(badPartition, 'node 2 is in two groups');
   const badCut = await page.evaluate(() => window.dynamoscope.cut(1, 'two').then(() => 'resolved', (error) => error.message));
   assert.match(badCut, /cut\(fromId, toId\)/);
 });
