@@ -351,10 +351,11 @@ fn forged_duplicated_and_malformed_messages_are_rejected_or_ignored() {
         .expect("the coordinator sent replica writes");
     let ack = Message::ReplicaWriteAck { operation, key: "k".into() };
     // An acknowledgement from a node that was never asked is forged.
+    let now_ms = cluster.now_ms;
     let node = cluster.nodes.get_mut(&coordinator).unwrap();
-    node.handle_message(1, outsider, ack.clone());
-    node.handle_message_bytes(1, outsider, &[0xde, 0xad, 0xbe, 0xef]);
-    node.handle_message(1, NodeId(99), ack.clone());
+    node.handle_message(now_ms, outsider, ack.clone());
+    node.handle_message_bytes(now_ms, outsider, &[0xde, 0xad, 0xbe, 0xef]);
+    node.handle_message(now_ms, NodeId(99), ack.clone());
     let rejected: Vec<_> = node
         .drain_outputs()
         .filter(|o| matches!(o, dynamoscope::protocol::Output::Observe(Observation::MessageRejected { .. })))

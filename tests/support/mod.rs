@@ -77,9 +77,12 @@ impl Cluster {
         &self.nodes[&NodeId(id)]
     }
 
+    /// Queues `event` at `at_ms`, or now if that is past: a node started mid-run sets its first
+    /// timers from its own clock, which starts at 0, and time only moves forward (as in the
+    /// fabric's `FabricCore`).
     fn push(&mut self, at_ms: u64, event: Event) {
         self.sequence += 1;
-        self.queue.insert((at_ms, self.sequence), event);
+        self.queue.insert((at_ms.max(self.now_ms), self.sequence), event);
     }
 
     fn collect(&mut self, id: NodeId) {
