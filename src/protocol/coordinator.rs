@@ -49,6 +49,49 @@ pub struct Operation {
     deadline_ms: u64,
 }
 
+impl Operation {
+    /// The targets a round may ask (§4.5, §4.6), checked before each replica request: each node
+    /// once, never the coordinator, so at most the extended preference list's length; a node of
+    /// the top N as itself (no hint), any other only as a fallback from the extended list past
+    /// the top N, holding the hint of a top-N node. Both lists are this round's own, computed
+    /// when it began, so a ring that changed since cannot break this. O(n) per request.
+    fn assert_may_ask(&self, coordinator: NodeId, target: NodeId, hint_for: Option<NodeId>) {
+        assert_ne!(target, coordinator, "§4.5: the coordinator {coordinator} asks itself over the network");
+        assert!(
+            !self.targets.contains_key(&target),
+            "§4.6: {target} is asked twice in one round; targets so far: {:?}",
+            self.targets.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            self.targets.len() < self.extended.len(),
+            "§4.6: a round asks more nodes than its extended preference list {:?} holds",
+            self.extended
+        );
+        let top_n = self.preference_list.len();
+        let index = self.extended.iter().position(|node| *node == target);
+        match hint_for {
+            None => assert!(
+                index.is_some_and(|index| index < top_n),
+                "§4.5: {target} is asked as a replica but is not in the top N {:?}",
+                self.preference_list
+            ),
+            Some(owner) => {
+                assert!(
+                    index.is_some_and(|index| index >= top_n),
+                    "§4.6: {target} stands in for {owner} but is not a fallback of the extended \
+                     preference list {:?} past the top {top_n}",
+                    self.extended
+                );
+                assert!(
+                    self.preference_list.contains(&owner),
+                    "§4.6: {target} would hold a hint for {owner}, which is not in the top N {:?}",
+                    self.preference_list
+                );
+            }
+        }
+    }
+}
+
 /// A request this node handed to a node of the key's top N.
 #[derive(Clone, Debug)]
 pub struct Forwarding {
@@ -169,6 +212,17 @@ impl Node {
         let preference_list = self.current_ring.preference_list(position, self.config.replicas_n);
         let extended = self.current_ring.extended_preference_list(position);
         let (targets, next_fallback) = self.pick_targets(&preference_list, &extended);
+        // §4.6: the extended list is the top N followed by the fallbacks, in one clockwise
+        // walk, and the first pick replaces each top-N node by at most one node.
+        assert!(
+            extended.starts_with(&preference_list),
+            "§4.6: the extended list {extended:?} does not begin with the top N {preference_list:?}"
+        );
+        assert!(
+            targets.len() <= preference_list.len(),
+            "§4.6: {} first targets {targets:?} for the top N {preference_list:?}",
+            targets.len()
+        );
         let kind = request.operation.kind();
         let required = match kind {
             OperationKind::Get => self.config.reads_r,
@@ -321,6 +375,7 @@ impl Node {
             },
             None => Message::ReplicaRead { operation: operation_id, key: operation.key.clone() },
         };
+        operation.assert_may_ask(self.id, target, hint_for);
         self.send(target, message);
         operation
             .targets

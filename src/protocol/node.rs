@@ -384,9 +384,17 @@ impl Node {
         }
     }
 
+    /// Time only moves forward: drivers hand inputs in time order (the fabric pops its queue in
+    /// order and schedules nothing before its clock). `now_ms` comes from the driver, never from
+    /// the network, so a driver that hands an earlier time is a bug in the driver.
     fn advance(&mut self, now_ms: u64) {
-        // Drivers deliver in time order; a late input must not move the clock backwards.
-        self.now_ms = self.now_ms.max(now_ms);
+        assert!(
+            now_ms >= self.now_ms,
+            "time only moves forward: {} is at {} ms and was handed an input at {now_ms} ms",
+            self.id,
+            self.now_ms
+        );
+        self.now_ms = now_ms;
         if self.boot_ms.is_none() {
             self.boot_ms = Some(self.now_ms);
             if self.lost_disk {
