@@ -19,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use super::error::ActionError;
 use super::metrics::Metrics;
 use super::network::{chance, NetworkConfig};
 use super::trace::{DropReason, Fault, Trace, TraceEvent, TraceMode};
@@ -126,8 +127,8 @@ pub struct FabricCore {
 }
 
 impl FabricCore {
-    pub fn new(network: NetworkConfig, seed: u64, mode: TraceMode) -> Result<FabricCore, String> {
-        network.validate()?;
+    pub fn new(network: NetworkConfig, seed: u64, mode: TraceMode) -> Result<FabricCore, ActionError> {
+        network.validate().map_err(ActionError::Network)?;
         Ok(FabricCore {
             network,
             seed,
@@ -193,21 +194,21 @@ impl FabricCore {
         self.groups.is_empty() && self.cuts.is_empty()
     }
 
-    fn ensure_node(&self, node: NodeId) -> Result<(), String> {
+    fn ensure_node(&self, node: NodeId) -> Result<(), ActionError> {
         if self.slots.contains_key(&node) {
             Ok(())
         } else {
-            Err(format!("there is no node {node}"))
+            Err(ActionError::NoSuchNode(node))
         }
     }
 
     /// A new node id enters the fabric (its process is started with [`FabricCore::node_up`]).
-    pub fn add_node(&mut self, node: NodeId) -> Result<(), String> {
+    pub fn add_node(&mut self, node: NodeId) -> Result<(), ActionError> {
         if self.slots.contains_key(&node) {
-            return Err(format!("node {node} already exists"));
+            return Err(ActionError::NodeExists(node));
         }
-        if self.slots.len() >= NODES_MAX || node.0 == 0 {
-            return Err(format!("node ids run from 1, and at most {NODES_MAX} nodes"));
+        if self.slots.len() >= NODES_MAX || node.0 == 0 || node.0 as usize > NODES_MAX {
+            return Err(ActionError::NodeOutOfRange { node, max: NODES_MAX });
         }
         self.slots.insert(node, Slot { status: NodeStatus::Down, incarnation: 0, backlog: Vec::new() });
         self.fault(Fault::Started(node));
@@ -229,10 +230,10 @@ impl FabricCore {
     }
 
     /// The process died; its pending timers die with it. A wipe says so in the trace.
-    pub fn node_down(&mut self, node: NodeId, fault: Fault) -> Result<(), String> {
-        let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
+    pub fn node_down(&mut self, node: NodeId, fault: Fault) -> Result<(), ActionError> {
+        let slot = self.slots.get_mut(&node).ok_or(ActionError::NoSuchNode(node))?;
         if slot.status == NodeStatus::Down && matches!(fault, Fault::Crash(_)) {
-            return Err(format!("node {node} is already down"));
+            return Err(ActionError::AlreadyDown(node));
         }
         slot.status = NodeStatus::Down;
         slot.incarnation += 1;
@@ -244,20 +245,20 @@ impl FabricCore {
         Ok(())
     }
 
-    pub fn pause(&mut self, node: NodeId) -> Result<(), String> {
-        let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
+    pub fn pause(&mut self, node: NodeId) -> Result<(), ActionError> {
+        let slot = self.slots.get_mut(&node).ok_or(ActionError::NoSuchNode(node))?;
         if slot.status != NodeStatus::Up {
-            return Err(format!("node {node} is not running"));
+            return Err(ActionError::NotRunning(node));
         }
         slot.status = NodeStatus::Paused;
         self.fault(Fault::Pause(node));
         Ok(())
     }
 
-    pub fn resume(&mut self, node: NodeId) -> Result<(), String> {
-        let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
+    pub fn resume(&mut self, node: NodeId) -> Result<(), ActionError> {
+        let slot = self.slots.get_mut(&node).ok_or(ActionError::NoSuchNode(node))?;
         if slot.status != NodeStatus::Paused {
-            return Err(format!("node {node} is not paused"));
+            return Err(ActionError::NotPaused(node));
         }
         slot.status = NodeStatus::Up;
         let backlog = std::mem::take(&mut slot.backlog);
@@ -269,7 +270,11 @@ impl FabricCore {
     }
 
     /// Schedules a client request at `via` for the current instant; returns its id.
-    pub fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, String> {
+    pub fn client_request(
+        &mut self,
+        via: NodeId,
+        operation: ClientOperation,
+    ) -> Result<RequestId, ActionError> {
         self.ensure_node(via)?;
         self.next_request += 1;
         let request = ClientRequest { id: RequestId(self.next_request), operation };
@@ -279,7 +284,7 @@ impl FabricCore {
         Ok(id)
     }
 
-    pub fn admin(&mut self, node: NodeId, command: AdminCommand) -> Result<(), String> {
+    pub fn admin(&mut self, node: NodeId, command: AdminCommand) -> Result<(), ActionError> {
         self.ensure_node(node)?;
         self.schedule(self.now_ms, Event { node, input: Input::Admin(command), incarnation: 0 });
         Ok(())
@@ -492,15 +497,13 @@ impl FabricCore {
 
     /// Splits the nodes into groups that cannot reach each other; unlisted nodes form one more
     /// group together.
-    pub fn partition(&mut self, groups: Vec<Vec<NodeId>>) -> Result<(), String> {
+    pub fn partition(&mut self, groups: Vec<Vec<NodeId>>) -> Result<(), ActionError> {
         let mut assignment = BTreeMap::new();
         for (index, group) in groups.iter().enumerate() {
             for node in group {
-                if !self.slots.contains_key(node) {
-                    return Err(format!("partition names {node}, which does not exist"));
-                }
+                self.ensure_node(*node)?;
                 if assignment.insert(*node, index + 1).is_some() {
-                    return Err(format!("partition names {node} in two groups"));
+                    return Err(ActionError::InTwoGroups(*node));
                 }
             }
         }
@@ -510,11 +513,11 @@ impl FabricCore {
     }
 
     /// A one-way cut: messages from `from` to `to` are lost; the other way still works.
-    pub fn cut(&mut self, from: NodeId, to: NodeId) -> Result<(), String> {
+    pub fn cut(&mut self, from: NodeId, to: NodeId) -> Result<(), ActionError> {
         self.ensure_node(from)?;
         self.ensure_node(to)?;
         if from == to {
-            return Err("a cut needs two different nodes".into());
+            return Err(ActionError::CutToItself(from));
         }
         self.cuts.insert((from, to));
         self.fault(Fault::Cut { from, to });
@@ -527,8 +530,8 @@ impl FabricCore {
         self.fault(Fault::Heal);
     }
 
-    pub fn set_network(&mut self, network: NetworkConfig) -> Result<(), String> {
-        network.validate()?;
+    pub fn set_network(&mut self, network: NetworkConfig) -> Result<(), ActionError> {
+        network.validate().map_err(ActionError::Network)?;
         self.network = network;
         self.fault(Fault::NetworkChanged);
         Ok(())

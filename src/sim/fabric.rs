@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::core::{FabricCore, Input, Instant, NodeStatus};
+use super::error::ActionError;
 use super::metrics::Metrics;
 use super::network::NetworkConfig;
 use super::trace::{Fault, Trace, TraceMode};
@@ -28,8 +29,8 @@ impl Fabric {
         network: NetworkConfig,
         seed: u64,
         mode: TraceMode,
-    ) -> Result<Fabric, String> {
-        config.validate().map_err(|error| error.to_string())?;
+    ) -> Result<Fabric, ActionError> {
+        config.validate()?;
         let core = FabricCore::new(network, seed, mode)?;
         let mut fabric = Fabric { core, config, nodes: BTreeMap::new(), disks: BTreeMap::new() };
         for node in fabric.config.initial_members.clone() {
@@ -90,8 +91,8 @@ impl Fabric {
     }
 
     /// Adds a node that is not yet a member (it joins with [`Fabric::admin`] `Join`).
-    pub fn start_node(&mut self, id: NodeId) -> Result<(), String> {
-        let node = Node::new(self.config.clone(), id, self.core.seed()).map_err(|error| error.to_string())?;
+    pub fn start_node(&mut self, id: NodeId) -> Result<(), ActionError> {
+        let node = Node::new(self.config.clone(), id, self.core.seed())?;
         self.core.add_node(id)?;
         self.bring_up(id, node, false);
         Ok(())
@@ -103,11 +104,15 @@ impl Fabric {
         self.core.node_up(id, restarted, outputs);
     }
 
-    pub fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, String> {
+    pub fn client_request(
+        &mut self,
+        via: NodeId,
+        operation: ClientOperation,
+    ) -> Result<RequestId, ActionError> {
         self.core.client_request(via, operation)
     }
 
-    pub fn admin(&mut self, node: NodeId, command: AdminCommand) -> Result<(), String> {
+    pub fn admin(&mut self, node: NodeId, command: AdminCommand) -> Result<(), ActionError> {
         self.core.admin(node, command)
     }
 
@@ -162,7 +167,7 @@ impl Fabric {
     }
 
     /// The process dies: volatile state is lost, the disk keeps what the node had persisted.
-    pub fn crash(&mut self, id: NodeId) -> Result<(), String> {
+    pub fn crash(&mut self, id: NodeId) -> Result<(), ActionError> {
         self.core.node_down(id, Fault::Crash(id))?;
         // The disk is written at the crash: the same bytes a worker would have persisted step
         // by step, since durable state changes only inside steps.
@@ -172,23 +177,23 @@ impl Fabric {
     }
 
     /// A new process starts from the node's disk, or from nothing after a wipe.
-    pub fn restart(&mut self, id: NodeId) -> Result<(), String> {
+    pub fn restart(&mut self, id: NodeId) -> Result<(), ActionError> {
         match self.core.status(id) {
-            None => return Err(format!("there is no node {id}")),
+            None => return Err(ActionError::NoSuchNode(id)),
             Some(NodeStatus::Down) => {}
-            Some(_) => return Err(format!("node {id} is running; crash it first")),
+            Some(_) => return Err(ActionError::StillRunning(id)),
         }
         let seed = self.core.seed();
         let node = match self.disks.remove(&id) {
-            Some(disk) => Node::restore(self.config.clone(), id, seed, &disk)?,
-            None => Node::without_disk(self.config.clone(), id, seed).map_err(|error| error.to_string())?,
+            Some(disk) => Node::restore(self.config.clone(), id, seed, &disk).map_err(ActionError::Disk)?,
+            None => Node::without_disk(self.config.clone(), id, seed)?,
         };
         self.bring_up(id, node, true);
         Ok(())
     }
 
     /// A permanent failure: the process and its disk are gone.
-    pub fn wipe(&mut self, id: NodeId) -> Result<(), String> {
+    pub fn wipe(&mut self, id: NodeId) -> Result<(), ActionError> {
         self.core.node_down(id, Fault::Wipe(id))?;
         self.nodes.remove(&id);
         self.disks.remove(&id);
@@ -196,19 +201,19 @@ impl Fabric {
     }
 
     /// The node stops taking inputs; they wait until it resumes.
-    pub fn pause(&mut self, id: NodeId) -> Result<(), String> {
+    pub fn pause(&mut self, id: NodeId) -> Result<(), ActionError> {
         self.core.pause(id)
     }
 
-    pub fn resume(&mut self, id: NodeId) -> Result<(), String> {
+    pub fn resume(&mut self, id: NodeId) -> Result<(), ActionError> {
         self.core.resume(id)
     }
 
-    pub fn partition(&mut self, groups: Vec<Vec<NodeId>>) -> Result<(), String> {
+    pub fn partition(&mut self, groups: Vec<Vec<NodeId>>) -> Result<(), ActionError> {
         self.core.partition(groups)
     }
 
-    pub fn cut(&mut self, from: NodeId, to: NodeId) -> Result<(), String> {
+    pub fn cut(&mut self, from: NodeId, to: NodeId) -> Result<(), ActionError> {
         self.core.cut(from, to)
     }
 
@@ -216,13 +221,13 @@ impl Fabric {
         self.core.heal();
     }
 
-    pub fn set_network(&mut self, network: NetworkConfig) -> Result<(), String> {
+    pub fn set_network(&mut self, network: NetworkConfig) -> Result<(), ActionError> {
         self.core.set_network(network)
     }
 
     /// Changes the cluster settings on every node (running ones at once; others on restart).
-    pub fn set_config(&mut self, config: ClusterConfig) -> Result<(), String> {
-        config.validate().map_err(|error| error.to_string())?;
+    pub fn set_config(&mut self, config: ClusterConfig) -> Result<(), ActionError> {
+        config.validate()?;
         self.config = config.clone();
         self.core.broadcast_config(&config);
         Ok(())

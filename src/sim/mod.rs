@@ -7,6 +7,7 @@
 
 pub mod checker;
 pub mod core;
+pub mod error;
 pub mod fabric;
 pub mod metrics;
 pub mod nemesis;

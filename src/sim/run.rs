@@ -2,6 +2,7 @@
 //! in-process [`Fabric`], instant by instant, with the history of every request for the checker.
 
 use super::core::Reply;
+use super::error::ActionError;
 use super::fabric::Fabric;
 use super::scenario::{Action, Scenario};
 use super::script::{is_end_reached, Host, Keep, Script};
@@ -29,7 +30,8 @@ impl Simulation {
         scenario.validate().map_err(|error| error.to_string())?;
         // The nemesis becomes plain actions, so `scenario()` replays the same run without it.
         let scenario = scenario.with_nemesis_merged();
-        let fabric = Fabric::new(scenario.config.clone(), scenario.network.clone(), scenario.seed, mode)?;
+        let fabric = Fabric::new(scenario.config.clone(), scenario.network.clone(), scenario.seed, mode)
+            .map_err(|error| error.to_string())?;
         let script = Script::new(&scenario, keep)?;
         Ok(Simulation { fabric, scenario, script })
     }
@@ -56,7 +58,7 @@ impl Simulation {
     }
 
     /// Actions that could not be applied (restarting a running node, say), with their times.
-    pub fn action_errors(&self) -> &[(u64, String)] {
+    pub fn action_errors(&self) -> &[(u64, ActionError)] {
         self.script.action_errors()
     }
 
@@ -87,7 +89,7 @@ impl Simulation {
     }
 
     /// Applies one action now. Tests call this for what a user would click.
-    pub fn apply(&mut self, action: Action) -> Result<Option<RequestId>, String> {
+    pub fn apply(&mut self, action: Action) -> Result<Option<RequestId>, ActionError> {
         self.script.apply(&mut NativeHost(&mut self.fabric), action)
     }
 }
@@ -126,7 +128,7 @@ impl Host for NativeHost<'_> {
             .unwrap_or_default()
     }
 
-    fn perform(&mut self, action: &Action) -> Result<(), String> {
+    fn perform(&mut self, action: &Action) -> Result<(), ActionError> {
         let fabric = &mut self.0;
         match action.clone() {
             Action::Put { .. } | Action::Get { .. } => unreachable!("the script sends requests itself"),
@@ -153,7 +155,7 @@ impl Host for NativeHost<'_> {
         }
     }
 
-    fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, String> {
+    fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, ActionError> {
         self.0.client_request(via, operation)
     }
 

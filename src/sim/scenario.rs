@@ -429,4 +429,62 @@ mod tests {
         let failure = Scenario::from_json(&empty_key).unwrap_err();
         assert!(failure.to_string().contains("the key is empty"), "{failure}");
     }
+
+    #[test]
+    fn an_action_applies_before_its_instant_or_at_its_trace_position() {
+        // A hand-written action: before the events of its instant, never after one due before.
+        assert!(is_point_reached(100, None, 7, Some(100)));
+        assert!(!is_point_reached(100, None, 7, Some(99)));
+        assert!(is_point_reached(100, None, 7, None));
+        // A logged one: at its time once the trace is as long as it was then.
+        assert!(!is_point_reached(100, Some(9), 7, Some(100)));
+        assert!(is_point_reached(100, Some(9), 9, Some(100)));
+        assert!(is_point_reached(100, Some(9), 7, Some(101)), "nothing more is due at its time");
+        assert!(!is_point_reached(100, Some(9), 9, Some(99)), "never past an earlier event");
+    }
+
+    #[test]
+    fn a_settings_change_names_only_what_differs_and_applies_back() {
+        let old = ClusterConfig::default();
+        let new = ClusterConfig { reads_r: 1, clocks: ClockKind::DottedVersionVectors, ..old.clone() };
+        let change = ConfigChange::between(&old, &new);
+        assert_eq!(
+            change,
+            ConfigChange {
+                reads_r: Some(1),
+                clocks: Some(ClockKind::DottedVersionVectors),
+                ..ConfigChange::default()
+            }
+        );
+        assert_eq!(change.apply(&old), new);
+        let json = serde_json::to_string(&Action::Configure(change.clone())).unwrap();
+        assert_eq!(json, r#"{"configure":{"reads_r":1,"clocks":"DottedVersionVectors"}}"#);
+    }
+
+    #[test]
+    fn a_logged_scenario_keeps_positions_contexts_and_its_end_through_json() {
+        let mut scenario = Scenario::from_json(MINIMAL).unwrap();
+        let context = VectorClock::default();
+        scenario.actions[0] = TimedAction {
+            at_ms: 100,
+            at_event: Some(12),
+            action: Action::Put {
+                key: "cart:alice".into(),
+                value: "book".into(),
+                via: Some(NodeId(2)),
+                blind: false,
+                context: Some(context),
+            },
+        };
+        scenario.until_event = Some(99);
+        scenario.trace_hash = Some("00000000000000ff".into());
+        assert_eq!(Scenario::from_json(&scenario.to_json()).unwrap(), scenario);
+        let mut shuffled = scenario.clone();
+        shuffled.actions.insert(1, TimedAction { at_ms: 100, at_event: Some(3), action: Action::Heal });
+        let failure = Scenario::from_json(&shuffled.to_json()).unwrap_err();
+        assert_eq!(failure.path, "actions[1].at_event");
+        let blind_with_context = scenario.to_json().replace(r#""via": 2,"#, r#""via": 2, "blind": true,"#);
+        let failure = Scenario::from_json(&blind_with_context).unwrap_err();
+        assert_eq!(failure.path, "actions[0].action.put.context", "{failure}");
+    }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::core::Reply;
+use super::error::ActionError;
 use super::scenario::{is_point_reached, Action, Scenario, TimedAction, ACTIONS_MAX};
 use super::workload::{Workload, WorkloadConfig, WorkloadRequest};
 use crate::protocol::message::{ClientResponse, ClientResult, OperationKind, RequestId};
@@ -36,8 +37,8 @@ pub trait Host {
         true
     }
     /// Applies a fault, membership, settings or network action (never a request).
-    fn perform(&mut self, action: &Action) -> Result<(), String>;
-    fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, String>;
+    fn perform(&mut self, action: &Action) -> Result<(), ActionError>;
+    fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, ActionError>;
     fn take_replies(&mut self) -> Vec<Reply>;
 }
 
@@ -103,7 +104,7 @@ pub struct Script {
     /// run; workload requests too. Bounded by [`ACTIONS_MAX`]: past it, `log_overflowed`.
     log: Vec<TimedAction>,
     log_overflowed: bool,
-    action_errors: Vec<(u64, String)>,
+    action_errors: Vec<(u64, ActionError)>,
 }
 
 impl Script {
@@ -131,7 +132,7 @@ impl Script {
     }
 
     /// Actions that could not be applied (restarting a running node, say), with their times.
-    pub fn action_errors(&self) -> &[(u64, String)] {
+    pub fn action_errors(&self) -> &[(u64, ActionError)] {
         &self.action_errors
     }
 
@@ -224,7 +225,7 @@ impl Script {
     }
 
     /// Applies one action now, and logs it as sent. A request returns its id.
-    pub fn apply(&mut self, host: &mut impl Host, action: Action) -> Result<Option<RequestId>, String> {
+    pub fn apply(&mut self, host: &mut impl Host, action: Action) -> Result<Option<RequestId>, ActionError> {
         let (at_ms, at_event) = (host.now_ms(), host.trace_events());
         let (resolved, result) = match action {
             Action::Put { key, value, via, blind, context } => {
@@ -275,7 +276,7 @@ impl Script {
         source: Source,
         via: NodeId,
         operation: ClientOperation,
-    ) -> Result<RequestId, String> {
+    ) -> Result<RequestId, ActionError> {
         let key = operation.key().to_string();
         let kind = operation.kind();
         let (value, context) = match &operation {

@@ -91,7 +91,14 @@ fn rounds_to_spread(size: u32, seeds: Seeds, seed: u64) -> Result<f64, Failure> 
         gossip_interval_ms: GOSSIP_INTERVAL_MS,
         ..ClusterConfig::default()
     };
-    let failed = |error: String| Failure::Failed(format!("gossip figure, {size} nodes: {error}"));
+    let failed = |error: crate::sim::error::ActionError| {
+        Failure::Failed(format!("gossip figure, {size} nodes: {error}"))
+    };
+    let not_spread = || {
+        Failure::Failed(format!(
+            "gossip figure, {size} nodes: the change had not spread after {ROUNDS_MAX} rounds"
+        ))
+    };
     let mut fabric =
         Fabric::new(config, NetworkConfig::default(), seed, TraceMode::HashOnly).map_err(failed)?;
     let leaver = NodeId(size / 2 + 1);
@@ -109,7 +116,7 @@ fn rounds_to_spread(size: u32, seeds: Seeds, seed: u64) -> Result<f64, Failure> 
             return Ok((now_ms - CHANGE_AT_MS) as f64 / GOSSIP_INTERVAL_MS as f64);
         }
     }
-    Err(failed(format!("the change had not spread after {ROUNDS_MAX} rounds")))
+    Err(not_spread())
 }
 
 /// The version of `subject`'s record in `viewer`'s membership view.

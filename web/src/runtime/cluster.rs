@@ -13,6 +13,7 @@ use dynamoscope::protocol::node::NodeInspection;
 use dynamoscope::protocol::ring::Ring;
 use dynamoscope::protocol::{AdminCommand, ClientError, ClientOperation, ClusterConfig, NodeId};
 use dynamoscope::sim::core::{FabricCore, Instant, Reply};
+use dynamoscope::sim::error::ActionError;
 use dynamoscope::sim::network::NetworkConfig;
 use dynamoscope::sim::scenario::{Action, ConfigChange, Scenario, ScenarioError, DURATION_MS_MAX};
 use dynamoscope::sim::script::{Host, Keep, Script};
@@ -37,15 +38,16 @@ pub struct NodeSnapshot {
     pub inputs_handled: u64,
 }
 
-/// The background clients the page's workload box starts: the simulator's cart clients, a
-/// handful of them on eight carts through random nodes (§6.3).
+/// The background clients the page's workload box starts: the simulator's cart clients, two on
+/// each of four carts (`cart:0` to `cart:3`) so their updates meet as siblings (§4.4, §6.3),
+/// through random nodes, about 13 requests a virtual second.
 pub fn page_workload() -> WorkloadConfig {
     WorkloadConfig::Cart {
-        clients: 4,
-        carts: 8,
+        clients: 8,
+        carts: 4,
         items: 6,
         remove_ppm: 0,
-        think_ms: 600,
+        think_ms: 1_200,
         coordinator: CoordinatorChoice::Random,
     }
 }
@@ -116,7 +118,8 @@ impl Cluster {
         let origin = open_ended(config.clone(), seed);
         check_for_page(&origin).map_err(|error| error.to_string())?;
         let script = Script::new(&origin, Keep { history: false, log: true })?;
-        let core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)?;
+        let core = FabricCore::new(NetworkConfig::default(), seed, TraceMode::Full)
+            .map_err(|error| error.to_string())?;
         let cluster = Rc::new_cyclic(|this| {
             RefCell::new(Cluster {
                 core,
@@ -146,7 +149,7 @@ impl Cluster {
             })
         });
         for node in &config.initial_members {
-            cluster.borrow_mut().spawn(*node, false)?;
+            cluster.borrow_mut().spawn(*node, false).map_err(|error| error.to_string())?;
         }
         Ok(cluster)
     }
@@ -173,8 +176,8 @@ impl Cluster {
     fn start(&mut self, scenario: Scenario, end: Option<(u64, Option<u64>)>) -> Result<(), ScenarioError> {
         let failed = |reason: String| ScenarioError { path: String::new(), reason };
         let script = Script::new(&scenario, Keep { history: false, log: true }).map_err(failed)?;
-        self.core =
-            FabricCore::new(scenario.network.clone(), scenario.seed, TraceMode::Full).map_err(failed)?;
+        let core = FabricCore::new(scenario.network.clone(), scenario.seed, TraceMode::Full);
+        self.core = core.map_err(|error| failed(error.to_string()))?;
         self.network = scenario.network.clone();
         self.config = scenario.config.clone();
         self.script = script;
@@ -205,7 +208,7 @@ impl Cluster {
             waiter(0);
         }
         for node in scenario.config.initial_members.clone() {
-            self.spawn(node, false).map_err(failed)?;
+            self.spawn(node, false).map_err(|error| failed(error.to_string()))?;
         }
         self.origin = scenario;
         self.notify();
@@ -239,12 +242,12 @@ impl Cluster {
 
     /// Applies an action now if the cluster is at rest, else as soon as it is. It is checked at
     /// once, so a bad one is refused before anything is queued.
-    pub fn apply(&mut self, action: Action) -> Result<(), String> {
+    pub fn apply(&mut self, action: Action) -> Result<(), ActionError> {
         self.submit(action, None)
     }
 
     /// Sends a client request (an `Action::Put` or `Action::Get`); `done` hears the reply.
-    pub fn request(&mut self, action: Action, done: ReplyCallback) -> Result<(), String> {
+    pub fn request(&mut self, action: Action, done: ReplyCallback) -> Result<(), ActionError> {
         self.submit(action, Some(done))?;
         self.pump();
         Ok(())
@@ -260,7 +263,7 @@ impl Cluster {
         self.script.has_workload()
     }
 
-    fn submit(&mut self, action: Action, done: Option<ReplyCallback>) -> Result<(), String> {
+    fn submit(&mut self, action: Action, done: Option<ReplyCallback>) -> Result<(), ActionError> {
         self.check(&action)?;
         // Behind anything already waiting, so actions apply in the order they were asked.
         if !self.deferred.is_empty() || !self.ready_for(&action) {
@@ -274,7 +277,7 @@ impl Cluster {
     }
 
     /// Applies a checked action at rest through the script, which logs it.
-    fn apply_now(&mut self, action: Action, done: Option<ReplyCallback>) -> Result<(), String> {
+    fn apply_now(&mut self, action: Action, done: Option<ReplyCallback>) -> Result<(), ActionError> {
         let result = self.with_script(|script, host| script.apply(host, action));
         if let (Ok(Some(request)), Some(done)) = (&result, done) {
             self.requests.insert(*request, done);
@@ -300,7 +303,7 @@ impl Cluster {
             let (action, done) = self.deferred.remove(0);
             // Checked when asked; a node may have gone meanwhile, so check again.
             if let Err(error) = self.check(&action).and_then(|()| self.apply_now(action, done)) {
-                web_sys::console::warn_1(&error.into());
+                web_sys::console::warn_1(&error.to_string().into());
             }
         }
         self.deferred.is_empty()
@@ -330,13 +333,15 @@ impl Cluster {
         }
     }
 
-    fn check(&self, action: &Action) -> Result<(), String> {
-        action.validate("", &self.config).map_err(|error| error.reason)?;
-        let known = |node: &NodeId| -> Result<(), String> {
+    /// Refuses at once what could never apply: a bad key or setting (the scenario's own check),
+    /// a node that does not exist, more nodes than the page runs.
+    fn check(&self, action: &Action) -> Result<(), ActionError> {
+        action.validate("", &self.config).map_err(|error| ActionError::Invalid(error.reason))?;
+        let known = |node: &NodeId| -> Result<(), ActionError> {
             if self.slots.contains_key(node) {
                 Ok(())
             } else {
-                Err(format!("there is no node n{}", node.0))
+                Err(ActionError::NoSuchNode(*node))
             }
         };
         match action {
@@ -348,11 +353,9 @@ impl Cluster {
             | Action::Resume(node) => known(node),
             Action::Cut { from, to } => known(from).and_then(|()| known(to)),
             Action::Partition(groups) => groups.iter().flatten().try_for_each(known),
-            Action::Join(node) if self.slots.contains_key(node) => {
-                Err(format!("node n{} already exists", node.0))
-            }
+            Action::Join(node) if self.slots.contains_key(node) => Err(ActionError::NodeExists(*node)),
             Action::Join(node) if node.0 > WORKERS_MAX => {
-                Err(format!("node ids run from 1 to {WORKERS_MAX} in the page, not {}", node.0))
+                Err(ActionError::NodeOutOfRange { node: *node, max: WORKERS_MAX as usize })
             }
             Action::Put { via, .. } | Action::Get { via, .. } => known(&via.unwrap_or(NodeId(1))),
             Action::Heal | Action::Join(_) | Action::Configure(_) | Action::Network(_) => Ok(()),
@@ -365,7 +368,7 @@ impl Cluster {
         if !self.at_rest() {
             return Err("debugPanic: pause first, so no step is in flight".into());
         }
-        self.core.admin(NodeId(node), AdminCommand::DebugPanic)
+        self.core.admin(NodeId(node), AdminCommand::DebugPanic).map_err(|error| error.to_string())
     }
 
     pub fn trace_hash(&self) -> u64 {
@@ -487,7 +490,7 @@ impl Host for PageHost<'_> {
         self.0.ready_for(action)
     }
 
-    fn perform(&mut self, action: &Action) -> Result<(), String> {
+    fn perform(&mut self, action: &Action) -> Result<(), ActionError> {
         let cluster = &mut *self.0;
         match action.clone() {
             Action::Put { .. } | Action::Get { .. } => unreachable!("the script sends requests itself"),
@@ -512,7 +515,7 @@ impl Host for PageHost<'_> {
             Action::Leave(node) => cluster.core.admin(node, AdminCommand::Leave),
             Action::Configure(change) => {
                 let config = change.apply(&cluster.config);
-                config.validate().map_err(|error| error.to_string())?;
+                config.validate()?;
                 cluster.core.broadcast_config(&config);
                 cluster.config = config;
                 Ok(())
@@ -525,7 +528,7 @@ impl Host for PageHost<'_> {
         }
     }
 
-    fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, String> {
+    fn client_request(&mut self, via: NodeId, operation: ClientOperation) -> Result<RequestId, ActionError> {
         self.0.core.client_request(via, operation)
     }
 

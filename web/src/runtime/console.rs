@@ -216,7 +216,7 @@ fn node_action_function(
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |node: JsValue| {
         let result = match node_id(&node) {
             None => Err(node_usage(&format!("{name}(id)"))),
-            Some(id) => cluster.borrow_mut().apply(action(id)),
+            Some(id) => cluster.borrow_mut().apply(action(id)).map_err(|error| error.to_string()),
         };
         settle_result(result)
     })
@@ -239,7 +239,9 @@ fn partition_function(cluster: Rc<RefCell<Cluster>>) -> Function {
                 .collect()
         });
         let result = match parsed {
-            Some(groups) if !groups.is_empty() => cluster.borrow_mut().apply(Action::Partition(groups)),
+            Some(groups) if !groups.is_empty() => {
+                cluster.borrow_mut().apply(Action::Partition(groups)).map_err(|error| error.to_string())
+            }
             _ => Err(usage.to_string()),
         };
         settle_result(result)
@@ -252,7 +254,9 @@ fn partition_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 fn cut_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |from: JsValue, to: JsValue| {
         let result = match (node_id(&from), node_id(&to)) {
-            (Some(from), Some(to)) => cluster.borrow_mut().apply(Action::Cut { from, to }),
+            (Some(from), Some(to)) => {
+                cluster.borrow_mut().apply(Action::Cut { from, to }).map_err(|error| error.to_string())
+            }
             _ => Err(format!("cut(fromId, toId): two node ids, whole numbers from 1 to {WORKERS_MAX}")),
         };
         settle_result(result)
@@ -262,9 +266,11 @@ fn cut_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 }
 
 fn heal_function(cluster: Rc<RefCell<Cluster>>) -> Function {
-    Closure::<dyn Fn() -> Promise>::new(move || settle_result(cluster.borrow_mut().apply(Action::Heal)))
-        .into_js_value()
-        .unchecked_into()
+    Closure::<dyn Fn() -> Promise>::new(move || {
+        settle_result(cluster.borrow_mut().apply(Action::Heal).map_err(|error| error.to_string()))
+    })
+    .into_js_value()
+    .unchecked_into()
 }
 
 /// A context travels through JavaScript as opaque hex: the postcard bytes of the clock.
@@ -335,7 +341,7 @@ fn client_promise(cluster: &Rc<RefCell<Cluster>>, request: Action) -> Promise {
             Err(failure) => drop(on_reply_reject.call1(&JsValue::UNDEFINED, &failure)),
         });
         if let Err(message) = cluster.borrow_mut().request(request.clone(), done) {
-            let _ = reject.call1(&JsValue::UNDEFINED, &error(&message));
+            let _ = reject.call1(&JsValue::UNDEFINED, &error(&message.to_string()));
         }
     })
 }
@@ -513,7 +519,8 @@ fn set_config_function(cluster: Rc<RefCell<Cluster>>) -> Function {
         // Two statements: the shared borrow must end before the mutable one begins.
         let merged = merged_config(&cluster.borrow(), &changes);
         let change = merged.map(|config| configure(cluster.borrow().config(), &config));
-        let result = change.and_then(|change| cluster.borrow_mut().apply(change));
+        let result =
+            change.and_then(|change| cluster.borrow_mut().apply(change).map_err(|error| error.to_string()));
         settle_result(result)
     })
     .into_js_value()

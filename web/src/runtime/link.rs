@@ -31,6 +31,8 @@ pub fn scenario_from_js(value: &JsValue) -> Result<Scenario, ScenarioError> {
 }
 
 type Reader = serde_wasm_bindgen::Deserializer;
+/// Whether a part of a scenario reads as its type.
+type Reads = fn(JsValue) -> bool;
 
 /// Whether `value` reads as a `T`.
 fn reads_as<T: for<'de> Deserialize<'de>>(value: JsValue) -> bool {
@@ -42,7 +44,7 @@ fn reads_as<T: for<'de> Deserialize<'de>>(value: JsValue) -> bool {
 /// page a tenth of its wasm budget).
 fn locate(value: &JsValue) -> String {
     let field = |name: &str| Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let parts: [(&str, fn(JsValue) -> bool); 7] = [
+    let parts: [(&str, Reads); 7] = [
         ("seed", reads_as::<u64>),
         ("duration_ms", reads_as::<u64>),
         ("config", reads_as::<Option<ClusterConfig>>),

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use dynamoscope::protocol::{AdminCommand, NodeId, Output};
 use dynamoscope::sim::core::NodeStatus;
+use dynamoscope::sim::error::ActionError;
 use dynamoscope::sim::trace::Fault;
 
 use super::cluster::{Cluster, NodeSnapshot};
@@ -49,13 +50,14 @@ pub(super) struct Slot {
 }
 
 impl Cluster {
-    pub(super) fn spawn(&mut self, node: NodeId, restarted: bool) -> Result<(), String> {
+    pub(super) fn spawn(&mut self, node: NodeId, restarted: bool) -> Result<(), ActionError> {
         let cluster = self.this.clone();
         let worker = NodeWorker::spawn(Rc::new(move |event: WorkerEvent| {
             if let Some(cluster) = cluster.upgrade() {
                 cluster.borrow_mut().on_worker_event(node, event);
             }
-        }))?;
+        }))
+        .map_err(ActionError::Worker)?;
         let slot = Slot {
             worker: Some(worker),
             status: SlotStatus::Starting,
@@ -94,10 +96,10 @@ impl Cluster {
     }
 
     /// Terminates the node's worker for real; what it held in memory is gone, its disk stays.
-    pub(super) fn crash(&mut self, id: NodeId) -> Result<(), String> {
-        let slot = self.slots.get_mut(&id).ok_or_else(|| format!("there is no node n{}", id.0))?;
+    pub(super) fn crash(&mut self, id: NodeId) -> Result<(), ActionError> {
+        let slot = self.slots.get_mut(&id).ok_or(ActionError::NoSuchNode(id))?;
         if slot.worker.is_none() {
-            return Err(format!("node n{} is not running", id.0));
+            return Err(ActionError::NotRunning(id));
         }
         slot.worker = None;
         slot.status = SlotStatus::Crashed;
@@ -111,8 +113,8 @@ impl Cluster {
         Ok(())
     }
 
-    pub(super) fn wipe(&mut self, node: NodeId) -> Result<(), String> {
-        let slot = self.slots.get_mut(&node).ok_or_else(|| format!("there is no node {node}"))?;
+    pub(super) fn wipe(&mut self, node: NodeId) -> Result<(), ActionError> {
+        let slot = self.slots.get_mut(&node).ok_or(ActionError::NoSuchNode(node))?;
         slot.worker = None;
         slot.status = SlotStatus::Wiped;
         self.inspections.remove(&node);
@@ -126,12 +128,12 @@ impl Cluster {
     }
 
     /// Starts a fresh worker, which restores the node from its disk.
-    pub(super) fn restart(&mut self, node: NodeId) -> Result<(), String> {
+    pub(super) fn restart(&mut self, node: NodeId) -> Result<(), ActionError> {
         if self.is_running(node.0) {
-            return Err(format!("node n{} is running; crash it first", node.0));
+            return Err(ActionError::StillRunning(node));
         }
         if !self.slots.contains_key(&node) {
-            return Err(format!("there is no node n{}", node.0));
+            return Err(ActionError::NoSuchNode(node));
         }
         self.spawn(node, true)
     }

@@ -82,7 +82,7 @@ pub fn client_panel(props: &ClientProps) -> Html {
             { reply_view(&reply, &props.key_name, &send) }
             <label class="check"><input type="checkbox" data-testid="workload" checked={props.workload_on}
                 onchange={props.on_workload.reform(|event: Event| event.target_unchecked_into::<web_sys::HtmlInputElement>().checked())} />
-                { " background workload: clients put and get 8 cart keys through random nodes" }</label>
+                { " background workload: 8 cart clients (the simulator's), two on each of cart:0 to cart:3, read and add an item through random nodes; their requests are logged like clicks" }</label>
         </div>
     }
 }

@@ -41,7 +41,7 @@ impl Handlers {
             let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
             Callback::from(move |action: Action| {
                 if let Err(error) = cluster.borrow_mut().apply(action) {
-                    notice(&dispatch, error, true);
+                    notice(&dispatch, error.to_string(), true);
                 }
             })
         };
@@ -124,7 +124,7 @@ fn call_handler(
             }
         };
         if let Err(error) = cluster.borrow_mut().request(request, done) {
-            notice(&dispatch, error, true);
+            notice(&dispatch, error.to_string(), true);
         }
     })
 }
@@ -192,7 +192,7 @@ pub fn play_paused(
     match cluster.borrow_mut().play(scenario) {
         Ok(()) => notice(
             dispatch,
-            format!("Playing {name}: {actions} actions over {duration_ms} ms, paused at 0. Press play."),
+            format!("Playing {name}: {actions} actions over {duration_ms} ms, paused at 0: press Resume, or step."),
             false,
         ),
         Err(error) => {
