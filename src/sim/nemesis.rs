@@ -164,9 +164,8 @@ pub fn schedule(
         planner.undo_due(before_heal_ms);
     }
     planner.heal(heal_at_ms);
-    let mut actions = planner.actions;
-    // Undos are emitted in time order already; the stable sort only guards that promise.
-    actions.sort_by_key(|timed| timed.at_ms);
+    let actions = planner.actions;
+    assert!(actions.is_sorted_by_key(|timed| timed.at_ms), "faults and undos are emitted in time order");
     actions
 }
 

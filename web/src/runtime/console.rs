@@ -77,6 +77,18 @@ fn ready_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
+/// A Promise that resolves once a reset cluster's workers are ready, or rejects with `result`'s
+/// error (nothing was reset then).
+fn when_ready(cluster: &Rc<RefCell<Cluster>>, result: Result<(), String>) -> Promise {
+    match result {
+        Ok(()) => {
+            let cluster = cluster.clone();
+            Promise::new(&mut move |resolve, _reject| poll_ready(cluster.clone(), resolve))
+        }
+        Err(message) => Promise::reject(&error(&message)),
+    }
+}
+
 fn poll_ready(cluster: Rc<RefCell<Cluster>>, resolve: Function) {
     if cluster.borrow().is_ready() {
         let _ = resolve.call0(&JsValue::UNDEFINED);
@@ -165,13 +177,7 @@ fn play_function(cluster: Rc<RefCell<Cluster>>) -> Function {
         let played = super::link::scenario_from_js(&value)
             .and_then(|scenario| cluster.borrow_mut().play(scenario))
             .map_err(|failure| failure.to_string());
-        match played {
-            Ok(()) => {
-                let cluster = cluster.clone();
-                Promise::new(&mut move |resolve, _reject| poll_ready(cluster.clone(), resolve))
-            }
-            Err(message) => Promise::reject(&error(&message)),
-        }
+        when_ready(&cluster, played)
     })
     .into_js_value()
     .unchecked_into()
@@ -535,13 +541,7 @@ fn reset_function(cluster: Rc<RefCell<Cluster>>) -> Function {
             let config = merge_settings(&dynamoscope::protocol::ClusterConfig::default(), &changes, "reset")?;
             cluster.borrow_mut().reset(config, seed)
         });
-        match result {
-            Ok(()) => {
-                let cluster = cluster.clone();
-                Promise::new(&mut move |resolve, _reject| poll_ready(cluster.clone(), resolve))
-            }
-            Err(message) => Promise::reject(&error(&message)),
-        }
+        when_ready(&cluster, result)
     })
     .into_js_value()
     .unchecked_into()
