@@ -151,3 +151,55 @@ test('a run clicked together in the page exports as a scenario that `dynamoscope
   assert.equal(replayed.hash, pageHash);
   assert.deepEqual(errors, []);
 });
+
+test('Fork from here re-runs the actions up to the shown instant, and the fork exports like any run', { timeout: 180_000 }, async () => {
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
+  const original = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.ready();
+    await api.settle(1_000);
+    await api.crash(2);
+    await api.settle(1_000);
+    await api.restart(2);
+    await api.ready();
+    await api.settle(1_000);
+    await api.partition([[1, 2], [3, 4, 5]]);
+    await api.settle(1_000);
+    return api.exportScenario();
+  });
+  // Scrub back to 2.5 s (after the crash and the restart, before the partition) and fork.
+  await page.evaluate(() => {
+    const scrubber = document.querySelector('[data-testid="scrubber"]');
+    scrubber.value = '2500';
+    scrubber.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await page.click('[data-testid="fork"]');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="notice"]')].some((notice) => notice.textContent.includes('Forked')));
+  const fork = await page.evaluate(() => window.dynamoscope.exportScenario());
+  assert.equal(fork.duration_ms, 2_500);
+  const kinds = fork.actions.map(({ action }) => Object.keys(action)[0]);
+  assert.deepEqual(kinds, ['crash', 'restart'], 'the actions up to the shown instant, not the partition');
+  assert.deepEqual(fork.actions.map((timed) => timed.at_ms), original.actions.slice(0, 2).map((timed) => timed.at_ms));
+  const path = join(ROOT, 'target', 'e2e', 'forked-run.json');
+  await writeFile(path, JSON.stringify(fork));
+  assert.equal(nativeHash(path), fork.trace_hash);
+  assert.deepEqual(errors, []);
+});
+
+test('a scenario file dropped on the page plays like one picked from the menu', { timeout: 120_000 }, async () => {
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
+  await page.evaluate(() => window.dynamoscope.ready());
+  const text = await readFile(join(FOLDER, 'golden-reset.json'), 'utf8');
+  const dataTransfer = await page.evaluateHandle((text) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([text], 'dropped.json', { type: 'application/json' }));
+    return transfer;
+  }, text);
+  await page.dispatchEvent('.app', 'drop', { dataTransfer });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="notice"]')].some((notice) => notice.textContent.includes('Playing dropped.json')));
+  const scenario = JSON.parse(text);
+  const { hash } = await runToEnd(page, scenario.duration_ms);
+  assert.equal(hash, scenario.trace_hash);
+  assert.equal((await page.evaluate(() => window.dynamoscope.nodes())).length, 4);
+  assert.deepEqual(errors, []);
+});
