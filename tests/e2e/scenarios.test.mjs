@@ -203,3 +203,25 @@ test('a scenario file dropped on the page plays like one picked from the menu', 
   assert.equal((await page.evaluate(() => window.dynamoscope.nodes())).length, 4);
   assert.deepEqual(errors, []);
 });
+
+test('stepping instant by instant through a played scenario applies its actions on time', { timeout: 180_000 }, async () => {
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
+  const scenario = JSON.parse(await readFile(join(FOLDER, 'golden-faults.json'), 'utf8'));
+  const outcome = await page.evaluate(async (scenario) => {
+    const api = window.dynamoscope;
+    await api.play(scenario);
+    let steps = 0;
+    // Through every action (the last at 6 s), one instant at a time, then on to the end.
+    while (api.now() < 7_000 && steps < 20_000) {
+      await api.step();
+      await api.ready();
+      steps += 1;
+    }
+    await api.settle(scenario.duration_ms);
+    return { steps, hash: api.traceHash(), now: api.now() };
+  }, scenario);
+  assert.ok(outcome.steps > 100, `${outcome.steps} steps`);
+  assert.equal(outcome.now, scenario.duration_ms);
+  assert.equal(outcome.hash, scenario.trace_hash);
+  assert.deepEqual(errors, []);
+});

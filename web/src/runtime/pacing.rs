@@ -107,10 +107,9 @@ impl Cluster {
                 None => now_ms.saturating_add(self.budget_ms),
             };
             let horizon_ms = self.end.map_or(horizon_ms, |(end_ms, _)| horizon_ms.min(end_ms.max(now_ms)));
-            if !self.with_script(|script, host| script.apply_due(host, horizon_ms)) {
+            if !self.apply_script_until(horizon_ms) {
                 return;
             }
-            self.route_replies();
             if self.end_reached() {
                 return self.stop_at_end();
             }
@@ -123,6 +122,14 @@ impl Cluster {
                 None => return self.rest_at(horizon_ms),
             }
         }
+    }
+
+    /// Applies what the script has due by `horizon_ms` (actions, clients waking) and routes the
+    /// replies that produced; false if the next one waits for the disks or a loading worker.
+    pub(super) fn apply_script_until(&mut self, horizon_ms: u64) -> bool {
+        let applied = self.with_script(|script, host| script.apply_due(host, horizon_ms));
+        self.route_replies();
+        applied
     }
 
     fn end_reached(&self) -> bool {

@@ -27,10 +27,21 @@ impl Cluster {
         }
         if self.open.is_some() {
             self.flush_open();
-        } else if let Some(instant) = self.core.begin_instant() {
-            self.post_step(instant);
+        } else if self.script_before_next_instant() {
+            if let Some(instant) = self.core.begin_instant() {
+                self.post_step(instant);
+            }
         }
         self.when_step_over(done);
+    }
+
+    /// What the script has due before the next instant (a played scenario's actions, clients
+    /// waking) applies first, as when running; false if it waits for the disks or a worker.
+    fn script_before_next_instant(&mut self) -> bool {
+        let now_ms = self.core.now_ms();
+        let horizon_ms = self.core.next_event_ms().or(self.script.next_due_ms()).unwrap_or(now_ms);
+        // A node the script started must come up before the instant, as natively.
+        self.apply_script_until(horizon_ms.max(now_ms)) && !self.is_loading()
     }
 
     /// Delivers exactly one input, the next in canonical order (the "next event" button), and
@@ -42,6 +53,10 @@ impl Cluster {
             return None;
         }
         if self.open.as_ref().is_none_or(Instant::is_empty) {
+            if !self.script_before_next_instant() {
+                done();
+                return None;
+            }
             self.open = self.core.begin_instant();
         }
         let next = self.open.as_mut().and_then(Instant::split_first);
