@@ -110,6 +110,10 @@ impl ScenarioFlags {
         if self.nemesis {
             scenario.nemesis = Some(NemesisConfig::default());
         }
+        if self.file.as_ref().is_some_and(|path| read_scenario(path).ok().as_ref() != Some(&scenario)) {
+            // Flags changed the run: the hash the file recorded is not this run's to match.
+            scenario.trace_hash = None;
+        }
         scenario.validate().map_err(|error| Failure::Usage(format!("with these flags, {error}")))?;
         Ok(scenario)
     }

@@ -204,7 +204,7 @@ impl PageState {
         self.rewound.as_ref().map_or(self.frame.now_ms, |(at_ms, _)| *at_ms)
     }
 
-    /// The partition being drawn, as groups for [`crate::runtime::UserAction::Partition`].
+    /// The partition being drawn, as groups for the simulator's `Action::Partition`.
     pub fn draft_groups(&self) -> Vec<Vec<u32>> {
         [1, 2]
             .into_iter()
