@@ -263,6 +263,11 @@ impl Cluster {
         self.script.has_workload()
     }
 
+    /// What the script could not apply (a scenario restarting a running node, say), with when.
+    pub fn action_errors(&self) -> &[(u64, ActionError)] {
+        self.script.action_errors()
+    }
+
     fn submit(&mut self, action: Action, done: Option<ReplyCallback>) -> Result<(), ActionError> {
         self.check(&action)?;
         // Behind anything already waiting, so actions apply in the order they were asked.

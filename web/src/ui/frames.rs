@@ -21,6 +21,8 @@ const SLOW_REFRESH_WALL_MS: f64 = 400.0;
 /// Events a view folds at most, newest kept.
 const VIEW_EVENTS_MAX: usize = 400;
 const VIEW_ITEMS_MAX: usize = 64;
+/// New action errors shown as notices per frame at most; the rest are counted, not shown.
+const ACTION_ERRORS_SHOWN_MAX: usize = 3;
 /// Wall milliseconds between two drawings while a fast-forward runs.
 const SETTLING_DRAW_WALL_MS: f64 = 250.0;
 
@@ -45,6 +47,8 @@ pub struct Live {
     /// The virtual time when the inspections in hand were asked for: puts acknowledged after
     /// it are not yet in them, so the live durability check must not count them.
     inspected_at_ms: u64,
+    /// The script's action errors already shown as notices.
+    action_errors_shown: usize,
 }
 
 impl Default for Live {
@@ -58,6 +62,7 @@ impl Default for Live {
             last_drawn_ms: 0.0,
             frame: Rc::default(),
             inspected_at_ms: 0,
+            action_errors_shown: 0,
         }
     }
 }
@@ -128,6 +133,13 @@ fn frame(
     }
     live.frame = Rc::new(next);
     dispatch.dispatch(Action::Frame(live.frame.clone()));
+    // What a played scenario could not do is said, not skipped in silence (at most a few).
+    let errors = cluster.action_errors();
+    for (at_ms, error) in errors.iter().skip(live.action_errors_shown).take(ACTION_ERRORS_SHOWN_MAX) {
+        let text = format!("At {at_ms} ms the run could not apply an action: {error}");
+        dispatch.dispatch(Action::Notice(super::state::Notice { text, error: true }));
+    }
+    live.action_errors_shown = errors.len();
 }
 
 fn fold_new_events(cluster: &Cluster, live: &mut Live) {
@@ -135,6 +147,7 @@ fn fold_new_events(cluster: &Cluster, live: &mut Live) {
         live.generation = cluster.generation();
         live.past = PastState::default();
         live.inspected_at_ms = 0;
+        live.action_errors_shown = 0;
     }
     live.past.catch_up(cluster.trace(), cluster.trace().len() as usize);
     live.past.at_ms = cluster.now_ms();
