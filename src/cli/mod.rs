@@ -8,6 +8,7 @@
 mod check_command;
 mod checking;
 mod figures;
+mod lesson_command;
 mod progress;
 mod run_command;
 mod scenario_flags;
@@ -60,6 +61,8 @@ enum Command {
     Replay(run_command::ReplayArguments),
     /// Write the load-balance, version-count and gossip figures as CSV and SVG.
     Figures(figures::FiguresArguments),
+    /// Check lesson files natively, or print one as text.
+    Lesson(lesson_command::LessonArguments),
     /// Print a key's MD5 ring position (§4.2).
     Position {
         /// The key, as UTF-8 bytes.
@@ -89,6 +92,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Check(arguments) => check_command::check(arguments),
         Command::Replay(arguments) => run_command::replay(arguments),
         Command::Figures(arguments) => figures::figures(arguments),
+        Command::Lesson(arguments) => lesson_command::lesson(arguments),
         Command::Position { key } => {
             println!("{:#034x}", ring_position(key.as_bytes()));
             Ok(())

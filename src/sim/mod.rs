@@ -9,6 +9,7 @@ pub mod checker;
 pub mod core;
 pub mod error;
 pub mod fabric;
+pub mod lesson;
 pub mod metrics;
 pub mod nemesis;
 pub mod network;

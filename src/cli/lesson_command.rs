@@ -1,0 +1,168 @@
+//! `dynamoscope lesson`: `check` plays lesson files natively and judges every claim and every
+//! question's computed answer; `show` prints a lesson as text, each step with what it measured
+//! and its trace excerpt, for a teacher's preview or a handout.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::trace_text;
+use super::Failure;
+use crate::sim::lesson::play::{claim_text, LessonRun, StepOutcome};
+use crate::sim::lesson::{Lesson, RunTo, Step};
+
+/// Trace lines `show` prints for one step at most.
+const EXCERPT_LINES_MAX: usize = 12;
+
+#[derive(Subcommand, Debug)]
+pub enum LessonCommand {
+    /// Play lesson files natively; exit 1 if a claim fails or a question has no single right
+    /// choice, naming the step and the claim.
+    Check {
+        #[arg(required = true, value_name = "LESSON.json")]
+        files: Vec<PathBuf>,
+    },
+    /// Print a lesson as text: each step's caption, question with its computed answer, claims
+    /// with what was measured, and a trace excerpt.
+    Show {
+        /// A lesson file, or the id of one in static/lessons/.
+        lesson: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct LessonArguments {
+    #[command(subcommand)]
+    pub command: LessonCommand,
+}
+
+pub fn lesson(arguments: LessonArguments) -> Result<(), Failure> {
+    match arguments.command {
+        LessonCommand::Check { files } => check(&files),
+        LessonCommand::Show { lesson } => show(&lesson),
+    }
+}
+
+pub fn read_lesson(path: &Path) -> Result<Lesson, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Failure::Usage(format!("cannot read lesson file {}: {error}", path.display())))?;
+    Lesson::from_json(&text)
+        .map_err(|error| Failure::Usage(format!("{}: {}", path.display(), error.to_string().replacen("scenario field", "lesson field", 1))))
+}
+
+/// Every step of the lesson, its exercise's solution included, with what each did.
+fn play_all(lesson: &Lesson) -> Result<(LessonRun, Vec<(Step, StepOutcome)>), Failure> {
+    let mut run = LessonRun::new(lesson).map_err(Failure::Failed)?;
+    let steps: Vec<Step> = lesson
+        .steps
+        .iter()
+        .chain(lesson.exercise.iter().flat_map(|exercise| &exercise.solution))
+        .cloned()
+        .collect();
+    let mut played = Vec::with_capacity(steps.len());
+    for step in steps {
+        let outcome = run.next().expect("a step for each one listed");
+        played.push((step, outcome));
+    }
+    Ok((run, played))
+}
+
+fn check(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut failed = 0;
+    for path in files {
+        let lesson = read_lesson(path)?;
+        let (run, played) = play_all(&lesson)?;
+        let mut failures: Vec<String> = Vec::new();
+        for (step, outcome) in &played {
+            let name = step_name(&lesson, outcome.index, step);
+            failures.extend(outcome.failures(step).into_iter().map(|failure| format!("{name}: {failure}")));
+        }
+        if let Some(goal) = run.goal() {
+            if !goal.holds {
+                failures.push(format!("the exercise's solution does not reach its goal: {}", goal.text));
+            }
+        }
+        let claims: usize = played.iter().map(|(_, outcome)| outcome.claims.len()).sum();
+        let questions = played.iter().filter(|(_, outcome)| outcome.answer.is_some()).count();
+        if failures.is_empty() {
+            println!("{}: ok ({} steps, {claims} claims, {questions} questions)", path.display(), played.len());
+        } else {
+            failed += 1;
+            println!("{}: FAILED", path.display());
+            for failure in failures {
+                println!("  {failure}");
+            }
+        }
+    }
+    println!("{} lessons checked: {failed} failed", files.len());
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Violations)
+    }
+}
+
+/// `step 3 ("Sy writes D3")`, or `exercise solution step 1`.
+fn step_name(lesson: &Lesson, index: usize, step: &Step) -> String {
+    let caption: String = step.say.chars().take(48).collect();
+    match index.checked_sub(lesson.steps.len()) {
+        None => format!("step {} (\"{caption}…\")", index + 1),
+        Some(solution) => format!("exercise solution step {}", solution + 1),
+    }
+}
+
+fn show(lesson: &str) -> Result<(), Failure> {
+    let path = if lesson.ends_with(".json") {
+        PathBuf::from(lesson)
+    } else {
+        PathBuf::from(format!("{}/static/lessons/{lesson}.json", env!("CARGO_MANIFEST_DIR")))
+    };
+    let lesson = read_lesson(&path)?;
+    let (run, played) = play_all(&lesson)?;
+    let slides: Vec<String> = lesson.slides.iter().map(ToString::to_string).collect();
+    let sections: Vec<String> = lesson.sections.iter().map(|section| format!("§{section}")).collect();
+    println!("{}", lesson.title);
+    println!("slides {}; the paper's {}", slides.join(", "), sections.join(", "));
+    let trace = run.simulation().fabric().trace();
+    for (step, outcome) in &played {
+        println!();
+        println!("{} — {} to {} ms", step_name(&lesson, outcome.index, step), outcome.from_ms, outcome.to_ms);
+        println!("  {}", step.say);
+        for action in &step.actions {
+            println!("  do: {}", serde_json::to_string(action).unwrap_or_default());
+        }
+        match &step.run {
+            RunTo::ForMs(ms) => println!("  run: {ms} ms"),
+            RunTo::Until { event, within_ms } => {
+                println!("  run: until {event:?} (at most {within_ms} ms): {}", if outcome.observed { "seen" } else { "NOT seen" })
+            }
+        }
+        if let (Some(question), Some(answer)) = (&step.ask, &outcome.answer) {
+            println!("  ask: {} [{}]", question.text, question.choices.join(" | "));
+            let measured = answer.value.as_ref().map_or_else(Clone::clone, |value| value.text());
+            println!("  answer: {measured} — {}", question.why);
+        }
+        for claim in &outcome.claims {
+            println!("  {} {}", if claim.holds { "✓" } else { "✗" }, claim.text);
+        }
+        // The step's own story: with a key in focus, the events that name it.
+        let from = outcome.from_event as usize;
+        let lines: Vec<String> = (from..outcome.to_event as usize)
+            .filter_map(|index| trace.event(index))
+            .map(|event| trace_text::line(&event))
+            .filter(|line| step.show.key.as_ref().is_none_or(|key| line.contains(key.as_str())))
+            .collect();
+        for line in lines.iter().take(EXCERPT_LINES_MAX) {
+            println!("    {line}");
+        }
+        if lines.len() > EXCERPT_LINES_MAX {
+            println!("    … {} more trace events", lines.len() - EXCERPT_LINES_MAX);
+        }
+    }
+    if let Some(exercise) = &lesson.exercise {
+        println!();
+        println!("Exercise: {}", exercise.say);
+        println!("  goal: {}", claim_text(&exercise.goal));
+    }
+    Ok(())
+}

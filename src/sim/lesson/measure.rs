@@ -1,0 +1,173 @@
+//! What a lesson's claims and questions are about: values read off the cluster after a step
+//! (what a get returned, a replica's clocks, hints held, a node's share of the ring, messages
+//! sent, who suspects whom), and how a claim compares them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::message::{ClientResponse, OperationKind};
+use crate::protocol::NodeId;
+use crate::sim::promises::{clock_text, value_text};
+use crate::sim::run::Simulation;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Measure {
+    /// The values the latest answered get of `key` returned: its siblings, sorted.
+    GetValues { key: String },
+    /// How many puts of `key` have been acknowledged so far.
+    PutsAcknowledged { key: String },
+    /// How many gets or puts of `key` have failed so far.
+    RequestsFailed { key: String },
+    /// The key's preference list in `node`'s view: its N distinct successors on the ring, in
+    /// order (§4.3).
+    PreferenceList { node: NodeId, key: String },
+    /// The values `node` stores for `key`, sorted.
+    StoredValues { node: NodeId, key: String },
+    /// The vector clocks `node` stores for `key`, as `{n1:2, n2:1}`, sorted.
+    StoredClocks { node: NodeId, key: String },
+    /// Hints `node` holds for other nodes (§4.6).
+    HintsPending { node: NodeId },
+    /// The share of the ring `node` coordinates in its own view, in whole percent (§4.2).
+    RingSharePercent { node: NodeId },
+    /// Messages of a kind sent so far: `client_request`, `replica_write`, `replica_read`,
+    /// `hint`, `handoff`, `read_repair`, `gossip`, `merkle` or `range_transfer`.
+    MessagesSent { kind: String },
+    /// Keys anti-entropy repaired so far (§4.7).
+    KeysRepaired,
+    /// Whether `by`'s failure detector holds `node` unreachable (§4.8.3).
+    Unreachable { by: NodeId, node: NodeId },
+}
+
+/// A measured value: JSON's number, list of strings, or true or false.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MeasureValue {
+    Flag(bool),
+    Number(u64),
+    Texts(Vec<String>),
+}
+
+impl MeasureValue {
+    /// As a question's choice would spell it: `2`, `book, pen`, `yes`.
+    pub fn text(&self) -> String {
+        match self {
+            MeasureValue::Flag(true) => "yes".into(),
+            MeasureValue::Flag(false) => "no".into(),
+            MeasureValue::Number(number) => number.to_string(),
+            MeasureValue::Texts(texts) => texts.join(", "),
+        }
+    }
+
+    /// A number, or a list's length, for `at_least` and `at_most`.
+    fn size(&self) -> u64 {
+        match self {
+            MeasureValue::Flag(flag) => u64::from(*flag),
+            MeasureValue::Number(number) => *number,
+            MeasureValue::Texts(texts) => texts.len() as u64,
+        }
+    }
+}
+
+impl Measure {
+    /// Reads the measure off a native run.
+    pub fn evaluate(&self, simulation: &Simulation) -> Result<MeasureValue, String> {
+        let fabric = simulation.fabric();
+        let node = |id: NodeId| fabric.node(id).ok_or_else(|| format!("node {id} is not running"));
+        let history = simulation.history();
+        Ok(match self {
+            Measure::GetValues { key } => {
+                let got = history.iter().rev().filter(|outcome| &outcome.key == key).find_map(|outcome| match &outcome.result {
+                    Ok(ClientResponse::Got { versions, .. }) => Some(versions),
+                    _ => None,
+                });
+                let versions = got.ok_or_else(|| format!("no get of {key} was answered"))?;
+                sorted(versions.iter().map(|version| value_text(&version.value)))
+            }
+            Measure::PutsAcknowledged { key } => {
+                let acknowledged = history
+                    .iter()
+                    .filter(|outcome| &outcome.key == key && outcome.kind == OperationKind::Put && outcome.result.is_ok())
+                    .count();
+                MeasureValue::Number(acknowledged as u64)
+            }
+            Measure::RequestsFailed { key } => {
+                let failed = history.iter().filter(|outcome| &outcome.key == key && outcome.result.is_err());
+                MeasureValue::Number(failed.count() as u64)
+            }
+            Measure::PreferenceList { node: id, key } => {
+                let position = crate::protocol::ring::ring_position(key.as_bytes());
+                let list = node(*id)?.ring().preference_list(position, simulation.scenario().config.replicas_n);
+                MeasureValue::Texts(list.iter().map(ToString::to_string).collect())
+            }
+            Measure::StoredValues { node: id, key } => {
+                sorted(node(*id)?.durable().store.get(key).iter().map(|version| value_text(&version.value)))
+            }
+            Measure::StoredClocks { node: id, key } => {
+                sorted(node(*id)?.durable().store.get(key).iter().map(|version| clock_text(&version.clock)))
+            }
+            Measure::HintsPending { node: id } => MeasureValue::Number(node(*id)?.durable().hints.len() as u64),
+            Measure::RingSharePercent { node: id } => {
+                let shares = node(*id)?.ring().ownership_shares();
+                let share = shares.get(id).copied().unwrap_or(0.0);
+                MeasureValue::Number(libm::round(share * 100.0) as u64)
+            }
+            Measure::MessagesSent { kind } => {
+                let counts = fabric.metrics().messages_by_kind_name();
+                let count = counts.get(kind.as_str()).ok_or_else(|| {
+                    let kinds: Vec<&str> = counts.keys().copied().collect();
+                    format!("no message kind {kind:?}; the kinds are {}", kinds.join(", "))
+                })?;
+                MeasureValue::Number(*count)
+            }
+            Measure::KeysRepaired => MeasureValue::Number(fabric.metrics().merkle_keys_repaired),
+            Measure::Unreachable { by, node: peer } => {
+                MeasureValue::Flag(node(*by)?.unreachable_peers().contains(peer))
+            }
+        })
+    }
+
+    /// The measure in words, for reports: `stored_clocks n1 cart:alice`.
+    pub fn describe(&self) -> String {
+        match self {
+            Measure::GetValues { key } => format!("the values the last get of {key} returned"),
+            Measure::PutsAcknowledged { key } => format!("puts of {key} acknowledged"),
+            Measure::RequestsFailed { key } => format!("requests for {key} that failed"),
+            Measure::PreferenceList { node, key } => format!("{key}'s preference list as {node} sees it"),
+            Measure::StoredValues { node, key } => format!("the values {node} stores for {key}"),
+            Measure::StoredClocks { node, key } => format!("the clocks {node} stores for {key}"),
+            Measure::HintsPending { node } => format!("hints {node} holds"),
+            Measure::RingSharePercent { node } => format!("{node}'s share of the ring, in percent"),
+            Measure::MessagesSent { kind } => format!("{kind} messages sent"),
+            Measure::KeysRepaired => "keys anti-entropy repaired".into(),
+            Measure::Unreachable { by, node } => format!("whether {by} holds {node} unreachable"),
+        }
+    }
+}
+
+fn sorted(texts: impl Iterator<Item = String>) -> MeasureValue {
+    let mut texts: Vec<String> = texts.collect();
+    texts.sort();
+    MeasureValue::Texts(texts)
+}
+
+/// Whether `actual` meets the claim's `equals`, `at_least` and `at_most`.
+pub fn meets(actual: &MeasureValue, claim: &super::Claim) -> bool {
+    let ordered = matches!(claim.measure, Measure::PreferenceList { .. });
+    let same = |expected: &MeasureValue| match ordered {
+        true => expected == actual,
+        false => normalized(expected) == normalized(actual),
+    };
+    let equal = claim.equals.as_ref().is_none_or(same);
+    let low = claim.at_least.is_none_or(|least| actual.size() >= least);
+    let high = claim.at_most.is_none_or(|most| actual.size() <= most);
+    equal && low && high
+}
+
+/// Lists of values compare as sets: a claim may list them in any order (a preference list is
+/// the one ordered list).
+fn normalized(value: &MeasureValue) -> MeasureValue {
+    match value {
+        MeasureValue::Texts(texts) => sorted(texts.iter().cloned()),
+        other => other.clone(),
+    }
+}

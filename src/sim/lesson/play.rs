@@ -1,0 +1,212 @@
+//! Plays a lesson natively, step by step: applies a step's actions, runs it, then measures its
+//! question's answer and judges its claims on the real trace. `dynamoscope lesson check` and
+//! the tests use it; the page plays the same steps through its workers.
+
+use super::measure::{meets, MeasureValue};
+use super::{Claim, Lesson, Observed, RunTo, Step};
+use crate::protocol::message::RequestId;
+use crate::protocol::Observation;
+use crate::sim::run::Simulation;
+use crate::sim::script::Keep;
+use crate::sim::trace::{TraceEvent, TraceMode};
+
+/// A claim after a step, and whether it held.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimOutcome {
+    pub text: String,
+    pub holds: bool,
+    /// What was measured, or why nothing could be.
+    pub actual: Result<MeasureValue, String>,
+}
+
+/// A question's answer, measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub value: Result<MeasureValue, String>,
+    /// The choice equal to the value, if exactly one is.
+    pub right_choice: Option<usize>,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepOutcome {
+    pub index: usize,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// Trace events before and after the step (its excerpt).
+    pub from_event: u64,
+    pub to_event: u64,
+    /// For `until`: whether it was observed within its bound.
+    pub observed: bool,
+    /// Actions that could not apply, in words.
+    pub action_errors: Vec<String>,
+    pub answer: Option<Answer>,
+    pub claims: Vec<ClaimOutcome>,
+}
+
+impl StepOutcome {
+    /// Everything the step promised held: its claims, its question has one right choice, its
+    /// `until` was observed, its actions applied.
+    pub fn failures(&self, step: &Step) -> Vec<String> {
+        let mut failures: Vec<String> = self.action_errors.iter().map(|error| format!("an action failed: {error}")).collect();
+        if !self.observed {
+            if let RunTo::Until { event, within_ms } = &step.run {
+                failures.push(format!("{event:?} was not observed within {within_ms} ms"));
+            }
+        }
+        if let (Some(answer), Some(question)) = (&self.answer, &step.ask) {
+            match (&answer.value, answer.right_choice) {
+                (Err(reason), _) => failures.push(format!("the question's answer could not be measured: {reason}")),
+                (Ok(value), None) => failures.push(format!(
+                    "the measured answer {:?} is not exactly one of the choices {:?}",
+                    value.text(),
+                    question.choices
+                )),
+                (Ok(_), Some(_)) => {}
+            }
+        }
+        for claim in self.claims.iter().filter(|claim| !claim.holds) {
+            let actual = match &claim.actual {
+                Ok(value) => format!("was {}", serde_json::to_string(value).unwrap_or_default()),
+                Err(reason) => reason.clone(),
+            };
+            failures.push(format!("{}: {actual}", claim.text));
+        }
+        failures
+    }
+}
+
+pub struct LessonRun {
+    simulation: Simulation,
+    lesson: Lesson,
+    next_step: usize,
+}
+
+impl LessonRun {
+    pub fn new(lesson: &Lesson) -> Result<LessonRun, String> {
+        let keep = Keep { history: true, log: true };
+        let mut simulation = Simulation::keeping(lesson.scenario.clone(), TraceMode::Full, keep)?;
+        // The scenario's own actions come before the first step: they set the stage.
+        let start_ms = lesson.scenario.actions.last().map_or(0, |timed| timed.at_ms);
+        simulation.run_until(start_ms);
+        Ok(LessonRun { simulation, lesson: lesson.clone(), next_step: 0 })
+    }
+
+    pub fn simulation(&self) -> &Simulation {
+        &self.simulation
+    }
+
+    /// Plays the next step of the lesson, then the exercise's solution; None after the last.
+    pub fn next(&mut self) -> Option<StepOutcome> {
+        let steps = self.lesson.steps.len();
+        let step = match self.next_step {
+            index if index < steps => self.lesson.steps[index].clone(),
+            index => self.lesson.exercise.as_ref()?.solution.get(index - steps)?.clone(),
+        };
+        let outcome = self.play(self.next_step, &step);
+        self.next_step += 1;
+        Some(outcome)
+    }
+
+    /// Whether the exercise's goal holds now.
+    pub fn goal(&self) -> Option<ClaimOutcome> {
+        Some(self.judge(&self.lesson.exercise.as_ref()?.goal))
+    }
+
+    fn play(&mut self, index: usize, step: &Step) -> StepOutcome {
+        let from_ms = self.simulation.fabric().now_ms();
+        let from_event = self.simulation.fabric().trace().len();
+        let mut requests: Vec<RequestId> = Vec::new();
+        let mut action_errors = Vec::new();
+        for action in &step.actions {
+            match self.simulation.apply(action.clone()) {
+                Ok(Some(request)) => requests.push(request),
+                Ok(None) => {}
+                Err(error) => action_errors.push(error.to_string()),
+            }
+        }
+        let observed = match step.run {
+            RunTo::ForMs(ms) => {
+                self.simulation.run_until(from_ms + ms);
+                true
+            }
+            RunTo::Until { event, within_ms } => self.run_until_observed(event, &requests, from_ms + within_ms),
+        };
+        let answer = step.ask.as_ref().map(|question| {
+            let value = question.answer.evaluate(&self.simulation);
+            let right: Vec<usize> = match &value {
+                Ok(value) => (0..question.choices.len()).filter(|choice| question.choices[*choice] == value.text()).collect(),
+                Err(_) => Vec::new(),
+            };
+            Answer { value, right_choice: (right.len() == 1).then(|| right[0]) }
+        });
+        let claims = step.expect.iter().map(|claim| self.judge(claim)).collect();
+        let fabric = self.simulation.fabric();
+        StepOutcome {
+            index,
+            from_ms,
+            to_ms: fabric.now_ms(),
+            from_event,
+            to_event: fabric.trace().len(),
+            observed,
+            action_errors,
+            answer,
+            claims,
+        }
+    }
+
+    fn judge(&self, claim: &Claim) -> ClaimOutcome {
+        let actual = claim.measure.evaluate(&self.simulation);
+        let holds = actual.as_ref().is_ok_and(|value| meets(value, claim));
+        ClaimOutcome { text: claim_text(claim), holds, actual }
+    }
+
+    /// Runs a millisecond at a time until `event` shows in the trace, at most to `until_ms`.
+    fn run_until_observed(&mut self, event: Observed, requests: &[RequestId], until_ms: u64) -> bool {
+        let mut scanned = self.simulation.fabric().trace().len() as usize;
+        let mut replied: Vec<RequestId> = Vec::new();
+        while self.simulation.fabric().now_ms() < until_ms {
+            let now_ms = self.simulation.fabric().now_ms();
+            self.simulation.run_until(now_ms + 1);
+            let trace = self.simulation.fabric().trace();
+            let end = trace.len() as usize;
+            for index in scanned..end {
+                let Some(traced) = trace.event(index) else { continue };
+                let seen = match (event, traced) {
+                    (Observed::Replied, TraceEvent::ClientReplied { request, .. }) => {
+                        replied.push(request);
+                        requests.iter().all(|asked| replied.contains(asked))
+                    }
+                    (_, TraceEvent::Observed { observation, .. }) => matches!(
+                        (event, observation),
+                        (Observed::HintDelivered, Observation::HintDelivered { .. })
+                            | (Observed::KeyRepaired, Observation::KeyRepaired { .. })
+                            | (Observed::PeerUnreachable, Observation::PeerUnreachable { .. })
+                            | (Observed::RangeTransferFinished, Observation::RangeTransferFinished { .. })
+                    ),
+                    _ => false,
+                };
+                if seen {
+                    return true;
+                }
+            }
+            scanned = end;
+        }
+        false
+    }
+}
+
+/// A claim in words: `the clocks n1 stores for k equals ["{n1:2}"]`.
+pub fn claim_text(claim: &Claim) -> String {
+    let mut parts = vec![claim.measure.describe()];
+    if let Some(equals) = &claim.equals {
+        parts.push(format!("equals {}", serde_json::to_string(equals).unwrap_or_default()));
+    }
+    if let Some(least) = claim.at_least {
+        parts.push(format!("is at least {least}"));
+    }
+    if let Some(most) = claim.at_most {
+        parts.push(format!("is at most {most}"));
+    }
+    parts.join(" ")
+}
