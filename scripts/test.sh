@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: the three layers (native, wasm in headless Chromium, end-to-end against a release
-# build), then the size budget. Prints how many tests ran and passed in each layer.
+# `make test`: the layers (native, the checker's random runs, every lesson's claims, wasm in
+# headless Chromium, end-to-end against a release build), then the size budget. Prints how
+# many tests ran and passed in each layer.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOGS=target/test-logs
@@ -15,6 +16,17 @@ count_cargo() {
     local log=$1
     passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
     failed=$(grep -oE '[0-9]+ failed;' "$log" | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
+}
+
+# "12 lessons checked: 0 failed" from `dynamoscope lesson check`.
+count_lessons() {
+    local log=$1 line
+    line=$(grep -oE '^[0-9]+ lessons checked: [0-9]+ failed' "$log" | tail -n 1)
+    local lessons failures
+    lessons=$(echo "$line" | grep -oE '^[0-9]+')
+    failures=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    passed=$(( ${lessons:-0} - ${failures:-0} ))
+    failed=${failures:-0}
 }
 
 # "500 seeds in 3.1 s (161 seeds/s): 0 failed" from `dynamoscope check`.
@@ -62,6 +74,7 @@ run_layer native count_cargo cargo test --workspace --locked
 echo "== building the simulator (cargo build --profile fast)"
 cargo build --locked --profile fast --bin dynamoscope >"$LOGS/fast-build.log" 2>&1 || cat "$LOGS/fast-build.log"
 run_layer checker count_check target/fast/dynamoscope check --seeds "0..${CHECK_SEEDS:-500}"
+run_layer lessons count_lessons target/fast/dynamoscope lesson check static/lessons/*.json
 echo "== building the release page (trunk build --release) and a debug page for debug-only hooks"
 if trunk build --release >"$LOGS/trunk.log" 2>&1 && trunk build --dist dist-debug >"$LOGS/trunk-debug.log" 2>&1; then
     # The wasm-bindgen runner serves web/: the node worker's build goes where its test finds it.

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 
 use super::trace_text;
 use super::Failure;
-use crate::sim::lesson::play::{claim_text, LessonRun, StepOutcome};
-use crate::sim::lesson::{Lesson, RunTo, Step};
+use crate::sim::lesson::play::{claim_text, step_name, Played};
+use crate::sim::lesson::{Lesson, RunTo};
 
 /// Trace lines `show` prints for one step at most.
 const EXCERPT_LINES_MAX: usize = 12;
@@ -46,46 +46,26 @@ pub fn lesson(arguments: LessonArguments) -> Result<(), Failure> {
 pub fn read_lesson(path: &Path) -> Result<Lesson, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| Failure::Usage(format!("cannot read lesson file {}: {error}", path.display())))?;
-    Lesson::from_json(&text)
-        .map_err(|error| Failure::Usage(format!("{}: {}", path.display(), error.to_string().replacen("scenario field", "lesson field", 1))))
-}
-
-/// Every step of the lesson, its exercise's solution included, with what each did.
-fn play_all(lesson: &Lesson) -> Result<(LessonRun, Vec<(Step, StepOutcome)>), Failure> {
-    let mut run = LessonRun::new(lesson).map_err(Failure::Failed)?;
-    let steps: Vec<Step> = lesson
-        .steps
-        .iter()
-        .chain(lesson.exercise.iter().flat_map(|exercise| &exercise.solution))
-        .cloned()
-        .collect();
-    let mut played = Vec::with_capacity(steps.len());
-    for step in steps {
-        let outcome = run.next().expect("a step for each one listed");
-        played.push((step, outcome));
-    }
-    Ok((run, played))
+    Lesson::from_json(&text).map_err(|error| {
+        Failure::Usage(format!(
+            "{}: {}",
+            path.display(),
+            error.to_string().replacen("scenario field", "lesson field", 1)
+        ))
+    })
 }
 
 fn check(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failed = 0;
     for path in files {
         let lesson = read_lesson(path)?;
-        let (run, played) = play_all(&lesson)?;
-        let mut failures: Vec<String> = Vec::new();
-        for (step, outcome) in &played {
-            let name = step_name(&lesson, outcome.index, step);
-            failures.extend(outcome.failures(step).into_iter().map(|failure| format!("{name}: {failure}")));
-        }
-        if let Some(goal) = run.goal() {
-            if !goal.holds {
-                failures.push(format!("the exercise's solution does not reach its goal: {}", goal.text));
-            }
-        }
-        let claims: usize = played.iter().map(|(_, outcome)| outcome.claims.len()).sum();
-        let questions = played.iter().filter(|(_, outcome)| outcome.answer.is_some()).count();
+        let played = Played::of(&lesson).map_err(Failure::Failed)?;
+        let failures = played.failures(&lesson);
+        let claims: usize = played.steps.iter().map(|(_, outcome)| outcome.claims.len()).sum();
+        let questions = played.steps.iter().filter(|(_, outcome)| outcome.answer.is_some()).count();
         if failures.is_empty() {
-            println!("{}: ok ({} steps, {claims} claims, {questions} questions)", path.display(), played.len());
+            let steps = played.steps.len();
+            println!("{}: ok ({steps} steps, {claims} claims, {questions} questions)", path.display());
         } else {
             failed += 1;
             println!("{}: FAILED", path.display());
@@ -102,15 +82,6 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
     }
 }
 
-/// `step 3 ("Sy writes D3")`, or `exercise solution step 1`.
-fn step_name(lesson: &Lesson, index: usize, step: &Step) -> String {
-    let caption: String = step.say.chars().take(48).collect();
-    match index.checked_sub(lesson.steps.len()) {
-        None => format!("step {} (\"{caption}…\")", index + 1),
-        Some(solution) => format!("exercise solution step {}", solution + 1),
-    }
-}
-
 fn show(lesson: &str) -> Result<(), Failure> {
     let path = if lesson.ends_with(".json") {
         PathBuf::from(lesson)
@@ -118,7 +89,7 @@ fn show(lesson: &str) -> Result<(), Failure> {
         PathBuf::from(format!("{}/static/lessons/{lesson}.json", env!("CARGO_MANIFEST_DIR")))
     };
     let lesson = read_lesson(&path)?;
-    let (run, played) = play_all(&lesson)?;
+    let Played { run, steps: played } = Played::of(&lesson).map_err(Failure::Failed)?;
     let slides: Vec<String> = lesson.slides.iter().map(ToString::to_string).collect();
     let sections: Vec<String> = lesson.sections.iter().map(|section| format!("§{section}")).collect();
     println!("{}", lesson.title);
@@ -134,7 +105,10 @@ fn show(lesson: &str) -> Result<(), Failure> {
         match &step.run {
             RunTo::ForMs(ms) => println!("  run: {ms} ms"),
             RunTo::Until { event, within_ms } => {
-                println!("  run: until {event:?} (at most {within_ms} ms): {}", if outcome.observed { "seen" } else { "NOT seen" })
+                println!(
+                    "  run: until {event:?} (at most {within_ms} ms): {}",
+                    if outcome.observed { "seen" } else { "NOT seen" }
+                )
             }
         }
         if let (Some(question), Some(answer)) = (&step.ask, &outcome.answer) {

@@ -76,9 +76,11 @@ impl Measure {
         let history = simulation.history();
         Ok(match self {
             Measure::GetValues { key } => {
-                let got = history.iter().rev().filter(|outcome| &outcome.key == key).find_map(|outcome| match &outcome.result {
-                    Ok(ClientResponse::Got { versions, .. }) => Some(versions),
-                    _ => None,
+                let got = history.iter().rev().filter(|outcome| &outcome.key == key).find_map(|outcome| {
+                    match &outcome.result {
+                        Ok(ClientResponse::Got { versions, .. }) => Some(versions),
+                        _ => None,
+                    }
                 });
                 let versions = got.ok_or_else(|| format!("no get of {key} was answered"))?;
                 sorted(versions.iter().map(|version| value_text(&version.value)))
@@ -86,7 +88,9 @@ impl Measure {
             Measure::PutsAcknowledged { key } => {
                 let acknowledged = history
                     .iter()
-                    .filter(|outcome| &outcome.key == key && outcome.kind == OperationKind::Put && outcome.result.is_ok())
+                    .filter(|outcome| {
+                        &outcome.key == key && outcome.kind == OperationKind::Put && outcome.result.is_ok()
+                    })
                     .count();
                 MeasureValue::Number(acknowledged as u64)
             }
@@ -96,7 +100,8 @@ impl Measure {
             }
             Measure::PreferenceList { node: id, key } => {
                 let position = crate::protocol::ring::ring_position(key.as_bytes());
-                let list = node(*id)?.ring().preference_list(position, simulation.scenario().config.replicas_n);
+                let list =
+                    node(*id)?.ring().preference_list(position, simulation.scenario().config.replicas_n);
                 MeasureValue::Texts(list.iter().map(ToString::to_string).collect())
             }
             Measure::StoredValues { node: id, key } => {
@@ -105,7 +110,9 @@ impl Measure {
             Measure::StoredClocks { node: id, key } => {
                 sorted(node(*id)?.durable().store.get(key).iter().map(|version| clock_text(&version.clock)))
             }
-            Measure::HintsPending { node: id } => MeasureValue::Number(node(*id)?.durable().hints.len() as u64),
+            Measure::HintsPending { node: id } => {
+                MeasureValue::Number(node(*id)?.durable().hints.len() as u64)
+            }
             Measure::RingSharePercent { node: id } => {
                 let shares = node(*id)?.ring().ownership_shares();
                 let share = shares.get(id).copied().unwrap_or(0.0);

@@ -162,7 +162,8 @@ impl Lesson {
         let lesson: Lesson = serde_path_to_error::deserialize(deserializer).map_err(|failure| {
             let path = failure.path().to_string();
             let reason = failure.into_inner().to_string();
-            let reason = reason.rfind(" at line ").map_or(reason.clone(), |index| reason[..index].to_string());
+            let reason =
+                reason.rfind(" at line ").map_or(reason.clone(), |index| reason[..index].to_string());
             error(path, reason)
         })?;
         lesson.validate()?;
@@ -172,7 +173,9 @@ impl Lesson {
     /// Checks what the types alone cannot: lengths, bounds, node ids, choices, tabs.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         text("title", &self.title)?;
-        self.scenario.validate().map_err(|failure| error(format!("scenario.{}", failure.path), failure.reason))?;
+        self.scenario
+            .validate()
+            .map_err(|failure| error(format!("scenario.{}", failure.path), failure.reason))?;
         if self.steps.is_empty() || self.steps.len() > STEPS_MAX {
             return Err(error("steps", format!("1 to {STEPS_MAX} steps")));
         }
@@ -184,7 +187,10 @@ impl Lesson {
             text("exercise.say", &exercise.say)?;
             exercise.goal.validate("exercise.goal")?;
             if exercise.solution.is_empty() || exercise.solution.len() > STEPS_MAX {
-                return Err(error("exercise.solution", format!("1 to {STEPS_MAX} steps that reach the goal")));
+                return Err(error(
+                    "exercise.solution",
+                    format!("1 to {STEPS_MAX} steps that reach the goal"),
+                ));
             }
             for (index, step) in exercise.solution.iter().enumerate() {
                 let path = format!("exercise.solution[{index}]");
@@ -194,7 +200,10 @@ impl Lesson {
         if budget_ms > self.scenario.duration_ms {
             return Err(error(
                 "scenario.duration_ms",
-                format!("the steps may run {budget_ms} ms, past the scenario's {} ms", self.scenario.duration_ms),
+                format!(
+                    "the steps may run {budget_ms} ms, past the scenario's {} ms",
+                    self.scenario.duration_ms
+                ),
             ));
         }
         Ok(())
@@ -219,20 +228,30 @@ impl Step {
         };
         if let Some(tab) = &self.show.tab {
             if !TABS.contains(&tab.as_str()) {
-                return Err(error(format!("{path}.show.tab"), format!("one of {}, not {tab:?}", TABS.join(", "))));
+                return Err(error(
+                    format!("{path}.show.tab"),
+                    format!("one of {}, not {tab:?}", TABS.join(", ")),
+                ));
             }
         }
         let nodes = self.show.node.iter().chain(&self.show.highlight);
         if let Some(node) = nodes.into_iter().find(|node| node.0 == 0 || node.0 as usize > MEMBERS_MAX) {
-            return Err(error(format!("{path}.show"), format!("node ids run from 1 to {MEMBERS_MAX}, not {}", node.0)));
+            return Err(error(
+                format!("{path}.show"),
+                format!("node ids run from 1 to {MEMBERS_MAX}, not {}", node.0),
+            ));
         }
         if let Some(question) = &self.ask {
             text(&format!("{path}.ask.text"), &question.text)?;
             text(&format!("{path}.ask.why"), &question.why)?;
             let choices = &question.choices;
-            let distinct = choices.iter().enumerate().all(|(index, choice)| !choices[..index].contains(choice));
+            let distinct =
+                choices.iter().enumerate().all(|(index, choice)| !choices[..index].contains(choice));
             if choices.len() < 2 || choices.len() > CHOICES_MAX || !distinct {
-                return Err(error(format!("{path}.ask.choices"), format!("2 to {CHOICES_MAX} different choices")));
+                return Err(error(
+                    format!("{path}.ask.choices"),
+                    format!("2 to {CHOICES_MAX} different choices"),
+                ));
             }
         }
         if self.expect.len() > CLAIMS_MAX {

@@ -48,7 +48,8 @@ impl StepOutcome {
     /// Everything the step promised held: its claims, its question has one right choice, its
     /// `until` was observed, its actions applied.
     pub fn failures(&self, step: &Step) -> Vec<String> {
-        let mut failures: Vec<String> = self.action_errors.iter().map(|error| format!("an action failed: {error}")).collect();
+        let mut failures: Vec<String> =
+            self.action_errors.iter().map(|error| format!("an action failed: {error}")).collect();
         if !self.observed {
             if let RunTo::Until { event, within_ms } = &step.run {
                 failures.push(format!("{event:?} was not observed within {within_ms} ms"));
@@ -56,7 +57,9 @@ impl StepOutcome {
         }
         if let (Some(answer), Some(question)) = (&self.answer, &step.ask) {
             match (&answer.value, answer.right_choice) {
-                (Err(reason), _) => failures.push(format!("the question's answer could not be measured: {reason}")),
+                (Err(reason), _) => {
+                    failures.push(format!("the question's answer could not be measured: {reason}"))
+                }
                 (Ok(value), None) => failures.push(format!(
                     "the measured answer {:?} is not exactly one of the choices {:?}",
                     value.text(),
@@ -97,7 +100,7 @@ impl LessonRun {
     }
 
     /// Plays the next step of the lesson, then the exercise's solution; None after the last.
-    pub fn next(&mut self) -> Option<StepOutcome> {
+    pub fn play_next(&mut self) -> Option<StepOutcome> {
         let steps = self.lesson.steps.len();
         let step = match self.next_step {
             index if index < steps => self.lesson.steps[index].clone(),
@@ -130,12 +133,16 @@ impl LessonRun {
                 self.simulation.run_until(from_ms + ms);
                 true
             }
-            RunTo::Until { event, within_ms } => self.run_until_observed(event, &requests, from_ms + within_ms),
+            RunTo::Until { event, within_ms } => {
+                self.run_until_observed(event, &requests, from_ms + within_ms)
+            }
         };
         let answer = step.ask.as_ref().map(|question| {
             let value = question.answer.evaluate(&self.simulation);
             let right: Vec<usize> = match &value {
-                Ok(value) => (0..question.choices.len()).filter(|choice| question.choices[*choice] == value.text()).collect(),
+                Ok(value) => (0..question.choices.len())
+                    .filter(|choice| question.choices[*choice] == value.text())
+                    .collect(),
                 Err(_) => Vec::new(),
             };
             Answer { value, right_choice: (right.len() == 1).then(|| right[0]) }
@@ -193,6 +200,45 @@ impl LessonRun {
             scanned = end;
         }
         false
+    }
+}
+
+/// A whole lesson played: every step, then the exercise's solution.
+pub struct Played {
+    pub run: LessonRun,
+    pub steps: Vec<(Step, StepOutcome)>,
+}
+
+impl Played {
+    pub fn of(lesson: &Lesson) -> Result<Played, String> {
+        let mut run = LessonRun::new(lesson)?;
+        let solution = lesson.exercise.iter().flat_map(|exercise| &exercise.solution);
+        let all: Vec<Step> = lesson.steps.iter().chain(solution).cloned().collect();
+        let steps =
+            all.into_iter().map(|step| (step, run.play_next().expect("a step for each listed"))).collect();
+        Ok(Played { run, steps })
+    }
+
+    /// Everything that did not hold, each naming its step: the lesson passes if none.
+    pub fn failures(&self, lesson: &Lesson) -> Vec<String> {
+        let mut failures: Vec<String> = Vec::new();
+        for (step, outcome) in &self.steps {
+            let name = step_name(lesson, outcome.index, step);
+            failures.extend(outcome.failures(step).into_iter().map(|failure| format!("{name}: {failure}")));
+        }
+        if let Some(goal) = self.run.goal().filter(|goal| !goal.holds) {
+            failures.push(format!("the exercise's solution does not reach its goal: {}", goal.text));
+        }
+        failures
+    }
+}
+
+/// `step 3 ("Sy writes D3…")`, or `exercise solution step 1`.
+pub fn step_name(lesson: &Lesson, index: usize, step: &Step) -> String {
+    let caption: String = step.say.chars().take(48).collect();
+    match index.checked_sub(lesson.steps.len()) {
+        None => format!("step {} (\"{caption}…\")", index + 1),
+        Some(solution) => format!("exercise solution step {}", solution + 1),
     }
 }
 
