@@ -4,10 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::message::{ClientResponse, OperationKind};
+use std::collections::BTreeMap;
+
+use crate::protocol::message::{ClientResponse, ClientResult, OperationKind, RequestId};
+use crate::protocol::node::NodeInspection;
 use crate::protocol::NodeId;
+use crate::sim::metrics::Metrics;
 use crate::sim::promises::{clock_text, value_text};
-use crate::sim::run::Simulation;
+use crate::sim::trace::{Trace, TraceEvent};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -68,67 +72,82 @@ impl MeasureValue {
     }
 }
 
+/// What a measure reads: the trace (requests and their replies), the fabric's metrics and each
+/// running node's inspection. The native player builds it from its fabric, the page from its
+/// workers' inspections, so both measure alike.
+pub struct Sight<'a> {
+    pub trace: &'a Trace,
+    pub metrics: &'a Metrics,
+    pub inspections: BTreeMap<NodeId, &'a NodeInspection>,
+    pub replicas_n: usize,
+}
+
+/// Requests of one key and how each ended, in trace order.
+fn outcomes<'a>(trace: &'a Trace, key: &'a str) -> impl Iterator<Item = (OperationKind, ClientResult)> + 'a {
+    let mut asked: BTreeMap<RequestId, OperationKind> = BTreeMap::new();
+    trace.events().filter_map(move |event| match event {
+        TraceEvent::ClientRequested { request, .. } if request.operation.key() == key => {
+            asked.insert(request.id, request.operation.kind());
+            None
+        }
+        TraceEvent::ClientReplied { request, result, .. } => {
+            asked.remove(&request).map(|kind| (kind, result))
+        }
+        _ => None,
+    })
+}
+
 impl Measure {
-    /// Reads the measure off a native run.
-    pub fn evaluate(&self, simulation: &Simulation) -> Result<MeasureValue, String> {
-        let fabric = simulation.fabric();
-        let node = |id: NodeId| fabric.node(id).ok_or_else(|| format!("node {id} is not running"));
-        let history = simulation.history();
+    /// Reads the measure off the cluster.
+    pub fn evaluate(&self, sight: &Sight) -> Result<MeasureValue, String> {
+        let node = |id: NodeId| {
+            sight.inspections.get(&id).copied().ok_or_else(|| format!("node {id} is not running"))
+        };
         Ok(match self {
             Measure::GetValues { key } => {
-                let got = history.iter().rev().filter(|outcome| &outcome.key == key).find_map(|outcome| {
-                    match &outcome.result {
-                        Ok(ClientResponse::Got { versions, .. }) => Some(versions),
-                        _ => None,
-                    }
+                let got = outcomes(sight.trace, key).filter_map(|(_, result)| match result {
+                    Ok(ClientResponse::Got { versions, .. }) => Some(versions),
+                    _ => None,
                 });
-                let versions = got.ok_or_else(|| format!("no get of {key} was answered"))?;
+                let versions = got.last().ok_or_else(|| format!("no get of {key} was answered"))?;
                 sorted(versions.iter().map(|version| value_text(&version.value)))
             }
             Measure::PutsAcknowledged { key } => {
-                let acknowledged = history
-                    .iter()
-                    .filter(|outcome| {
-                        &outcome.key == key && outcome.kind == OperationKind::Put && outcome.result.is_ok()
-                    })
-                    .count();
-                MeasureValue::Number(acknowledged as u64)
+                let acknowledged = outcomes(sight.trace, key)
+                    .filter(|(kind, result)| *kind == OperationKind::Put && result.is_ok());
+                MeasureValue::Number(acknowledged.count() as u64)
             }
-            Measure::RequestsFailed { key } => {
-                let failed = history.iter().filter(|outcome| &outcome.key == key && outcome.result.is_err());
-                MeasureValue::Number(failed.count() as u64)
-            }
+            Measure::RequestsFailed { key } => MeasureValue::Number(
+                outcomes(sight.trace, key).filter(|(_, result)| result.is_err()).count() as u64,
+            ),
             Measure::PreferenceList { node: id, key } => {
                 let position = crate::protocol::ring::ring_position(key.as_bytes());
-                let list =
-                    node(*id)?.ring().preference_list(position, simulation.scenario().config.replicas_n);
+                let list = node(*id)?.durable.view.current_ring().preference_list(position, sight.replicas_n);
                 MeasureValue::Texts(list.iter().map(ToString::to_string).collect())
             }
             Measure::StoredValues { node: id, key } => {
-                sorted(node(*id)?.durable().store.get(key).iter().map(|version| value_text(&version.value)))
+                sorted(node(*id)?.durable.store.get(key).iter().map(|version| value_text(&version.value)))
             }
             Measure::StoredClocks { node: id, key } => {
-                sorted(node(*id)?.durable().store.get(key).iter().map(|version| clock_text(&version.clock)))
+                sorted(node(*id)?.durable.store.get(key).iter().map(|version| clock_text(&version.clock)))
             }
-            Measure::HintsPending { node: id } => {
-                MeasureValue::Number(node(*id)?.durable().hints.len() as u64)
-            }
+            Measure::HintsPending { node: id } => MeasureValue::Number(node(*id)?.durable.hints.len() as u64),
             Measure::RingSharePercent { node: id } => {
-                let shares = node(*id)?.ring().ownership_shares();
+                let shares = node(*id)?.durable.view.current_ring().ownership_shares();
                 let share = shares.get(id).copied().unwrap_or(0.0);
                 MeasureValue::Number(libm::round(share * 100.0) as u64)
             }
             Measure::MessagesSent { kind } => {
-                let counts = fabric.metrics().messages_by_kind_name();
+                let counts = sight.metrics.messages_by_kind_name();
                 let count = counts.get(kind.as_str()).ok_or_else(|| {
                     let kinds: Vec<&str> = counts.keys().copied().collect();
                     format!("no message kind {kind:?}; the kinds are {}", kinds.join(", "))
                 })?;
                 MeasureValue::Number(*count)
             }
-            Measure::KeysRepaired => MeasureValue::Number(fabric.metrics().merkle_keys_repaired),
+            Measure::KeysRepaired => MeasureValue::Number(sight.metrics.merkle_keys_repaired),
             Measure::Unreachable { by, node: peer } => {
-                MeasureValue::Flag(node(*by)?.unreachable_peers().contains(peer))
+                MeasureValue::Flag(node(*by)?.unreachable.contains(peer))
             }
         })
     }

@@ -2,9 +2,10 @@
 //! question's answer and judges its claims on the real trace. `dynamoscope lesson check` and
 //! the tests use it; the page plays the same steps through its workers.
 
-use super::measure::{meets, MeasureValue};
+use super::measure::{meets, Measure, MeasureValue, Sight};
 use super::{Claim, Lesson, Observed, RunTo, Step};
 use crate::protocol::message::RequestId;
+use crate::protocol::node::NodeInspection;
 use crate::protocol::Observation;
 use crate::sim::run::Simulation;
 use crate::sim::script::Keep;
@@ -138,7 +139,7 @@ impl LessonRun {
             }
         };
         let answer = step.ask.as_ref().map(|question| {
-            let value = question.answer.evaluate(&self.simulation);
+            let value = self.measure(&question.answer);
             let right: Vec<usize> = match &value {
                 Ok(value) => (0..question.choices.len())
                     .filter(|choice| question.choices[*choice] == value.text())
@@ -162,8 +163,26 @@ impl LessonRun {
         }
     }
 
+    /// The cluster as measures read it: every running node inspected.
+    fn measure(&self, measure: &Measure) -> Result<MeasureValue, String> {
+        let fabric = self.simulation.fabric();
+        let inspections: Vec<NodeInspection> = fabric
+            .node_ids()
+            .into_iter()
+            .filter_map(|id| fabric.node(id))
+            .map(|node| node.inspect())
+            .collect();
+        let sight = Sight {
+            trace: fabric.trace(),
+            metrics: fabric.metrics(),
+            inspections: inspections.iter().map(|inspection| (inspection.node, inspection)).collect(),
+            replicas_n: fabric.config().replicas_n,
+        };
+        measure.evaluate(&sight)
+    }
+
     fn judge(&self, claim: &Claim) -> ClaimOutcome {
-        let actual = claim.measure.evaluate(&self.simulation);
+        let actual = self.measure(&claim.measure);
         let holds = actual.as_ref().is_ok_and(|value| meets(value, claim));
         ClaimOutcome { text: claim_text(claim), holds, actual }
     }
