@@ -74,7 +74,8 @@ run_layer native count_cargo cargo test --workspace --locked
 echo "== building the simulator (cargo build --profile fast)"
 cargo build --locked --profile fast --bin dynamoscope >"$LOGS/fast-build.log" 2>&1 || cat "$LOGS/fast-build.log"
 run_layer checker count_check target/fast/dynamoscope check --seeds "0..${CHECK_SEEDS:-500}"
-run_layer lessons count_lessons target/fast/dynamoscope lesson check static/lessons/*.json
+mapfile -t lessons < <(find static/lessons -name '*.json' ! -name index.json | sort)
+run_layer lessons count_lessons target/fast/dynamoscope lesson check "${lessons[@]}"
 echo "== building the release page (trunk build --release) and a debug page for debug-only hooks"
 if trunk build --release >"$LOGS/trunk.log" 2>&1 && trunk build --dist dist-debug >"$LOGS/trunk-debug.log" 2>&1; then
     # The wasm-bindgen runner serves web/: the node worker's build goes where its test finds it.

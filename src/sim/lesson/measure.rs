@@ -38,6 +38,17 @@ pub enum Measure {
     MessagesSent { kind: String },
     /// Keys anti-entropy repaired so far (§4.7).
     KeysRepaired,
+    /// Of the gets of `keys` (every key if empty) answered so far, the share in whole percent,
+    /// rounded down, that returned two or more versions: §6.3 measured 0.06% on the cart.
+    GetsWithSiblingsPercent {
+        #[serde(default)]
+        keys: Vec<String>,
+    },
+    /// Gets of `keys` (every key if empty) answered so far.
+    GetsAnswered {
+        #[serde(default)]
+        keys: Vec<String>,
+    },
     /// Whether `by`'s failure detector holds `node` unreachable (§4.8.3).
     Unreachable { by: NodeId, node: NodeId },
 }
@@ -97,6 +108,37 @@ fn outcomes<'a>(trace: &'a Trace, key: &'a str) -> impl Iterator<Item = (Operati
     })
 }
 
+/// Gets of `keys` (all if empty) answered so far, and how many returned two or more versions.
+fn gets_answered(trace: &Trace, keys: &[String]) -> (u64, u64) {
+    let (mut answered, mut with_siblings) = (0, 0);
+    let mut asked: BTreeMap<RequestId, bool> = BTreeMap::new();
+    for event in trace.events() {
+        match event {
+            TraceEvent::ClientRequested { request, .. } => {
+                let key = request.operation.key();
+                asked.insert(request.id, keys.is_empty() || keys.iter().any(|wanted| wanted == key));
+            }
+            TraceEvent::ClientReplied { request, result, .. } => {
+                let counted = asked.remove(&request) == Some(true);
+                if let (true, Ok(ClientResponse::Got { versions, .. })) = (counted, result) {
+                    answered += 1;
+                    with_siblings += u64::from(versions.len() >= 2);
+                }
+            }
+            _ => {}
+        }
+    }
+    (answered, with_siblings)
+}
+
+fn of_keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" of {}", keys.join(", "))
+    }
+}
+
 impl Measure {
     /// Reads the measure off the cluster.
     pub fn evaluate(&self, sight: &Sight) -> Result<MeasureValue, String> {
@@ -146,6 +188,11 @@ impl Measure {
                 MeasureValue::Number(*count)
             }
             Measure::KeysRepaired => MeasureValue::Number(sight.metrics.merkle_keys_repaired),
+            Measure::GetsAnswered { keys } => MeasureValue::Number(gets_answered(sight.trace, keys).0),
+            Measure::GetsWithSiblingsPercent { keys } => match gets_answered(sight.trace, keys) {
+                (0, _) => return Err("no get was answered".into()),
+                (answered, with_siblings) => MeasureValue::Number(with_siblings * 100 / answered),
+            },
             Measure::Unreachable { by, node: peer } => {
                 MeasureValue::Flag(node(*by)?.unreachable.contains(peer))
             }
@@ -165,6 +212,10 @@ impl Measure {
             Measure::RingSharePercent { node } => format!("{node}'s share of the ring, in percent"),
             Measure::MessagesSent { kind } => format!("{kind} messages sent"),
             Measure::KeysRepaired => "keys anti-entropy repaired".into(),
+            Measure::GetsWithSiblingsPercent { keys } => {
+                format!("the share of answered gets{} that returned siblings, in percent", of_keys(keys))
+            }
+            Measure::GetsAnswered { keys } => format!("gets{} answered", of_keys(keys)),
             Measure::Unreachable { by, node } => format!("whether {by} holds {node} unreachable"),
         }
     }
