@@ -140,15 +140,22 @@ pub enum Action {
 /// Declares [`ConfigChange`]: every [`ClusterConfig`] setting, each optional, so a change names
 /// only what it changes, and the page logs a settings change as the fields that differ.
 macro_rules! config_change {
-    ($($field:ident: $kind:ty),* $(,)?) => {
-        /// New values for some cluster settings; absent ones keep their value.
+    ($($field:ident: $kind:ty $(, alias $alias:literal)?;)*) => {
+        /// New values for some cluster settings; absent ones keep their value. N, R and W may
+        /// also be named `n`, `r` and `w`.
         #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct ConfigChange {
-            $(#[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<$kind>,)*
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none" $(, alias = $alias)?)]
+                pub $field: Option<$kind>,
+            )*
         }
 
         impl ConfigChange {
+            /// The other names some settings may be given by.
+            pub const ALIASES: &[&str] = &[$($($alias,)?)*];
+
             pub fn apply(&self, config: &ClusterConfig) -> ClusterConfig {
                 ClusterConfig { $($field: self.$field.clone().unwrap_or_else(|| config.$field.clone()),)* }
             }
@@ -162,24 +169,24 @@ macro_rules! config_change {
 }
 
 config_change! {
-    replicas_n: usize,
-    reads_r: usize,
-    writes_w: usize,
-    strategy: PartitionStrategy,
-    conflict_policy: ConflictPolicy,
-    initial_members: Vec<NodeId>,
-    seeds: Vec<NodeId>,
-    token_seed: u64,
-    replica_timeout_ms: u64,
-    request_timeout_ms: u64,
-    gossip_interval_ms: u64,
-    anti_entropy_interval_ms: u64,
-    hint_handoff_interval_ms: u64,
-    unreachable_retry_ms: u64,
-    clock_truncation_threshold: usize,
-    merkle_depth: u32,
-    failure_detector: FailureDetector,
-    clocks: ClockKind,
+    replicas_n: usize, alias "n";
+    reads_r: usize, alias "r";
+    writes_w: usize, alias "w";
+    strategy: PartitionStrategy;
+    conflict_policy: ConflictPolicy;
+    initial_members: Vec<NodeId>;
+    seeds: Vec<NodeId>;
+    token_seed: u64;
+    replica_timeout_ms: u64;
+    request_timeout_ms: u64;
+    gossip_interval_ms: u64;
+    anti_entropy_interval_ms: u64;
+    hint_handoff_interval_ms: u64;
+    unreachable_retry_ms: u64;
+    clock_truncation_threshold: usize;
+    merkle_depth: u32;
+    failure_detector: FailureDetector;
+    clocks: ClockKind;
 }
 
 /// A scenario that could not be read, with where and why.

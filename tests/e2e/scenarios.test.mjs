@@ -77,13 +77,18 @@ test('a bad scenario is refused with the field at fault, and the cluster is left
     const late = await refuse({ seed: 1, duration_ms: 1000, actions: [{ at_ms: 5000, action: { heal: null } }] });
     const tooMany = await refuse({ seed: 1, duration_ms: 1000, config: { initial_members: [1, 2, 99] } });
     const notAnObject = await refuse('hello');
+    // Misspelt fields are refused, not ignored, however deep.
+    const typo = await refuse({ seed: 1, sede: 8, duration_ms: 1000 });
+    const deepTypo = await refuse({ seed: 1, duration_ms: 1000, actions: [{ at_ms: 5, action: { put: { key: 'k', value: 'v', blnd: true } } }] });
     const after = { hash: api.traceHash(), now: api.now(), nodes: api.nodes().length };
-    return { before, after, badNode, late, tooMany, notAnObject };
+    return { before, after, badNode, late, tooMany, notAnObject, typo, deepTypo };
   });
   assert.match(outcome.badNode, /actions\[0\]\.action\.crash/);
   assert.match(outcome.late, /actions\[0\]\.at_ms.*after the run ends/);
   assert.match(outcome.tooMany, /config\.initial_members.*1 to 64/);
   assert.match(outcome.notAnObject, /scenario/);
+  assert.equal(outcome.typo, 'scenario field `sede`: unknown field `sede`');
+  assert.equal(outcome.deepTypo, 'scenario field `actions[0].action.put.blnd`: unknown field `blnd`');
   assert.deepEqual(outcome.after, outcome.before, 'nothing was reset or half-applied');
   // A dropped or picked file with a bad field is refused the same way, in a notice.
   await page.setInputFiles('[data-testid="scenario-file"]', {

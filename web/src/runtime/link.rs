@@ -7,7 +7,7 @@
 use dynamoscope::protocol::ClusterConfig;
 use dynamoscope::sim::nemesis::NemesisConfig;
 use dynamoscope::sim::network::NetworkConfig;
-use dynamoscope::sim::scenario::{Action, Scenario, ScenarioError, TimedAction};
+use dynamoscope::sim::scenario::{Action, ConfigChange, Scenario, ScenarioError, TimedAction};
 use dynamoscope::sim::workload::WorkloadConfig;
 use js_sys::{Array, Object, Reflect, JSON};
 use serde::Deserialize;
@@ -24,10 +24,55 @@ fn failed(reason: String) -> ScenarioError {
 
 /// A scenario as JSON would parse it; the error names the field and what was expected.
 pub fn scenario_from_js(value: &JsValue) -> Result<Scenario, ScenarioError> {
-    match Scenario::deserialize(Reader::from(value.clone())) {
-        Ok(scenario) => scenario.validate().map(|()| scenario),
-        Err(failure) => Err(ScenarioError { path: locate(value), reason: failure.to_string() }),
+    let scenario = Scenario::deserialize(Reader::from(value.clone()))
+        .map_err(|failure| ScenarioError { path: locate(value), reason: failure.to_string() })?;
+    let read = scenario_to_js(&scenario).map_err(failed)?;
+    if let Some((path, field)) = unread_field(value, &read, "") {
+        return Err(ScenarioError { path, reason: format!("unknown field `{field}`") });
     }
+    scenario.validate()?;
+    Ok(scenario)
+}
+
+/// Unknown fields must be refused, but serde-wasm-bindgen reads only the fields a type knows,
+/// so a misspelt one would pass unseen: the object as read is written back, and a field of the
+/// input it lacks, with a value that matters (not null, false, 0, empty), was never read.
+/// Returns where it is and its name. Bounded by the input's size; `aliases` are read too.
+pub fn unread_field(input: &JsValue, read: &JsValue, path: &str) -> Option<(String, String)> {
+    if Array::is_array(input) && Array::is_array(read) {
+        let (input, read) = (Array::from(input), Array::from(read));
+        return (0..input.length().min(read.length())).find_map(|index| {
+            unread_field(&input.get(index), &read.get(index), &format!("{path}[{index}]"))
+        });
+    }
+    if !input.is_object() || Array::is_array(input) || !read.is_object() || Array::is_array(read) {
+        return None;
+    }
+    for key in Object::keys(&Object::from(input.clone())).iter().filter_map(|key| key.as_string()) {
+        let value = Reflect::get(input, &key.as_str().into()).unwrap_or(JsValue::UNDEFINED);
+        let inner = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        let has = Reflect::has(read, &key.as_str().into()).unwrap_or(false);
+        if !has && !ConfigChange::ALIASES.contains(&key.as_str()) && matters(&value) {
+            return Some((inner, key));
+        }
+        let back = Reflect::get(read, &key.as_str().into()).unwrap_or(JsValue::UNDEFINED);
+        if let Some(found) = unread_field(&value, &back, &inner) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// A value that would have changed something, had it been read.
+fn matters(value: &JsValue) -> bool {
+    let empty_array = Array::is_array(value) && Array::from(value).length() == 0;
+    let empty_object = value.is_object() && Object::keys(&Object::from(value.clone())).length() == 0;
+    !(value.is_null()
+        || value.is_undefined()
+        || value.as_bool() == Some(false)
+        || value.as_f64() == Some(0.0))
+        && !empty_array
+        && !empty_object
 }
 
 type Reader = serde_wasm_bindgen::Deserializer;
