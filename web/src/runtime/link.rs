@@ -65,14 +65,11 @@ pub fn unread_field(input: &JsValue, read: &JsValue, path: &str) -> Option<(Stri
 
 /// A value that would have changed something, had it been read.
 fn matters(value: &JsValue) -> bool {
+    let nothing = value.is_null() || value.is_undefined();
+    let default_scalar = value.as_bool() == Some(false) || value.as_f64() == Some(0.0);
     let empty_array = Array::is_array(value) && Array::from(value).length() == 0;
     let empty_object = value.is_object() && Object::keys(&Object::from(value.clone())).length() == 0;
-    !(value.is_null()
-        || value.is_undefined()
-        || value.as_bool() == Some(false)
-        || value.as_f64() == Some(0.0))
-        && !empty_array
-        && !empty_object
+    !(nothing || default_scalar || empty_array || empty_object)
 }
 
 type Reader = serde_wasm_bindgen::Deserializer;
