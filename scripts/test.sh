@@ -18,27 +18,22 @@ count_cargo() {
     failed=$(grep -oE '[0-9]+ failed;' "$log" | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
 }
 
-# "12 lessons checked: 0 failed" from `dynamoscope lesson check`.
-count_lessons() {
-    local log=$1 line
-    line=$(grep -oE '^[0-9]+ lessons checked: [0-9]+ failed' "$log" | tail -n 1)
-    local lessons failures
-    lessons=$(echo "$line" | grep -oE '^[0-9]+')
+# count_total LOG PATTERN: the last line matching PATTERN, "N things …: M failed", counts N - M
+# passed and M failed.
+count_total() {
+    local log=$1 pattern=$2 line total failures
+    line=$(grep -oE "$pattern" "$log" | tail -n 1)
+    total=$(echo "$line" | grep -oE '^[0-9]+')
     failures=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
-    passed=$(( ${lessons:-0} - ${failures:-0} ))
+    passed=$(( ${total:-0} - ${failures:-0} ))
     failed=${failures:-0}
 }
 
+# "12 lessons checked: 0 failed" from `dynamoscope lesson check`.
+count_lessons() { count_total "$1" '^[0-9]+ lessons checked: [0-9]+ failed'; }
+
 # "500 seeds in 3.1 s (161 seeds/s): 0 failed" from `dynamoscope check`.
-count_check() {
-    local log=$1 line
-    line=$(grep -oE '^[0-9]+ seeds in .*: [0-9]+ failed' "$log" | tail -n 1)
-    local seeds failures
-    seeds=$(echo "$line" | grep -oE '^[0-9]+')
-    failures=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
-    passed=$(( ${seeds:-0} - ${failures:-0} ))
-    failed=${failures:-0}
-}
+count_check() { count_total "$1" '^[0-9]+ seeds in .*: [0-9]+ failed'; }
 
 count_node() {
     local log=$1
