@@ -87,10 +87,6 @@ impl Instant {
         self.batches.iter().all(|(_, inputs)| inputs.is_empty())
     }
 
-    pub fn len(&self) -> usize {
-        self.batches.iter().map(|(_, inputs)| inputs.len()).sum()
-    }
-
     /// Takes the next input in canonical order off this instant, as an instant of its own.
     pub fn split_first(&mut self) -> Option<Instant> {
         self.batches.retain(|(_, inputs)| !inputs.is_empty());

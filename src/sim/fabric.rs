@@ -143,18 +143,6 @@ impl Fabric {
         self.complete(instant)
     }
 
-    /// Handles the next input alone (single-event stepping), taking a new instant if `open`
-    /// has nothing left; returns it, with its time and node, or None if nothing is due.
-    pub fn step_event(&mut self, open: &mut Option<Instant>) -> Option<(u64, NodeId, Input)> {
-        if open.as_ref().is_none_or(Instant::is_empty) {
-            *open = self.core.begin_instant();
-        }
-        let next = open.as_mut()?.split_first()?;
-        let (node, input) = (next.batches[0].0, next.batches[0].1[0].clone());
-        self.complete(next);
-        Some((self.core.now_ms(), node, input))
-    }
-
     /// Step 2 of the host contract, in process: each input to its node as the core walks them.
     fn complete(&mut self, instant: Instant) -> usize {
         let at_ms = instant.at_ms;

@@ -216,14 +216,7 @@ fn error(path: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
 impl Scenario {
     /// Reads and checks a scenario; the error names the field and what was expected.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        Scenario::deserialize_checked(&mut serde_json::Deserializer::from_str(text))
-    }
-
-    /// Reads and checks a scenario from any self-describing format (the page hands JavaScript
-    /// objects over); the error names the field and what was expected.
-    pub fn deserialize_checked<'de, D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Scenario, ScenarioError> {
+        let deserializer = &mut serde_json::Deserializer::from_str(text);
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|failure| {
             let path = failure.path().to_string();
             let inner = failure.into_inner();

@@ -2,7 +2,7 @@
 //! question's answer and judges its claims on the real trace. `dynamoscope lesson check` and
 //! the tests use it; the page plays the same steps through its workers.
 
-use super::measure::{meets, Measure, MeasureValue, Sight};
+use super::measure::{meets, MeasureValue, Sight};
 use super::{Claim, Lesson, Observed, RunTo, Step};
 use crate::protocol::message::RequestId;
 use crate::protocol::node::NodeInspection;
@@ -114,7 +114,9 @@ impl LessonRun {
 
     /// Whether the exercise's goal holds now.
     pub fn goal(&self) -> Option<ClaimOutcome> {
-        Some(self.judge(&self.lesson.exercise.as_ref()?.goal))
+        let goal = &self.lesson.exercise.as_ref()?.goal;
+        let inspections = self.inspections();
+        Some(judge(&self.sight(&inspections), goal))
     }
 
     fn play(&mut self, index: usize, step: &Step) -> StepOutcome {
@@ -138,8 +140,11 @@ impl LessonRun {
                 self.run_until_observed(event, &requests, from_ms + within_ms)
             }
         };
+        // One look at the cluster serves the question and every claim.
+        let inspections = self.inspections();
+        let sight = self.sight(&inspections);
         let answer = step.ask.as_ref().map(|question| {
-            let value = self.measure(&question.answer);
+            let value = question.answer.evaluate(&sight);
             let right: Vec<usize> = match &value {
                 Ok(value) => (0..question.choices.len())
                     .filter(|choice| question.choices[*choice] == value.text())
@@ -148,7 +153,7 @@ impl LessonRun {
             };
             Answer { value, right_choice: (right.len() == 1).then(|| right[0]) }
         });
-        let claims = step.expect.iter().map(|claim| self.judge(claim)).collect();
+        let claims = step.expect.iter().map(|claim| judge(&sight, claim)).collect();
         let fabric = self.simulation.fabric();
         StepOutcome {
             index,
@@ -163,28 +168,21 @@ impl LessonRun {
         }
     }
 
-    /// The cluster as measures read it: every running node inspected.
-    fn measure(&self, measure: &Measure) -> Result<MeasureValue, String> {
+    /// A copy of every running node's state, as the page's workers would report it.
+    fn inspections(&self) -> Vec<NodeInspection> {
         let fabric = self.simulation.fabric();
-        let inspections: Vec<NodeInspection> = fabric
-            .node_ids()
-            .into_iter()
-            .filter_map(|id| fabric.node(id))
-            .map(|node| node.inspect())
-            .collect();
-        let sight = Sight {
+        fabric.node_ids().into_iter().filter_map(|id| fabric.node(id)).map(|node| node.inspect()).collect()
+    }
+
+    /// The cluster as measures read it.
+    fn sight<'a>(&'a self, inspections: &'a [NodeInspection]) -> Sight<'a> {
+        let fabric = self.simulation.fabric();
+        Sight {
             trace: fabric.trace(),
             metrics: fabric.metrics(),
             inspections: inspections.iter().map(|inspection| (inspection.node, inspection)).collect(),
             replicas_n: fabric.config().replicas_n,
-        };
-        measure.evaluate(&sight)
-    }
-
-    fn judge(&self, claim: &Claim) -> ClaimOutcome {
-        let actual = self.measure(&claim.measure);
-        let holds = actual.as_ref().is_ok_and(|value| meets(value, claim));
-        ClaimOutcome { text: claim_text(claim), holds, actual }
+        }
     }
 
     /// Runs a millisecond at a time until `event` shows in the trace, at most to `until_ms`.
@@ -220,6 +218,12 @@ impl LessonRun {
         }
         false
     }
+}
+
+fn judge(sight: &Sight, claim: &Claim) -> ClaimOutcome {
+    let actual = claim.measure.evaluate(sight);
+    let holds = actual.as_ref().is_ok_and(|value| meets(value, claim));
+    ClaimOutcome { text: claim_text(claim), holds, actual }
 }
 
 /// A whole lesson played: every step, then the exercise's solution.

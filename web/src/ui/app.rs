@@ -3,7 +3,6 @@
 //! (`frames.rs`), the callbacks (`handlers.rs`), the address (`address.rs`) and the keys
 //! (`keys.rs`).
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use dynamoscope::protocol::NodeId;
@@ -14,21 +13,21 @@ use yew::prelude::*;
 use super::address::use_cluster;
 use super::client::ClientPanel;
 use super::controls::TopBar;
-use super::export::{download, export_svg};
+use super::export::export_svg;
 use super::frames::{use_frames, Focus, Live};
 use super::gossip::GossipSpread;
-use super::handlers::{notice, play_paused, Handlers};
+use super::handlers::{notice, scenario_handlers, Handlers, ScenarioHandlers};
 use super::history::HistoryDiagram;
 use super::inspector::Inspector;
 use super::keys::use_keys;
 use super::merkle::MerkleComparison;
 use super::metrics::MetricsPanel;
 use super::ring::{Ring, RingNode};
-use super::scenarios::{read_file, ScenarioMenu, ScenarioText};
+use super::scenarios::{read_file, ScenarioMenu};
 use super::settings::Settings;
 use super::state::{Action as PageAction, PageState, Tab, Tool};
 use super::timeline::Timeline;
-use crate::runtime::{Cluster, SlotStatus};
+use crate::runtime::SlotStatus;
 
 #[function_component(App)]
 pub fn app() -> Html {
@@ -63,51 +62,6 @@ fn use_ring_picture(page: &PageState) -> Rc<RingPicture> {
             .unwrap_or_default()
     });
     picture
-}
-
-/// What the Scenarios menu, the file picker and a dropped file reach.
-struct ScenarioHandlers {
-    on_text: Callback<ScenarioText>,
-    on_error: Callback<String>,
-    on_download: Callback<()>,
-}
-
-fn scenario_handlers(
-    cluster: &Rc<RefCell<Cluster>>,
-    dispatch: &UseReducerDispatcher<PageState>,
-) -> ScenarioHandlers {
-    let on_text = {
-        let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
-        Callback::from(move |(name, text): ScenarioText| {
-            dispatch.dispatch(PageAction::Rewind(None));
-            match crate::runtime::link::scenario_from_text(&text) {
-                Ok(scenario) => play_paused(&cluster, scenario, &dispatch, &name),
-                Err(error) => notice(
-                    &dispatch,
-                    format!("{name} was not played, the cluster is as it was. {error}"),
-                    true,
-                ),
-            }
-        })
-    };
-    let on_error = {
-        let dispatch = dispatch.clone();
-        Callback::from(move |error: String| notice(&dispatch, error, true))
-    };
-    let on_download = {
-        let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
-        Callback::from(move |()| {
-            let text = cluster
-                .borrow()
-                .export()
-                .and_then(|scenario| crate::runtime::link::scenario_to_text(&scenario));
-            let saved = text.and_then(|text| download(&text, "dynamoscope-run.json", "application/json"));
-            if let Err(error) = saved {
-                notice(&dispatch, error, true);
-            }
-        })
-    };
-    ScenarioHandlers { on_text, on_error, on_download }
 }
 
 fn ring_nodes(page: &PageState) -> Vec<RingNode> {

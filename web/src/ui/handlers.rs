@@ -12,6 +12,8 @@ use yew::prelude::*;
 
 use super::client::ClientCall;
 use super::controls::TimeCommand;
+use super::export::download;
+use super::scenarios::ScenarioText;
 use super::state::{Action as PageAction, Notice, PageState, Tab, Tool};
 use crate::runtime::Cluster;
 
@@ -245,4 +247,49 @@ fn workload_handler(
             notice(&dispatch, error, true);
         }
     })
+}
+
+/// What the Scenarios menu, the file picker and a dropped file reach.
+pub struct ScenarioHandlers {
+    pub on_text: Callback<ScenarioText>,
+    pub on_error: Callback<String>,
+    pub on_download: Callback<()>,
+}
+
+pub fn scenario_handlers(
+    cluster: &Rc<RefCell<Cluster>>,
+    dispatch: &UseReducerDispatcher<PageState>,
+) -> ScenarioHandlers {
+    let on_text = {
+        let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
+        Callback::from(move |(name, text): ScenarioText| {
+            dispatch.dispatch(PageAction::Rewind(None));
+            match crate::runtime::link::scenario_from_text(&text) {
+                Ok(scenario) => play_paused(&cluster, scenario, &dispatch, &name),
+                Err(error) => notice(
+                    &dispatch,
+                    format!("{name} was not played, the cluster is as it was. {error}"),
+                    true,
+                ),
+            }
+        })
+    };
+    let on_error = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |error: String| notice(&dispatch, error, true))
+    };
+    let on_download = {
+        let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
+        Callback::from(move |()| {
+            let text = cluster
+                .borrow()
+                .export()
+                .and_then(|scenario| crate::runtime::link::scenario_to_text(&scenario));
+            let saved = text.and_then(|text| download(&text, "dynamoscope-run.json", "application/json"));
+            if let Err(error) = saved {
+                notice(&dispatch, error, true);
+            }
+        })
+    };
+    ScenarioHandlers { on_text, on_error, on_download }
 }
