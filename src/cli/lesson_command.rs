@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 
 use super::trace_text;
 use super::Failure;
-use crate::sim::lesson::play::{claim_text, step_name, Played};
-use crate::sim::lesson::{Lesson, RunTo};
+use crate::sim::lesson::play::{claim_text, step_name, ClaimOutcome, Played, StepOutcome};
+use crate::sim::lesson::{Lesson, MeasureValue, RunTo, Step};
 
 /// Trace lines `show` prints for one step at most.
 const EXCERPT_LINES_MAX: usize = 12;
@@ -27,6 +27,10 @@ pub enum LessonCommand {
     Show {
         /// A lesson file, or the id of one in static/lessons/.
         lesson: String,
+        /// Print what each step measured as JSON instead (its end, answer and claims, as the
+        /// page's `dynamoscope.lesson.state()` reports them), for comparing the two.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -39,7 +43,7 @@ pub struct LessonArguments {
 pub fn lesson(arguments: LessonArguments) -> Result<(), Failure> {
     match arguments.command {
         LessonCommand::Check { files } => check(&files),
-        LessonCommand::Show { lesson } => show(&lesson),
+        LessonCommand::Show { lesson, json } => show(&lesson, json),
     }
 }
 
@@ -82,7 +86,7 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
     }
 }
 
-fn show(lesson: &str) -> Result<(), Failure> {
+fn show(lesson: &str, json: bool) -> Result<(), Failure> {
     let path = if lesson.ends_with(".json") {
         PathBuf::from(lesson)
     } else {
@@ -90,6 +94,10 @@ fn show(lesson: &str) -> Result<(), Failure> {
     };
     let lesson = read_lesson(&path)?;
     let Played { run, steps: played } = Played::of(&lesson).map_err(Failure::Failed)?;
+    if json {
+        println!("{}", measured_json(&played, run.goal()));
+        return Ok(());
+    }
     let slides: Vec<String> = lesson.slides.iter().map(ToString::to_string).collect();
     let sections: Vec<String> = lesson.sections.iter().map(|section| format!("§{section}")).collect();
     println!("{}", lesson.title);
@@ -139,4 +147,25 @@ fn show(lesson: &str) -> Result<(), Failure> {
         println!("  goal: {}", claim_text(&exercise.goal));
     }
     Ok(())
+}
+
+/// Each step's end and what it measured, in the shape of the page's `lesson.state()`.
+fn measured_json(played: &[(Step, StepOutcome)], goal: Option<ClaimOutcome>) -> serde_json::Value {
+    let claim = |claim: &ClaimOutcome| serde_json::json!({ "text": claim.text, "holds": claim.holds });
+    let steps: Vec<serde_json::Value> = played
+        .iter()
+        .map(|(_, outcome)| {
+            let answer = outcome.answer.as_ref();
+            serde_json::json!({
+                "step": outcome.index + 1,
+                "to_ms": outcome.to_ms,
+                "to_event": outcome.to_event,
+                "observed": outcome.observed,
+                "answer": answer.and_then(|answer| answer.value.as_ref().ok()).map(MeasureValue::text),
+                "right_choice": answer.and_then(|answer| answer.right_choice),
+                "claims": outcome.claims.iter().map(claim).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({ "steps": steps, "goal": goal.as_ref().map(claim) })
 }

@@ -9,7 +9,7 @@ use crate::protocol::node::NodeInspection;
 use crate::protocol::Observation;
 use crate::sim::run::Simulation;
 use crate::sim::script::Keep;
-use crate::sim::trace::{TraceEvent, TraceMode};
+use crate::sim::trace::{Trace, TraceEvent, TraceMode};
 
 /// A claim after a step, and whether it held.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,29 +131,32 @@ impl LessonRun {
                 Err(error) => action_errors.push(error.to_string()),
             }
         }
+        let end_ms = step_end_ms(&step.run, from_ms, self.lesson.scenario.duration_ms);
         let observed = match step.run {
-            RunTo::ForMs(ms) => {
-                self.simulation.run_until(from_ms + ms);
+            RunTo::ForMs(_) => {
+                self.simulation.run_until(end_ms);
                 true
             }
-            RunTo::Until { event, within_ms } => {
-                self.run_until_observed(event, &requests, from_ms + within_ms)
+            RunTo::Until { event, .. } => {
+                let mut watch = Watch::new(event, requests, from_event);
+                let mut seen = false;
+                // Each round reaches the next point of the run (at least a millisecond on).
+                for _ in 0..=end_ms.saturating_sub(from_ms) {
+                    let now_ms = self.simulation.fabric().now_ms();
+                    if seen || now_ms >= end_ms {
+                        break;
+                    }
+                    let next_event_ms = self.simulation.fabric().next_event_ms();
+                    let next_due_ms = self.simulation.script().next_due_ms();
+                    self.simulation.run_until(next_stop_ms(now_ms, next_event_ms, next_due_ms, end_ms));
+                    seen = watch.saw(self.simulation.fabric().trace());
+                }
+                seen
             }
         };
         // One look at the cluster serves the question and every claim.
         let inspections = self.inspections();
-        let sight = self.sight(&inspections);
-        let answer = step.ask.as_ref().map(|question| {
-            let value = question.answer.evaluate(&sight);
-            let right: Vec<usize> = match &value {
-                Ok(value) => (0..question.choices.len())
-                    .filter(|choice| question.choices[*choice] == value.text())
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            Answer { value, right_choice: (right.len() == 1).then(|| right[0]) }
-        });
-        let claims = step.expect.iter().map(|claim| judge(&sight, claim)).collect();
+        let (answer, claims) = judge_step(step, &self.sight(&inspections));
         let fabric = self.simulation.fabric();
         StepOutcome {
             index,
@@ -184,43 +187,90 @@ impl LessonRun {
             replicas_n: fabric.config().replicas_n,
         }
     }
+}
 
-    /// Runs a millisecond at a time until `event` shows in the trace, at most to `until_ms`.
-    fn run_until_observed(&mut self, event: Observed, requests: &[RequestId], until_ms: u64) -> bool {
-        let mut scanned = self.simulation.fabric().trace().len() as usize;
-        let mut replied: Vec<RequestId> = Vec::new();
-        while self.simulation.fabric().now_ms() < until_ms {
-            let now_ms = self.simulation.fabric().now_ms();
-            self.simulation.run_until(now_ms + 1);
-            let trace = self.simulation.fabric().trace();
-            let end = trace.len() as usize;
-            for index in scanned..end {
-                let Some(traced) = trace.event(index) else { continue };
-                let seen = match (event, traced) {
-                    (Observed::Replied, TraceEvent::ClientReplied { request, .. }) => {
-                        replied.push(request);
-                        requests.iter().all(|asked| replied.contains(asked))
+/// Where a step's run ends: its time, or its `until` bound, never past the lesson's duration.
+pub fn step_end_ms(run: &RunTo, from_ms: u64, duration_ms: u64) -> u64 {
+    let ms = match run {
+        RunTo::ForMs(ms) => *ms,
+        RunTo::Until { within_ms, .. } => *within_ms,
+    };
+    from_ms.saturating_add(ms).min(duration_ms.max(from_ms))
+}
+
+/// How far an `until` step runs before it looks at the trace again: to the next instant or
+/// script point, so it stops right after the instant that showed the event, never past
+/// `end_ms`, and always at least a millisecond on. Both hosts step by this rule, so the page
+/// stops where `lesson check` does.
+pub fn next_stop_ms(now_ms: u64, next_event_ms: Option<u64>, next_due_ms: Option<u64>, end_ms: u64) -> u64 {
+    let next_ms = [next_event_ms, next_due_ms].into_iter().flatten().min().unwrap_or(end_ms);
+    next_ms.min(end_ms).max(now_ms + 1)
+}
+
+/// Watches a trace, as it grows, for what an `until` step waits on.
+pub struct Watch {
+    event: Observed,
+    /// The step's own requests, for [`Observed::Replied`].
+    requests: Vec<RequestId>,
+    replied: Vec<RequestId>,
+    scanned: u64,
+}
+
+impl Watch {
+    /// Starts watching at trace event `from_event`.
+    pub fn new(event: Observed, requests: Vec<RequestId>, from_event: u64) -> Watch {
+        Watch { event, requests, replied: Vec::new(), scanned: from_event }
+    }
+
+    /// Whether the events added since the last look show what is watched for.
+    pub fn saw(&mut self, trace: &Trace) -> bool {
+        let end = trace.len();
+        let mut seen = false;
+        for index in self.scanned..end {
+            let Some(traced) = trace.event(index as usize) else { continue };
+            seen |= match (self.event, traced) {
+                (Observed::Replied, TraceEvent::ClientReplied { request, .. }) => {
+                    if self.requests.contains(&request) {
+                        self.replied.push(request);
                     }
-                    (_, TraceEvent::Observed { observation, .. }) => matches!(
-                        (event, observation),
-                        (Observed::HintDelivered, Observation::HintDelivered { .. })
-                            | (Observed::KeyRepaired, Observation::KeyRepaired { .. })
-                            | (Observed::PeerUnreachable, Observation::PeerUnreachable { .. })
-                            | (Observed::RangeTransferFinished, Observation::RangeTransferFinished { .. })
-                    ),
-                    _ => false,
-                };
-                if seen {
-                    return true;
+                    self.requests.iter().all(|asked| self.replied.contains(asked))
                 }
+                (_, TraceEvent::Observed { observation, .. }) => matches!(
+                    (self.event, observation),
+                    (Observed::HintDelivered, Observation::HintDelivered { .. })
+                        | (Observed::KeyRepaired, Observation::KeyRepaired { .. })
+                        | (Observed::PeerUnreachable, Observation::PeerUnreachable { .. })
+                        | (Observed::RangeTransferFinished, Observation::RangeTransferFinished { .. })
+                ),
+                _ => false,
+            };
+            if seen {
+                break;
             }
-            scanned = end;
         }
-        false
+        self.scanned = end;
+        seen
     }
 }
 
-fn judge(sight: &Sight, claim: &Claim) -> ClaimOutcome {
+/// A step's question answered and its claims judged, on one look at the cluster.
+pub fn judge_step(step: &Step, sight: &Sight) -> (Option<Answer>, Vec<ClaimOutcome>) {
+    let answer = step.ask.as_ref().map(|question| {
+        let value = question.answer.evaluate(sight);
+        let right: Vec<usize> = match &value {
+            Ok(value) => (0..question.choices.len())
+                .filter(|choice| question.choices[*choice] == value.text())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Answer { value, right_choice: (right.len() == 1).then(|| right[0]) }
+    });
+    let claims = step.expect.iter().map(|claim| judge(sight, claim)).collect();
+    (answer, claims)
+}
+
+/// A claim judged on the cluster as it is.
+pub fn judge(sight: &Sight, claim: &Claim) -> ClaimOutcome {
     let actual = claim.measure.evaluate(sight);
     let holds = actual.as_ref().is_ok_and(|value| meets(value, claim));
     ClaimOutcome { text: claim_text(claim), holds, actual }
