@@ -12,6 +12,10 @@ const inputs = (page) => page.evaluate(() => Object.fromEntries(window.dynamosco
 
 test('five node workers report ready, one crashes for real and restarts', { timeout: 90_000 }, async () => {
   const { page, errors } = await openPage(context.browser, context.url);
+  // A first visit opens on the lesson menu; the sandbox is one click away.
+  await page.waitForSelector('[data-testid="lesson-menu"] [data-testid="lesson-versioning"]');
+  await page.click('[data-testid="sandbox"]');
+  assert.equal(await page.locator('[data-testid="lesson-menu"]').count(), 0, 'the menu closes');
   // Fails if the workers never report ready: "up" is set only from a worker's own status.
   await page.waitForFunction(
     () => document.querySelectorAll('g.node[data-status="up"]').length === 5,

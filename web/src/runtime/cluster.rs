@@ -79,6 +79,9 @@ pub struct Cluster {
     pub(super) network: NetworkConfig,
     /// The latest state each running node reported to [`Cluster::request_inspections`].
     pub(super) inspections: BTreeMap<NodeId, Rc<NodeInspection>>,
+    /// Running nodes whose answer to [`Cluster::look`] has not come yet, and who waits for it.
+    pub(super) looking: BTreeSet<NodeId>,
+    pub(super) look_waiters: Vec<Box<dyn FnOnce()>>,
     /// Counts resets: whoever folds the trace starts again when it changes.
     pub(super) generation: u64,
     /// Where a played scenario ends (its `duration_ms` and `until_event`): the run pauses there.
@@ -137,6 +140,8 @@ impl Cluster {
                 requests: BTreeMap::new(),
                 network: NetworkConfig::default(),
                 inspections: BTreeMap::new(),
+                looking: BTreeSet::new(),
+                look_waiters: Vec::new(),
                 generation: 0,
                 end: None,
                 budget_ms: 0,
@@ -184,6 +189,10 @@ impl Cluster {
         self.end = end;
         self.inspections.clear();
         self.generation += 1;
+        self.looking.clear();
+        for waiter in std::mem::take(&mut self.look_waiters) {
+            waiter();
+        }
         self.slots.clear();
         self.step = None;
         self.open = None;
@@ -251,6 +260,29 @@ impl Cluster {
         self.submit(action, Some(done))?;
         self.pump();
         Ok(())
+    }
+
+    /// Applies `action` now, as the native simulation would at this point of the run, and
+    /// returns the request it sent, if any. A lesson's step needs the request to know when it
+    /// was answered; it waits with [`Cluster::ready_for`] first, so nothing is deferred.
+    pub fn apply_at_once(&mut self, action: Action) -> Result<Option<RequestId>, ActionError> {
+        self.check(&action)?;
+        if !self.deferred.is_empty() || !self.ready_for(&action) {
+            return Err(ActionError::Invalid("the cluster is busy; wait until it is at rest".into()));
+        }
+        let result = self.with_script(|script, host| script.apply(host, action));
+        self.notify();
+        result
+    }
+
+    /// When the script next acts on its own (an action or a client waking), if it will.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        self.script.next_due_ms()
+    }
+
+    /// A played scenario's end no longer holds: the run goes on as long as asked.
+    pub fn drop_end(&mut self) {
+        self.end = None;
     }
 
     /// Starts the background clients now, or stops them.
@@ -327,7 +359,7 @@ impl Cluster {
     /// Every action waits for loading workers and the end of the instant; a fault that ends a process (crash, wipe)
     /// also waits for every disk write to commit, so it never loses a step the cluster already
     /// acted on. Requests and network changes need not wait for the disks.
-    pub(super) fn ready_for(&self, action: &Action) -> bool {
+    pub fn ready_for(&self, action: &Action) -> bool {
         // Natively a node starts at once: nothing may happen between a start and its node.
         if self.is_loading() {
             return false;
@@ -399,6 +431,11 @@ impl Cluster {
 
     pub fn now_ms(&self) -> u64 {
         self.core.now_ms()
+    }
+
+    /// When the next message or timer is due, if any is.
+    pub fn next_event_ms(&self) -> Option<u64> {
+        self.core.next_event_ms()
     }
 
     pub fn config(&self) -> &ClusterConfig {

@@ -60,11 +60,11 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     Ok(())
 }
 
-fn define(api: &Object, name: &str, function: Function) -> Result<(), JsValue> {
+pub(super) fn define(api: &Object, name: &str, function: Function) -> Result<(), JsValue> {
     Reflect::set(api, &name.into(), &function).map(drop)
 }
 
-fn error(message: &str) -> JsValue {
+pub(super) fn error(message: &str) -> JsValue {
     js_sys::Error::new(message).into()
 }
 

@@ -5,6 +5,7 @@
 //! at fault.
 
 use dynamoscope::protocol::ClusterConfig;
+use dynamoscope::sim::lesson::{Claim, Exercise, Lesson, Question, RunTo, Show};
 use dynamoscope::sim::nemesis::NemesisConfig;
 use dynamoscope::sim::network::NetworkConfig;
 use dynamoscope::sim::scenario::{Action, ConfigChange, Scenario, ScenarioError, TimedAction};
@@ -162,4 +163,64 @@ pub fn from_fragment(fragment: &str) -> Result<Scenario, ScenarioError> {
 
 fn describe(error: &JsValue) -> String {
     js_sys::Error::from(error.clone()).message().into()
+}
+
+/// Fetches a file the page serves (`lessons/…`, `scenarios/…`) as text.
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let describe = |error: JsValue| format!("{url}: {error:?}");
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str(url)).await.map_err(describe)?.unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
+    text.as_string().ok_or_else(|| format!("{url}: not text"))
+}
+
+/// A lesson as JSON would parse its file; the error names the field, as for a scenario.
+pub fn lesson_from_js(value: &JsValue) -> Result<Lesson, ScenarioError> {
+    let lesson = Lesson::deserialize(Reader::from(value.clone()))
+        .map_err(|failure| ScenarioError { path: locate_in_lesson(value), reason: failure.to_string() })?;
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let read =
+        serde::Serialize::serialize(&lesson, &serializer).map_err(|error| failed(error.to_string()))?;
+    if let Some((path, field)) = unread_field(value, &read, "") {
+        return Err(ScenarioError { path, reason: format!("unknown field `{field}`") });
+    }
+    lesson.validate()?;
+    Ok(lesson)
+}
+
+/// Where in a lesson that did not read the fault lies: its scenario's part, or a step's field.
+fn locate_in_lesson(value: &JsValue) -> String {
+    let field = |value: &JsValue, name: &str| Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let scenario = field(value, "scenario");
+    if !reads_as::<Scenario>(scenario.clone()) {
+        let inner = locate(&scenario);
+        return if inner.is_empty() { "scenario".into() } else { format!("scenario.{inner}") };
+    }
+    let steps = field(value, "steps");
+    if !Array::is_array(&steps) {
+        return "steps".into();
+    }
+    let parts: [(&str, Reads); 6] = [
+        ("say", reads_as::<String>),
+        ("do", reads_as::<Option<Vec<Action>>>),
+        ("run", reads_as::<RunTo>),
+        ("show", reads_as::<Option<Show>>),
+        ("ask", reads_as::<Option<Question>>),
+        ("expect", reads_as::<Option<Vec<Claim>>>),
+    ];
+    for (index, step) in Array::from(&steps).iter().enumerate() {
+        if let Some((name, _)) = parts.iter().find(|(name, reads)| !reads(field(&step, name))) {
+            return format!("steps[{index}].{name}");
+        }
+    }
+    if !reads_as::<Option<Exercise>>(field(value, "exercise")) {
+        return "exercise".into();
+    }
+    String::new()
 }

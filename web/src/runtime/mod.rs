@@ -11,6 +11,8 @@ use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
 pub mod console;
+pub mod lesson;
+pub mod lesson_console;
 pub mod link;
 mod pacing;
 mod settings;

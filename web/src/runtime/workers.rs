@@ -106,6 +106,7 @@ impl Cluster {
         self.inspections.remove(&id);
         // A process that started but had not joined the clock yet dies before it does.
         slot.started = None;
+        self.looked_at(id);
         if self.core.status(id).is_some_and(|status| status != NodeStatus::Down) {
             self.core.node_down(id, Fault::Crash(id))?;
         }
@@ -120,6 +121,7 @@ impl Cluster {
         self.inspections.remove(&node);
         slot.started = None;
         self.wiped.insert(node);
+        self.looked_at(node);
         match self.core.status(node) {
             // Never joined the clock: nothing for the fabric to take down.
             None => Ok(()),
@@ -173,6 +175,7 @@ impl Cluster {
                 if let Some(inspection) = inspection {
                     self.inspections.insert(node, Rc::new(*inspection));
                 }
+                self.looked_at(node);
             }
         }
     }
@@ -230,6 +233,7 @@ impl Cluster {
             self.inspections.remove(&node);
             slot.commit_pending = false;
         }
+        self.looked_at(node);
         if self.core.status(node).is_some_and(|status| status != NodeStatus::Down) {
             let _ = self.core.node_down(node, Fault::Crash(node));
         }
@@ -249,6 +253,34 @@ impl Cluster {
         for slot in self.slots.values().filter(|slot| slot.status == SlotStatus::Up) {
             if let Some(worker) = slot.worker.as_ref() {
                 worker.post(&ToWorker::Inspect);
+            }
+        }
+    }
+
+    /// Asks every running node for a copy of its state and calls `done` once each has answered
+    /// (or gone). Asked at rest, the answers are the state at this point of the run.
+    pub fn look(&mut self, done: Box<dyn FnOnce()>) {
+        let up: Vec<NodeId> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.status == SlotStatus::Up && slot.worker.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        self.looking.extend(up);
+        self.look_waiters.push(done);
+        self.request_inspections();
+        if self.looking.is_empty() {
+            for waiter in std::mem::take(&mut self.look_waiters) {
+                waiter();
+            }
+        }
+    }
+
+    /// `node` answered a look, or will not.
+    fn looked_at(&mut self, node: NodeId) {
+        if self.looking.remove(&node) && self.looking.is_empty() {
+            for waiter in std::mem::take(&mut self.look_waiters) {
+                waiter();
             }
         }
     }

@@ -37,6 +37,10 @@ pub fn use_cluster(dispatch: UseReducerDispatcher<PageState>) -> Rc<RefCell<Clus
 fn open_link(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) {
     let hash = web_sys::window().and_then(|window| window.location().hash().ok()).unwrap_or_default();
     let Some(fragment) = hash.strip_prefix("#run=") else { return };
+    if search_parameter("lesson").is_some() {
+        // A shared attempt at a lesson's exercise: the lesson player plays it (`ui/lesson.rs`).
+        return;
+    }
     match crate::runtime::link::from_fragment(fragment) {
         Ok(scenario) => play_to_end(cluster, scenario, dispatch, "Shared run"),
         Err(error) => notice(
@@ -48,7 +52,7 @@ fn open_link(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<Pag
 }
 
 /// The value of `name` in the page's query (`?nodes=8&paused`), empty for a bare name.
-fn search_parameter(name: &str) -> Option<String> {
+pub(super) fn search_parameter(name: &str) -> Option<String> {
     let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
     search.trim_start_matches('?').split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));

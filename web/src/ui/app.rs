@@ -20,6 +20,7 @@ use super::handlers::{notice, scenario_handlers, Handlers, ScenarioHandlers};
 use super::history::HistoryDiagram;
 use super::inspector::Inspector;
 use super::keys::use_keys;
+use super::lesson::{lesson_handler, use_lessons, LessonCommand, LessonMenu, LessonPanel};
 use super::merkle::MerkleComparison;
 use super::metrics::MetricsPanel;
 use super::ring::{Ring, RingNode};
@@ -41,12 +42,14 @@ pub fn app() -> Html {
         focus.key = page.key.clone();
         focus.end = page.rewound.as_ref().map(|(_, past)| past.events);
     }
-    use_frames(cluster.clone(), live.clone(), focus.clone(), page.dispatcher());
-    use_keys(cluster.clone(), page.dispatcher());
+    let lessons = use_lessons(cluster.clone(), page.dispatcher());
+    use_frames(cluster.clone(), live.clone(), focus.clone(), page.dispatcher(), lessons.clone());
+    let on_lesson = lesson_handler(&lessons, &page.dispatcher());
+    use_keys(cluster.clone(), page.dispatcher(), on_lesson.clone());
     let handlers = Handlers::new(&cluster, &page);
     let scenario = scenario_handlers(&cluster, &page.dispatcher());
     let picture = use_ring_picture(&page);
-    view(&page, &handlers, &scenario, picture)
+    view(&page, &handlers, &scenario, &on_lesson, picture)
 }
 
 /// The ring as the viewing node sees it, derived again only when that node's inspection, the
@@ -110,8 +113,16 @@ fn view(
     page: &UseReducerHandle<PageState>,
     handlers: &Handlers,
     scenario: &ScenarioHandlers,
+    on_lesson: &Callback<LessonCommand>,
     picture: Rc<RingPicture>,
 ) -> Html {
+    // A lesson's step points at nodes; trying it yourself, the ring is yours again.
+    let highlight: Vec<u32> = page
+        .lesson
+        .as_ref()
+        .filter(|lesson| !lesson.free)
+        .map(|lesson| lesson.focus_step().show.highlight.iter().map(|node| node.0).collect())
+        .unwrap_or_default();
     let frame = page.frame.clone();
     let viewer = viewer(page);
     let dispatch = handlers.dispatch.clone();
@@ -134,7 +145,10 @@ fn view(
                 on_dark={dispatch.to_callback().reform(|()| PageAction::ToggleDark)} on_presenter={dispatch.to_callback().reform(|()| PageAction::TogglePresenter)}
                 on_help={dispatch.to_callback().reform(|()| PageAction::ToggleHelp)} />
             <ScenarioMenu on_text={scenario.on_text.clone()} on_error={scenario.on_error.clone()}
-                on_download={scenario.on_download.clone()} />
+                on_download={scenario.on_download.clone()}>
+                <button class="lessons-button" data-testid="open-lessons" title="The lessons, in the lecture's order"
+                    onclick={dispatch.to_callback().reform(|_: MouseEvent| PageAction::LessonMenu(true))}>{ "Lessons" }</button>
+            </ScenarioMenu>
             { notices(page, &dispatch) }
             <div class="main">
                 <section class="stage">
@@ -142,11 +156,14 @@ fn view(
                     <Ring nodes={ring_nodes(page)} picture={picture} past={page.shown_past()} wire={shown_wire(page)} now_ms={page.shown_ms()}
                         key_name={page.key.clone()} viewer={viewer} selected={page.selected_node}
                         draft={page.partition_draft.clone()}
-                        cut_from={match page.tool { Tool::Cut { from } => from, _ => None }}
+                        cut_from={match page.tool { Tool::Cut { from } => from, _ => None }} highlight={highlight}
                         on_node={handlers.on_node.clone()} />
                     { legend() }
                 </section>
                 <aside class="panel">
+                    if let Some(lesson) = page.lesson.clone() {
+                        <LessonPanel state={lesson} on_command={on_lesson.clone()} />
+                    }
                     <nav class="tabs" role="tablist">
                         { for Tab::ALL.iter().map(|tab| {
                             let tab = *tab;
@@ -161,6 +178,10 @@ fn view(
             <Timeline now_ms={frame.now_ms} rewound_ms={page.rewound.as_ref().map(|(at_ms, _)| *at_ms)}
                 on_rewind={handlers.on_rewind.clone()} on_fork={handlers.on_fork.clone()} />
             if page.help { { help(&dispatch) } }
+            if page.lesson_menu {
+                <LessonMenu on_command={on_lesson.clone()}
+                    on_close={dispatch.to_callback().reform(|()| PageAction::LessonMenu(false))} />
+            }
         </div>
     }
 }

@@ -13,6 +13,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::state::{Action, Frame, PageState, Tab};
+use crate::runtime::lesson::Lessons;
 use crate::runtime::Cluster;
 
 /// Wall milliseconds between two refreshes of what is costly to derive (inspections,
@@ -68,19 +69,23 @@ impl Default for Live {
 }
 
 /// Each animation frame: lets virtual time follow the wall clock, folds the trace's new events,
-/// and hands the page a [`Frame`].
+/// and hands the page a [`Frame`]; a few times a second, an exercise's goal is judged again.
 #[hook]
 pub fn use_frames(
     cluster: Rc<RefCell<Cluster>>,
     live: Rc<RefCell<Live>>,
     focus: Rc<RefCell<Focus>>,
     dispatch: UseReducerDispatcher<PageState>,
+    lessons: Rc<Lessons>,
 ) {
     use_effect_with((), move |_| {
         let handle: Rc<RefCell<Option<FrameCallback>>> = Rc::new(RefCell::new(None));
         let again = handle.clone();
         *handle.borrow_mut() = Some(Closure::new(move |wall_ms: f64| {
-            frame(&cluster, &live, &focus, &dispatch, wall_ms);
+            if frame(&cluster, &live, &focus, &dispatch, wall_ms) {
+                // A student trying an exercise sees its goal judged as the run goes.
+                lessons.refresh_goal();
+            }
             if let Some(callback) = again.borrow().as_ref() {
                 request_frame(callback);
             }
@@ -106,7 +111,7 @@ fn frame(
     focus: &Rc<RefCell<Focus>>,
     dispatch: &UseReducerDispatcher<PageState>,
     wall_ms: f64,
-) {
+) -> bool {
     let mut live = live.borrow_mut();
     let elapsed_ms = (wall_ms - live.last_frame_ms).clamp(1.0, 250.0);
     live.last_frame_ms = wall_ms;
@@ -115,7 +120,7 @@ fn frame(
     // A fast-forward is a blur anyway: drawing it a few times a second leaves the page's
     // thread to the fabric.
     if cluster.is_settling() && wall_ms - live.last_drawn_ms < SETTLING_DRAW_WALL_MS {
-        return;
+        return false;
     }
     live.last_drawn_ms = wall_ms;
     fold_new_events(&cluster, &mut live);
@@ -140,6 +145,7 @@ fn frame(
         dispatch.dispatch(Action::Notice(super::state::Notice { text, error: true }));
     }
     live.action_errors_shown = errors.len();
+    slow
 }
 
 fn fold_new_events(cluster: &Cluster, live: &mut Live) {

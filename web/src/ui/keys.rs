@@ -1,5 +1,5 @@
 //! The page's keys: Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows
-//! the help, Esc goes back to the select tool.
+//! the help, Esc goes back to the select tool, PageDown and PageUp step a lesson.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,12 +8,17 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use super::lesson::LessonCommand;
 use super::state::{Action, PageState, Tool};
 use crate::runtime::Cluster;
 
 /// Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows the help.
 #[hook]
-pub fn use_keys(cluster: Rc<RefCell<Cluster>>, dispatch: UseReducerDispatcher<PageState>) {
+pub fn use_keys(
+    cluster: Rc<RefCell<Cluster>>,
+    dispatch: UseReducerDispatcher<PageState>,
+    on_lesson: Callback<LessonCommand>,
+) {
     use_effect_with((), move |_| {
         let listener =
             Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |event: web_sys::KeyboardEvent| {
@@ -23,6 +28,12 @@ pub fn use_keys(cluster: Rc<RefCell<Cluster>>, dispatch: UseReducerDispatcher<Pa
                     );
                 if typing {
                     return;
+                }
+                // A presenter's clicker sends PageDown and PageUp: a lesson's Next and Back.
+                match event.key().as_str() {
+                    "PageDown" => return on_lesson_key(&event, &on_lesson, LessonCommand::Next),
+                    "PageUp" => return on_lesson_key(&event, &on_lesson, LessonCommand::Back),
+                    _ => {}
                 }
                 let mut cluster = cluster.borrow_mut();
                 match (event.key().as_str(), event.shift_key()) {
@@ -55,4 +66,13 @@ pub fn use_keys(cluster: Rc<RefCell<Cluster>>, dispatch: UseReducerDispatcher<Pa
             }
         }
     });
+}
+
+fn on_lesson_key(
+    event: &web_sys::KeyboardEvent,
+    on_lesson: &Callback<LessonCommand>,
+    command: LessonCommand,
+) {
+    event.prevent_default();
+    on_lesson.emit(command);
 }

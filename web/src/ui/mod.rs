@@ -14,6 +14,7 @@ mod handlers;
 mod history;
 mod inspector;
 mod keys;
+mod lesson;
 mod merkle;
 mod metrics;
 pub(crate) mod ring;

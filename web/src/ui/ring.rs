@@ -75,6 +75,9 @@ pub struct RingProps {
     pub selected: Option<u32>,
     pub draft: BTreeMap<u32, u8>,
     pub cut_from: Option<u32>,
+    /// Nodes a lesson's step points at.
+    #[prop_or_default]
+    pub highlight: Vec<u32>,
     pub on_node: Callback<u32>,
 }
 
@@ -301,6 +304,7 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
         (props.selected == Some(id)).then_some("selected"),
         (props.viewer == Some(id)).then_some("viewer"),
         (props.cut_from == Some(id)).then_some("cut-from"),
+        props.highlight.contains(&id).then_some("highlighted"),
         (!suspected_by.is_empty()).then_some("suspected"),
         member.map(member_class),
         group,
@@ -308,7 +312,7 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
     let badge = badge_text(member, hints, &suspected_by);
     let fill = if node.status == "up" { node_colour(id) } else { String::new() };
     html! {
-        <g class={classes} data-node-id={id.to_string()} data-status={node.status}
+        <g class={classes} data-node-id={id.to_string()} data-status={node.status} data-highlighted={props.highlight.contains(&id).then_some("true")}
            data-member={member.map(member_class).unwrap_or("none")} data-hints={hints.to_string()} {onclick}>
             <title>{ format!("n{id}: {}{}", node.detail, suspicion(&suspected_by)) }</title>
             <circle class="halo" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={(NODE_RADIUS + 6.0).to_string()} />

@@ -2,8 +2,9 @@
 //! picker for a teacher's own file (dropping one on the page works too), and the button that
 //! downloads the run so far as a scenario file.
 
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::runtime::link::fetch_text;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -15,21 +16,12 @@ pub struct ScenarioMenuProps {
     pub on_text: Callback<ScenarioText>,
     pub on_error: Callback<String>,
     pub on_download: Callback<()>,
+    /// Shown first in the row (the Lessons button).
+    #[prop_or_default]
+    pub children: Html,
 }
 
 /// `[{"file": "hinted-handoff.json", "title": "…"}]`, read with JavaScript's own JSON.
-async fn fetch_text(url: &str) -> Result<String, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let describe = |error: wasm_bindgen::JsValue| format!("{url}: {error:?}");
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str(url)).await.map_err(describe)?.unchecked_into();
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
-    let text = JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
-    text.as_string().ok_or_else(|| format!("{url}: not text"))
-}
-
 fn entries(index: &str) -> Vec<(String, String)> {
     let Ok(list) = js_sys::JSON::parse(index) else { return Vec::new() };
     js_sys::Array::from(&list)
@@ -94,7 +86,8 @@ pub fn scenario_menu(props: &ScenarioMenuProps) -> Html {
         })
     };
     html! {
-        <div class="scenarios" role="group" aria-label="Scenarios">
+        <div class="scenarios" role="group" aria-label="Lessons and scenarios">
+            { props.children.clone() }
             <label>{ "Scenario " }
                 <select data-testid="scenario-menu" onchange={on_pick}
                     title="Replays a scenario file from the start: its settings, seed and timed actions (the cluster resets)">

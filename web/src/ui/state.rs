@@ -14,6 +14,9 @@ use dynamoscope::sim::views::invariants::LivePromises;
 use dynamoscope::sim::views::merkle::Exchange;
 use yew::Reducible;
 
+use dynamoscope::sim::lesson::Show;
+
+use crate::runtime::lesson::LessonState;
 use crate::runtime::NodeSnapshot;
 
 /// Notices shown at once; older ones give way.
@@ -58,6 +61,23 @@ pub enum Tab {
 impl Tab {
     pub const ALL: [Tab; 7] =
         [Tab::Client, Tab::Inspector, Tab::Metrics, Tab::Gossip, Tab::History, Tab::Merkle, Tab::Settings];
+
+    /// The tab a lesson names (`sim::lesson::TABS`).
+    pub fn named(name: &str) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|tab| tab.lesson_name() == name)
+    }
+
+    fn lesson_name(self) -> &'static str {
+        match self {
+            Tab::History => "versions",
+            Tab::Inspector => "inspector",
+            Tab::Client => "client",
+            Tab::Metrics => "metrics",
+            Tab::Gossip => "gossip",
+            Tab::Merkle => "merkle",
+            Tab::Settings => "settings",
+        }
+    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -104,6 +124,10 @@ pub struct PageState {
     /// Node → its group (1 or 2) in the partition being drawn.
     pub partition_draft: BTreeMap<u32, u8>,
     pub notices: Vec<Notice>,
+    /// The lesson open, if any, as its player last said.
+    pub lesson: Option<Rc<LessonState>>,
+    /// The lesson menu is open (on a first visit, or from the top bar).
+    pub lesson_menu: bool,
 }
 
 impl Default for PageState {
@@ -120,6 +144,8 @@ impl Default for PageState {
             tool: Tool::Select,
             partition_draft: BTreeMap::new(),
             notices: Vec::new(),
+            lesson: None,
+            lesson_menu: false,
         }
     }
 }
@@ -139,6 +165,11 @@ pub enum Action {
     CycleGroup(u32),
     Notice(Notice),
     DismissNotice(usize),
+    /// The lesson player changed (None: no lesson is open).
+    Lesson(Option<Rc<LessonState>>),
+    LessonMenu(bool),
+    /// A lesson's step puts this in view.
+    Show(Show),
 }
 
 impl Reducible for PageState {
@@ -170,6 +201,20 @@ impl Reducible for PageState {
                 if index < next.notices.len() {
                     next.notices.remove(index);
                 }
+            }
+            Action::Lesson(lesson) => next.lesson = lesson,
+            Action::LessonMenu(open) => next.lesson_menu = open,
+            Action::Show(show) => {
+                if let Some(tab) = show.tab.as_deref().and_then(Tab::named) {
+                    next.tab = tab;
+                }
+                if let Some(key) = show.key {
+                    next.key = key;
+                }
+                if let Some(node) = show.node {
+                    next.selected_node = Some(node.0);
+                }
+                next.rewound = None;
             }
         }
         Rc::new(next)
