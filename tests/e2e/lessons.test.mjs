@@ -38,11 +38,37 @@ function assertNative(shown, expected, where) {
   assert.ok(shown.claims.every((claim) => claim.holds), `${where}: every claim holds`);
 }
 
+async function screenshotDirectory() {
+  const directory = process.env.UPDATE_LESSON_SCREENSHOTS ? join(ROOT, 'docs', 'lessons') : join(ROOT, 'target', 'e2e', 'lessons');
+  await mkdir(directory, { recursive: true });
+  return directory;
+}
+
 const openLesson = async (search) => {
   const opened = await openPage(context.browser, `${context.url}${search}`);
   await opened.page.waitForFunction(() => window.dynamoscope?.lesson !== undefined, null, { timeout: LOAD_TIMEOUT_MS });
   return opened;
 };
+
+test('a first visit opens on the lesson menu, in the lecture\'s order, and a click opens the lesson', { timeout: 120_000 }, async () => {
+  const ids = JSON.parse(await readFile(join(ROOT, 'static', 'lessons', 'index.json'), 'utf8'));
+  const { page, errors } = await openPage(context.browser, context.url);
+  await page.waitForSelector(`[data-testid="lesson-menu"] [data-testid="lesson-${ids.at(-1)}"]`, { timeout: LOAD_TIMEOUT_MS });
+  const listed = await page.$$eval('[data-testid="lesson-menu"] .lesson-list button', (buttons) => buttons.map((button) => button.dataset.testid));
+  assert.deepEqual(listed, ids.map((id) => `lesson-${id}`), 'the lessons in lecture order');
+  for (const id of ids) {
+    const title = (await lessonFile(id)).title;
+    assert.equal(await page.locator(`[data-testid="lesson-${id}"] .lesson-title`).innerText(), title, `${id}'s title comes from its file`);
+  }
+  assert.equal(await page.locator('[data-testid="sandbox"]').count(), 1, 'and a sandbox');
+  await page.screenshot({ path: join(await screenshotDirectory(), 'menu.png') });
+  await page.click('[data-testid="lesson-partition"]');
+  await reached(page, 0);
+  assert.equal(await page.locator('[data-testid="lesson-menu"]').count(), 0, 'the menu closes');
+  assert.match(page.url(), /\?lesson=partition&step=0$/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test('versioning (§4.4, Figure 3): Next, predictions right and wrong, Back, the step list and the clicker keys match the native run', { timeout: 300_000 }, async () => {
   const expected = native('versioning');
@@ -145,8 +171,7 @@ test('sloppy-quorum (§4.6) and quorums (§4.5) walked through the console match
 
 test('every lesson opens by deep link at its last step with every claim as natively, and bad links say why', { timeout: 900_000 }, async () => {
   const ids = JSON.parse(await readFile(join(ROOT, 'static', 'lessons', 'index.json'), 'utf8'));
-  const directory = process.env.UPDATE_LESSON_SCREENSHOTS ? join(ROOT, 'docs', 'lessons') : join(ROOT, 'target', 'e2e', 'lessons');
-  await mkdir(directory, { recursive: true });
+  const directory = await screenshotDirectory();
   for (const id of ids) {
     const expected = native(id);
     const last = (await lessonFile(id)).steps.length;

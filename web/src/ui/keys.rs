@@ -1,5 +1,5 @@
 //! The page's keys: Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows
-//! the help, Esc goes back to the select tool, PageDown and PageUp step a lesson.
+//! the help, Esc goes back to the select tool (and closes the lesson menu), PageDown and PageUp step a lesson.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -50,7 +50,10 @@ pub fn use_keys(
                         cluster.step_once(Box::new(|| ()));
                     }
                     ("?", _) => dispatch.dispatch(Action::ToggleHelp),
-                    ("Escape", _) => dispatch.dispatch(Action::SetTool(Tool::Select)),
+                    ("Escape", _) => {
+                        dispatch.dispatch(Action::SetTool(Tool::Select));
+                        dispatch.dispatch(Action::LessonMenu(false));
+                    }
                     _ => return,
                 }
                 event.prevent_default();
