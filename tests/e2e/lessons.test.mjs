@@ -194,3 +194,37 @@ test('every lesson opens by deep link at its last step with every claim as nativ
     await page.close();
   }
 });
+
+test('a teacher\'s own lesson file opens from Open file…, and a bad one is refused naming the field', { timeout: 180_000 }, async () => {
+  const lesson = await lessonFile('versioning');
+  const { page, errors } = await openPage(context.browser, `${context.url}?sandbox`);
+  await page.waitForFunction(() => window.dynamoscope?.lesson !== undefined, null, { timeout: LOAD_TIMEOUT_MS });
+  const pick = (name, value) => page.setInputFiles('[data-testid="scenario-file"]',
+    { name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(value)) });
+
+  const misspelt = structuredClone(lesson);
+  misspelt.steps[2].expect[0].measure = { stored_clock: { node: 2, key: 'cart:alice' } };
+  await pick('mine.json', misspelt);
+  const notice = page.locator('[data-testid="notice"]');
+  await notice.first().waitFor({ timeout: LOAD_TIMEOUT_MS });
+  assert.match(await notice.first().innerText(), /mine\.json: .*steps\[2\]\.expect/, 'the field at fault is named');
+  assert.equal(await page.evaluate(() => window.dynamoscope.lesson.state()), null, 'nothing opened');
+
+  const unknown = structuredClone(lesson);
+  unknown.steps[1].sya = 'a typo';
+  await pick('typo.json', unknown);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="notice"]')].some((n) => n.innerText.includes('sya')));
+  assert.equal(await page.evaluate(() => window.dynamoscope.lesson.state()), null, 'nothing opened');
+
+  const mine = structuredClone(lesson);
+  mine.title = 'My own Figure 3';
+  await pick('mine.json', mine);
+  await reached(page, 0);
+  assert.equal((await state(page)).title, 'My own Figure 3');
+  await page.click('[data-testid="lesson-next"]');
+  await reached(page, 1);
+  assert.ok((await state(page)).claims.every((claim) => claim.holds));
+  assert.match(page.url(), /\?sandbox$/, 'a file has no address on the server');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

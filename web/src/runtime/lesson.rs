@@ -36,6 +36,8 @@ pub struct LessonState {
     pub busy: Option<String>,
     /// Trying it yourself: the run goes on freely and the exercise's goal is judged live.
     pub free: bool,
+    /// Opened from a file the user picked: it has no address on the server.
+    pub from_file: bool,
     /// The exercise's goal as it stands now (only while free).
     pub goal: Option<ClaimOutcome>,
 }
@@ -97,7 +99,25 @@ impl Lessons {
     /// Opens lesson `id` (fetched from `lessons/ID.json`) and plays its first `steps` steps.
     pub async fn open(self: &Rc<Self>, id: &str, steps: usize) -> Result<(), String> {
         self.refuse_if_busy()?;
-        let lesson = Rc::new(fetch_lesson(id).await?);
+        let lesson = fetch_lesson(id).await?;
+        self.start(id, lesson, steps, false).await
+    }
+
+    /// Opens a lesson file the user picked or dropped (a teacher trying one out) at its start.
+    pub async fn open_file(self: &Rc<Self>, name: &str, text: &str) -> Result<(), String> {
+        self.refuse_if_busy()?;
+        let lesson = lesson_from_text(text).map_err(|error| format!("{name}: {error}"))?;
+        self.start(name.trim_end_matches(".json"), lesson, 0, true).await
+    }
+
+    async fn start(
+        self: &Rc<Self>,
+        id: &str,
+        lesson: Lesson,
+        steps: usize,
+        from_file: bool,
+    ) -> Result<(), String> {
+        let lesson = Rc::new(lesson);
         if steps > lesson.steps.len() {
             return Err(format!("lesson {id} has {} steps, not {steps}", lesson.steps.len()));
         }
@@ -108,6 +128,7 @@ impl Lessons {
             chosen: BTreeMap::new(),
             busy: None,
             free: false,
+            from_file,
             goal: None,
         });
         self.replay_to(steps).await
@@ -201,6 +222,7 @@ impl Lessons {
             chosen: BTreeMap::new(),
             busy: Some("Replaying the attempt…".into()),
             free: true,
+            from_file: false,
             goal: None,
         });
         self.publish();

@@ -47,7 +47,7 @@ pub fn app() -> Html {
     let on_lesson = lesson_handler(&lessons, &page.dispatcher());
     use_keys(cluster.clone(), page.dispatcher(), on_lesson.clone());
     let handlers = Handlers::new(&cluster, &page);
-    let scenario = scenario_handlers(&cluster, &page.dispatcher());
+    let scenario = scenario_handlers(&cluster, &page.dispatcher(), &on_lesson);
     let picture = use_ring_picture(&page);
     view(&page, &handlers, &scenario, &on_lesson, picture)
 }

@@ -13,6 +13,7 @@ use yew::prelude::*;
 use super::client::ClientCall;
 use super::controls::TimeCommand;
 use super::export::download;
+use super::lesson::LessonCommand;
 use super::scenarios::ScenarioText;
 use super::state::{Action as PageAction, Notice, PageState, Tab, Tool};
 use crate::runtime::Cluster;
@@ -256,14 +257,25 @@ pub struct ScenarioHandlers {
     pub on_download: Callback<()>,
 }
 
+/// A file with steps is a lesson; anything else is read as a scenario.
+fn is_lesson(text: &str) -> bool {
+    js_sys::JSON::parse(text).is_ok_and(|value| {
+        value.is_object() && js_sys::Reflect::has(&value, &"steps".into()).unwrap_or(false)
+    })
+}
+
 pub fn scenario_handlers(
     cluster: &Rc<RefCell<Cluster>>,
     dispatch: &UseReducerDispatcher<PageState>,
+    on_lesson: &Callback<LessonCommand>,
 ) -> ScenarioHandlers {
     let on_text = {
-        let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
+        let (cluster, dispatch, on_lesson) = (cluster.clone(), dispatch.clone(), on_lesson.clone());
         Callback::from(move |(name, text): ScenarioText| {
             dispatch.dispatch(PageAction::Rewind(None));
+            if is_lesson(&text) {
+                return on_lesson.emit(LessonCommand::OpenFile(name, text));
+            }
             match crate::runtime::link::scenario_from_text(&text) {
                 Ok(scenario) => play_paused(&cluster, scenario, &dispatch, &name),
                 Err(error) => notice(

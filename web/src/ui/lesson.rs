@@ -19,6 +19,8 @@ use crate::runtime::Cluster;
 #[derive(Clone, Debug, PartialEq)]
 pub enum LessonCommand {
     Open(String),
+    /// A lesson file picked or dropped: its name and text.
+    OpenFile(String, String),
     Next,
     Back,
     /// To the end of this many steps.
@@ -43,12 +45,14 @@ pub fn use_lessons(cluster: Rc<RefCell<Cluster>>, dispatch: UseReducerDispatcher
                     if shown.replace(Some(state.position())) != Some(state.position()) {
                         dispatch.dispatch(PageAction::Show(state.focus_step().show.clone()));
                     }
-                    set_address(&format!("?lesson={}&step={}", state.id, state.position()));
                 } else if state.is_none() {
                     shown.set(None);
                 }
-                if let Some(state) = state.as_ref().filter(|state| state.free) {
-                    set_address(&format!("?lesson={}", state.id));
+                // The address follows the lesson, unless it came from a file (it has none).
+                match state.as_ref().filter(|state| state.busy.is_none() && !state.from_file) {
+                    Some(state) if state.free => set_address(&format!("?lesson={}", state.id)),
+                    Some(state) => set_address(&format!("?lesson={}&step={}", state.id, state.position())),
+                    None => {}
                 }
                 dispatch.dispatch(PageAction::Lesson(state.map(Rc::new)));
             }
@@ -123,6 +127,10 @@ pub fn lesson_handler(
                         dispatch.dispatch(PageAction::LessonMenu(false));
                         lessons.open(&id, 0).await
                     }
+                    LessonCommand::OpenFile(name, text) => lessons
+                        .open_file(&name, &text)
+                        .await
+                        .map_err(|error| format!("The lesson was not opened. {error}")),
                     LessonCommand::Next => lessons.next().await,
                     LessonCommand::Back => lessons.back().await,
                     LessonCommand::GoTo(steps) => lessons.go_to(steps).await,

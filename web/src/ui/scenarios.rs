@@ -97,7 +97,7 @@ pub fn scenario_menu(props: &ScenarioMenuProps) -> Html {
                     }) }
                 </select>
             </label>
-            <label class="file-pick" title="Play your own scenario file (or drop one on the page)">{ "Open file…" }
+            <label class="file-pick" title="Play your own scenario file, or open your own lesson file (or drop either on the page)">{ "Open file…" }
                 <input type="file" accept=".json,application/json" data-testid="scenario-file" onchange={on_file} />
             </label>
             <button data-testid="download-scenario" onclick={props.on_download.reform(|_: MouseEvent| ())}
