@@ -123,3 +123,26 @@ fn the_lesson_index_lists_every_lesson_in_lecture_order() {
         .collect();
     assert!(first_slides.windows(2).all(|pair| pair[0] <= pair[1]), "{index:?}: {first_slides:?}");
 }
+
+/// A step that runs until its put is answered stops right after the instant that answered it,
+/// not a millisecond later and not at its bound: the page steps by the same rule
+/// (`next_stop_ms`), so both judge the same state.
+#[test]
+fn an_until_step_stops_at_the_instant_that_showed_its_event() {
+    use dynamoscope::sim::trace::TraceEvent;
+    let lesson = Lesson::from_json(&lesson(PUT)).unwrap();
+    let mut run = LessonRun::new(&lesson).unwrap();
+    let put = run.play_next().unwrap();
+    assert!(put.observed);
+    let trace = run.simulation().fabric().trace();
+    let replied_at: Vec<u64> = (put.from_event..put.to_event)
+        .filter_map(|index| trace.event(index as usize))
+        .filter_map(|event| match event {
+            TraceEvent::ClientReplied { at_ms, .. } => Some(at_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replied_at.len(), 1, "one reply within the step");
+    assert_eq!(put.to_ms, replied_at[0], "the step ends in the instant of the reply");
+    assert!(put.to_ms < put.from_ms + 2000, "well before its bound");
+}

@@ -24,7 +24,7 @@ use super::link;
 const ID_CHARS_MAX: usize = 64;
 
 /// A lesson as the page shows it: where it stands and what each played step measured.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct LessonState {
     pub id: String,
     pub lesson: Rc<Lesson>,
@@ -40,6 +40,23 @@ pub struct LessonState {
     pub from_file: bool,
     /// The exercise's goal as it stands now (only while free).
     pub goal: Option<ClaimOutcome>,
+}
+
+/// The lesson and each step's outcome are never changed once made, so the page compares them by
+/// identity: a deep comparison on every change would walk every step and claim.
+impl PartialEq for LessonState {
+    fn eq(&self, other: &LessonState) -> bool {
+        let same_steps = self.played.len() == other.played.len()
+            && self.played.iter().zip(&other.played).all(|(mine, theirs)| Rc::ptr_eq(mine, theirs));
+        Rc::ptr_eq(&self.lesson, &other.lesson)
+            && same_steps
+            && self.id == other.id
+            && self.chosen == other.chosen
+            && self.busy == other.busy
+            && self.free == other.free
+            && self.from_file == other.from_file
+            && self.goal == other.goal
+    }
 }
 
 impl LessonState {
