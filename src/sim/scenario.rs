@@ -302,42 +302,6 @@ impl Scenario {
 }
 
 impl Action {
-    /// The action in a few plain words, as a lesson previews a step: `put cart:alice = "D2"
-    /// through n2`, `crash n3`, `partition {n1,n2} | {n3}`.
-    pub fn words(&self) -> String {
-        let nodes = |group: &[NodeId]| {
-            let names: Vec<String> = group.iter().map(|node| format!("n{}", node.0)).collect();
-            format!("{{{}}}", names.join(","))
-        };
-        let through = |via: &Option<NodeId>| format!("through n{}", via.unwrap_or(NodeId(1)).0);
-        match self {
-            Action::Put { key, value, via, blind, context } => {
-                let how = match (blind, context) {
-                    (true, _) => " (blind, with no context)",
-                    (false, Some(_)) => " (with a context it kept)",
-                    (false, None) => "",
-                };
-                format!("put {key} = \"{value}\" {}{how}", through(via))
-            }
-            Action::Get { key, via } => format!("get {key} {}", through(via)),
-            Action::Crash(node) => format!("crash n{}", node.0),
-            Action::Restart(node) => format!("restart n{}", node.0),
-            Action::Wipe(node) => format!("wipe n{}'s disk", node.0),
-            Action::Pause(node) => format!("pause n{}", node.0),
-            Action::Resume(node) => format!("resume n{}", node.0),
-            Action::Partition(groups) => {
-                let groups: Vec<String> = groups.iter().map(|group| nodes(group)).collect();
-                format!("partition {}", groups.join(" | "))
-            }
-            Action::Cut { from, to } => format!("cut n{} → n{}", from.0, to.0),
-            Action::Heal => "heal the network".into(),
-            Action::Join(node) => format!("n{} joins", node.0),
-            Action::Leave(node) => format!("n{} leaves", node.0),
-            Action::Configure(_) => "change the settings".into(),
-            Action::Network(_) => "change the network's latency and loss".into(),
-        }
-    }
-
     /// Checks what the types alone cannot (keys, values, node ids, settings) against the
     /// settings in force; the error names the field under `path`.
     pub fn validate(&self, path: &str, config: &ClusterConfig) -> Result<(), ScenarioError> {

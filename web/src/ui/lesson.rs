@@ -321,27 +321,13 @@ fn played_step(state: &LessonState, outcome: &StepOutcome) -> Html {
     }
 }
 
-/// The step about to run. With a question, only what it does is said (its caption would give
-/// the answer away) and the question is asked before it runs; without one, its caption.
+/// The step about to run: its caption, and its question, asked before it runs (captions set
+/// the scene; what happened is explained by the question's `why` after the step).
 fn next_step(state: &LessonState, index: usize, on_command: &Callback<LessonCommand>) -> Html {
     let step = &state.lesson.steps[index];
-    let heading = format!("Next: step {} of {}", index + 1, state.lesson.steps.len());
-    let Some(question) = step.ask.as_ref() else {
-        return html! {
-            <div class="lesson-next">
-                <h3>{ heading }</h3>
-                <p class="say">{ &step.say }</p>
-            </div>
-        };
-    };
-    let does: Vec<String> = step.actions.iter().map(|action| action.words()).collect();
-    let chosen = state.chosen.get(&index).copied();
-    html! {
-        <div class="lesson-next">
-            <h3>{ heading }</h3>
-            if !does.is_empty() {
-                <p class="does">{ format!("It does: {}.", does.join("; ")) }</p>
-            }
+    let question = step.ask.as_ref().map(|question| {
+        let chosen = state.chosen.get(&index).copied();
+        html! {
             <fieldset class="question" data-testid="lesson-question">
                 <legend>{ format!("Predict: {}", question.text) }</legend>
                 { for question.choices.iter().enumerate().map(|(choice, text)| {
@@ -350,6 +336,13 @@ fn next_step(state: &LessonState, index: usize, on_command: &Callback<LessonComm
                         data-testid={format!("choice-{}", choice + 1)} onchange={choose} />{ text }</label> }
                 }) }
             </fieldset>
+        }
+    });
+    html! {
+        <div class="lesson-next">
+            <h3>{ format!("Next: step {} of {}", index + 1, state.lesson.steps.len()) }</h3>
+            <p class="say">{ &step.say }</p>
+            { question.unwrap_or_default() }
         </div>
     }
 }
