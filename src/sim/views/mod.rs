@@ -12,3 +12,19 @@ pub mod history;
 pub mod invariants;
 pub mod merkle;
 pub mod ring;
+
+/// A count and its noun, singular for one: `1 key`, `2 keys`, `0 keys`. The page says counts
+/// in words, and "1 keys repaired" reads wrong in front of a class.
+pub fn counted(count: u64, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_of_a_thing_is_singular_and_none_or_many_are_plural() {
+        assert_eq!(super::counted(1, "key", "keys"), "1 key");
+        assert_eq!(super::counted(0, "key", "keys"), "0 keys");
+        assert_eq!(super::counted(2, "level", "levels"), "2 levels");
+    }
+}

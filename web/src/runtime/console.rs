@@ -501,7 +501,7 @@ fn rewind_function(cluster: Rc<RefCell<Cluster>>) -> Function {
 /// actions, to the current virtual time.
 fn share_url_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     Closure::<dyn Fn() -> Result<String, JsValue>>::new(move || {
-        super::share_url(&cluster.borrow()).map_err(|message| error(&message))
+        super::share_url(&cluster.borrow(), &[]).map_err(|message| error(&message))
     })
     .into_js_value()
     .unchecked_into()

@@ -22,13 +22,26 @@ pub use cluster::{configure, page_workload, Cluster, NodeSnapshot, WORKERS_MAX};
 pub use workers::SlotStatus;
 
 /// The page's address with the run so far after `#run=`: opening it replays the run to where
-/// it is now.
-pub fn share_url(cluster: &Cluster) -> Result<String, String> {
+/// it is now. `view` names what the page shows (`tab`, `key`, `node`), put in the query in
+/// place of any value the address had for it, so the link opens on the same view.
+pub fn share_url(cluster: &Cluster, view: &[(&str, String)]) -> Result<String, String> {
     let location = web_sys::window().map(|window| window.location());
-    let base = location.and_then(|location| {
-        Some(format!("{}{}{}", location.origin().ok()?, location.pathname().ok()?, location.search().ok()?))
-    });
-    Ok(format!("{}#run={}", base.unwrap_or_default(), link::to_fragment(&cluster.export()?)?))
+    let base = location
+        .as_ref()
+        .and_then(|location| Some(format!("{}{}", location.origin().ok()?, location.pathname().ok()?)));
+    let search = location.and_then(|location| location.search().ok()).unwrap_or_default();
+    let mut pairs: Vec<String> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| !view.iter().any(|(name, _)| pair.split('=').next() == Some(*name)))
+        .map(str::to_string)
+        .collect();
+    for (name, value) in view {
+        pairs.push(format!("{name}={}", String::from(js_sys::encode_uri_component(value))));
+    }
+    let query = if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) };
+    Ok(format!("{}{query}#run={}", base.unwrap_or_default(), link::to_fragment(&cluster.export()?)?))
 }
 
 /// What a node worker tells the page.

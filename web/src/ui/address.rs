@@ -1,5 +1,6 @@
-//! The page's address: `?nodes=N` and `?paused` when it starts, and a shared run after
-//! `#run=`, which the cluster replays to where it was shared.
+//! The page's address: `?nodes=N` and `?paused` when it starts, a shared run after `#run=`
+//! (which the cluster replays to where it was shared), and the view it was shared in
+//! (`?tab=…&key=…&node=…`). `?lesson=…` belongs to `lesson.rs`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,8 +9,9 @@ use dynamoscope::protocol::{ClusterConfig, NodeId};
 use yew::prelude::*;
 
 use super::handlers::{notice, play_to_end};
-use super::state::PageState;
+use super::state::{Action as PageAction, PageState, Tab};
 use crate::runtime::Cluster;
+use dynamoscope::sim::lesson::Show;
 
 const CLUSTER_SEED: u64 = 2007;
 /// The pace the page starts at: a tenth of real time, so messages can be followed.
@@ -29,6 +31,7 @@ pub fn use_cluster(dispatch: UseReducerDispatcher<PageState>) -> Rc<RefCell<Clus
             web_sys::console::error_1(&error);
         }
         open_link(&cluster, &dispatch);
+        open_view(&dispatch);
         cluster
     });
     (*cluster).clone()
@@ -48,6 +51,20 @@ fn open_link(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<Pag
             format!("The link's run could not be read, so a fresh cluster started instead. {error}"),
             true,
         ),
+    }
+}
+
+/// `?tab=versions&key=cart:bob&node=3`, as a share link names the view it was taken in.
+fn open_view(dispatch: &UseReducerDispatcher<PageState>) {
+    let decode = |value: String| js_sys::decode_uri_component(&value).ok().map(String::from);
+    let show = Show {
+        tab: search_parameter("tab").filter(|tab| Tab::named(tab).is_some()),
+        key: search_parameter("key").and_then(decode).filter(|key| !key.is_empty()),
+        node: search_parameter("node").and_then(|node| node.parse().ok()).map(NodeId),
+        highlight: Vec::new(),
+    };
+    if show != Show::default() {
+        dispatch.dispatch(PageAction::Show(show));
     }
 }
 

@@ -168,11 +168,18 @@ fn view(
                         { for Tab::ALL.iter().map(|tab| {
                             let tab = *tab;
                             html! { <button role="tab" class={classes!((page.tab == tab).then_some("active"))}
+                                aria-selected={(page.tab == tab).to_string()} aria-controls="tab-panel"
                                 data-testid={format!("tab-{}", tab.label().to_lowercase())}
                                 onclick={dispatch.to_callback().reform(move |_: MouseEvent| PageAction::SelectTab(tab))}>{ tab.label() }</button> }
                         }) }
                     </nav>
-                    <div class="tab-body">{ tab_body(page, handlers) }</div>
+                    // The Client panel stays mounted behind the other tabs, so its context,
+                    // siblings, value and cart mode survive a look at another tab.
+                    <div class="tab-body" hidden={page.tab != Tab::Client} role="tabpanel" tabindex="0"
+                        id={if page.tab == Tab::Client { "tab-panel" } else { "client-panel" }}>{ client_panel(page, handlers) }</div>
+                    if page.tab != Tab::Client {
+                        <div class="tab-body" role="tabpanel" id="tab-panel" tabindex="0">{ tab_body(page, handlers) }</div>
+                    }
                 </aside>
             </div>
             <Timeline now_ms={frame.now_ms} rewound_ms={page.rewound.as_ref().map(|(at_ms, _)| *at_ms)}
@@ -206,12 +213,7 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
             html! { <Inspector node={node} status={status} inspection={inspection} key_name={page.key.clone()}
             merkle_depth={frame.config.merkle_depth} on_action={handlers.on_action.clone()} /> }
         }
-        Tab::Client => {
-            let nodes: Vec<u32> = frame.nodes.iter().map(|node| node.id).collect();
-            html! { <ClientPanel key_name={page.key.clone()} nodes={nodes} workload_on={frame.workload_on}
-            on_key={handlers.dispatch.to_callback().reform(PageAction::SelectKey)} on_call={handlers.on_call.clone()}
-            on_workload={handlers.on_workload.clone()} /> }
-        }
+        Tab::Client => html! {},
         Tab::Metrics => html! { <MetricsPanel past={page.shown_past()} verdicts={frame.verdicts.clone()} /> },
         Tab::Gossip => html! { <>
             <GossipSpread spreads={frame.spreads.clone()} gossip_interval_ms={frame.config.gossip_interval_ms} />
@@ -229,6 +231,13 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
         Tab::Settings => html! { <Settings config={frame.config.clone()} network={frame.network.clone()}
         on_action={handlers.on_action.clone()} on_reset={handlers.on_reset.clone()} /> },
     }
+}
+
+fn client_panel(page: &PageState, handlers: &Handlers) -> Html {
+    let nodes: Vec<u32> = page.frame.nodes.iter().map(|node| node.id).collect();
+    html! { <ClientPanel key_name={page.key.clone()} nodes={nodes} workload_on={page.frame.workload_on}
+    on_key={handlers.dispatch.to_callback().reform(PageAction::SelectKey)} on_call={handlers.on_call.clone()}
+    on_workload={handlers.on_workload.clone()} /> }
 }
 
 fn toolbar(page: &PageState, handlers: &Handlers) -> Html {

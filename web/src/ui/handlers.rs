@@ -55,7 +55,7 @@ impl Handlers {
             on_rewind: rewind_handler(cluster, &dispatch),
             on_fork: fork_handler(cluster, &dispatch),
             on_reset: reset_handler(cluster, &dispatch),
-            on_share: share_handler(cluster, &dispatch),
+            on_share: share_handler(cluster, page),
             on_workload: workload_handler(cluster, &dispatch),
             on_action,
             dispatch,
@@ -211,16 +211,22 @@ fn reset_handler(
     let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
     Callback::from(move |(config, seed): (ClusterConfig, u64)| {
         dispatch.dispatch(PageAction::Rewind(None));
-        if let Err(error) = cluster.borrow_mut().reset(config, seed) {
-            notice(&dispatch, error, true);
+        let mut cluster = cluster.borrow_mut();
+        match cluster.reset(config, seed) {
+            // A fresh cluster from the Settings tab runs at once, so a Join right after shows.
+            Ok(()) => cluster.set_paused(false),
+            Err(error) => notice(&dispatch, error, true),
         }
     })
 }
 
-fn share_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) -> Callback<()> {
-    let (cluster, dispatch) = (cluster.clone(), dispatch.clone());
+/// The Share button: the run so far, and the view (tab, key, node) it is seen in.
+fn share_handler(cluster: &Rc<RefCell<Cluster>>, page: &UseReducerHandle<PageState>) -> Callback<()> {
+    let (cluster, dispatch) = (cluster.clone(), page.dispatcher());
+    let mut view = vec![("tab", page.tab.lesson_name().to_string()), ("key", page.key.clone())];
+    view.extend(page.selected_node.map(|node| ("node", node.to_string())));
     Callback::from(move |()| {
-        let url = match crate::runtime::share_url(&cluster.borrow()) {
+        let url = match crate::runtime::share_url(&cluster.borrow(), &view) {
             Ok(url) => url,
             Err(error) => return notice(&dispatch, error, true),
         };

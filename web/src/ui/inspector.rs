@@ -6,6 +6,7 @@ use std::rc::Rc;
 use dynamoscope::protocol::node::NodeInspection;
 use dynamoscope::protocol::store::Version;
 use dynamoscope::sim::checker::clock_text;
+use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::merkle::key_range_tree;
 use yew::prelude::*;
 
@@ -102,7 +103,7 @@ fn store(inspection: &NodeInspection) -> Html {
     });
     html! {
         <section>
-            <h3>{ format!("Store: {} keys (§4.4)", store.len()) }</h3>
+            <h3>{ format!("Store: {} (§4.4)", counted(store.len() as u64, "key", "keys")) }</h3>
             <table data-testid="store"><thead><tr><th>{ "key" }</th><th>{ "versions" }</th><th>{ "value and vector clock" }</th></tr></thead>
                 <tbody>{ for rows }</tbody></table>
             { more(store.len()) }

@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::merkle::{latest_with_differences, Exchange};
 use yew::prelude::*;
 
@@ -84,7 +85,11 @@ fn outcome(exchange: &Exchange) -> String {
         format!("{} never answered.", exchange.peer)
     } else if exchange.reached_leaves() {
         let levels = exchange.levels.len();
-        format!("Differed down {levels} levels to the leaves; {repaired} keys repaired.")
+        format!(
+            "Differed down {} to the leaves; {} repaired.",
+            counted(levels as u64, "level", "levels"),
+            counted(repaired as u64, "key", "keys")
+        )
     } else {
         format!("Compared {} of {} levels so far.", exchange.levels.len(), exchange.depth + 1)
     }
@@ -163,7 +168,7 @@ fn level_summary(exchange: &Exchange, level: u32) -> String {
     let count = 1u64 << level;
     match exchange.level(level) {
         Some(lit) => format!("level {level}: {} of {count} differ", lit.differing.len()),
-        None => format!("level {level}: not compared ({count} nodes)"),
+        None => format!("level {level}: not compared ({})", counted(count, "node", "nodes")),
     }
 }
 

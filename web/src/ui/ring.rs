@@ -10,6 +10,7 @@ use dynamoscope::protocol::types::IntoOrdered;
 use dynamoscope::protocol::NodeId;
 use dynamoscope::sim::timeline::{Drop, Flight, PastState};
 use dynamoscope::sim::trace::DropReason;
+use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::ring::{turn_of, RingPicture};
 use yew::prelude::*;
 
@@ -354,9 +355,18 @@ fn suspicion(suspected_by: &[String]) -> String {
     }
 }
 
+/// Whose view the ring is; before any node has reported its view (the first moments of a
+/// page with many nodes), it says so rather than draw an empty ring as if it were one.
 fn caption(props: &RingProps) -> Html {
-    let viewer = props.viewer.map_or("no running node".to_string(), |id| format!("n{id}"));
-    html! {
-        <text class="caption" x="10" y="590">{ format!("ring as {viewer} sees it · {} tokens", props.picture.tokens.len()) }</text>
-    }
+    let text = match props.viewer {
+        Some(id) => format!(
+            "ring as n{id} sees it · {}",
+            counted(props.picture.tokens.len() as u64, "token", "tokens")
+        ),
+        None if props.nodes.iter().any(|node| node.status == "up" || node.status == "starting") => {
+            "waiting for the nodes to report their view of the ring…".to_string()
+        }
+        None => "no node is running: nobody has a view of the ring".to_string(),
+    };
+    html! { <text class="caption" x="10" y="590" data-testid="ring-caption">{ text }</text> }
 }

@@ -67,7 +67,8 @@ impl Tab {
         Tab::ALL.into_iter().find(|tab| tab.lesson_name() == name)
     }
 
-    fn lesson_name(self) -> &'static str {
+    /// The tab's name in lessons and in the page's address (`?tab=versions`).
+    pub fn lesson_name(self) -> &'static str {
         match self {
             Tab::History => "versions",
             Tab::Inspector => "inspector",

@@ -1,0 +1,117 @@
+// A page that holds up in front of a class (issue 13): each test is one defect a lecturer hit,
+// and failed before its fix.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPage, openPausedCluster, useBrowser } from './harness.mjs';
+
+const LOAD_TIMEOUT_MS = 60_000;
+const context = useBrowser(before, after);
+
+async function open(search = '') {
+  const opened = await openPausedCluster(context.browser, `${context.url}?sandbox${search}`);
+  await opened.page.evaluate(() => window.dynamoscope.ready());
+  return opened;
+}
+
+test('switching tabs keeps the Client panel: its value, its reply and the context the next put carries', { timeout: 90_000 }, async () => {
+  const { page, errors } = await open();
+  await page.evaluate(() => window.dynamoscope.resume());
+  await page.fill('[data-testid="value"]', 'book');
+  await page.click('[data-testid="put"]');
+  await page.waitForSelector('[data-testid="reply"]');
+  await page.click('[data-testid="get"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="context"]')?.innerText.startsWith('Context for the next put'));
+  const context = await page.locator('[data-testid="context"]').innerText();
+  await page.fill('[data-testid="value"]', 'lamp');
+  await page.click('[data-testid="tab-metrics"]');
+  await page.click('[data-testid="tab-versions"]');
+  await page.click('[data-testid="tab-client"]');
+  assert.equal(await page.locator('[data-testid="value"]').inputValue(), 'lamp', 'the value typed');
+  assert.equal(await page.locator('[data-testid="context"]').innerText(), context, 'the context the next put carries');
+  assert.equal(await page.locator('[data-testid="reply"]').count(), 1, 'the last reply');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a share link opens on the view it was shared in: the tab, the key and the node', { timeout: 90_000 }, async () => {
+  const { page, errors } = await open();
+  await page.fill('[data-testid="key"]', 'cart:bob');
+  await page.click('g.node[data-node-id="3"]');
+  await page.click('[data-testid="tab-versions"]');
+  await page.click('[data-testid="share"]');
+  await page.waitForFunction(() => location.hash.startsWith('#run='));
+  const link = page.url();
+  assert.match(link, /tab=versions/);
+  assert.match(link, /key=cart%3Abob/);
+  assert.match(link, /node=3/);
+  const shared = await context.browser.newPage();
+  await shared.goto(link);
+  await shared.waitForSelector('[data-testid="tab-versions"][aria-selected="true"], [data-testid="tab-versions"].active', { timeout: LOAD_TIMEOUT_MS });
+  await shared.click('[data-testid="tab-client"]');
+  assert.equal(await shared.locator('[data-testid="key"]').inputValue(), 'cart:bob');
+  await shared.click('[data-testid="tab-inspector"]');
+  await shared.waitForSelector('[data-testid="inspector"]');
+  assert.match(await shared.locator('[data-testid="inspector"] h2').first().innerText(), /^n3/);
+  assert.deepEqual(errors, []);
+  await shared.close();
+  await page.close();
+});
+
+test('notices float over the page: four of them leave the ring and the timeline where they were', { timeout: 90_000 }, async () => {
+  const { page } = await open();
+  const place = () => page.evaluate(() => ['[data-testid="timeline"]', '.stage'].map((selector) => {
+    const box = document.querySelector(selector).getBoundingClientRect();
+    return [Math.round(box.top), Math.round(box.bottom)];
+  }));
+  const before = await place();
+  for (let index = 0; index < 4; index++) {
+    await page.setInputFiles('[data-testid="scenario-file"]', { name: `bad-${index}.json`, mimeType: 'application/json', buffer: Buffer.from('{"seed": "x"}') });
+  }
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="notice"]').length === 4);
+  assert.deepEqual(await place(), before);
+  const timeline = await page.locator('[data-testid="timeline"]').boundingBox();
+  assert.ok(timeline.y + timeline.height <= 720, 'the timeline is on screen');
+  await page.close();
+});
+
+test('a fresh cluster from Settings runs at once, so a Join shows', { timeout: 90_000 }, async () => {
+  const { page, errors } = await open();
+  await page.click('[data-testid="tab-settings"]');
+  await page.click('[data-testid="reset-cluster"]');
+  await page.waitForFunction(() => window.dynamoscope.nodes().filter((node) => node.status === 'up').length === 5, null, { timeout: LOAD_TIMEOUT_MS });
+  await page.click('[data-testid="join"]');
+  await page.waitForSelector('g.node[data-node-id="6"][data-status="up"]', { timeout: LOAD_TIMEOUT_MS });
+  const at = await page.evaluate(() => window.dynamoscope.now());
+  await page.waitForFunction((at) => window.dynamoscope.now() > at, at, { timeout: 10_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('with 32 nodes the ring never calls itself nobody\'s view with 0 tokens while nodes start', { timeout: 90_000 }, async () => {
+  const page = await context.browser.newPage({ viewport: { width: 1280, height: 720 } });
+  await page.addInitScript(() => {
+    window.captions = [];
+    new MutationObserver(() => {
+      const caption = document.querySelector('[data-testid="ring-caption"]');
+      if (caption && window.captions.at(-1) !== caption.textContent) window.captions.push(caption.textContent);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  await page.goto(`${context.url}?sandbox&nodes=32`);
+  await page.waitForFunction(() => window.captions.some((caption) => caption.startsWith('ring as n')), null, { timeout: LOAD_TIMEOUT_MS });
+  const captions = await page.evaluate(() => window.captions);
+  assert.ok(captions.every((caption) => !caption.includes('no running node') && !caption.includes('· 0 tokens')), captions.join(' | '));
+  assert.match(captions.at(-1), /ring as n\d+ sees it · 32 tokens/);
+  await page.close();
+});
+
+test('the background workload runs on virtual time: a paused cluster fast-forwarded with settle() sends its requests', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open();
+  await page.check('[data-testid="workload"]');
+  const requests = await page.evaluate(async () => {
+    await window.dynamoscope.settle(20_000);
+    return window.dynamoscope.exportScenario().actions.filter((timed) => timed.action.put || timed.action.get).length;
+  });
+  assert.ok(requests > 100, `${requests} client requests in 20 virtual seconds`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
