@@ -115,3 +115,43 @@ test('the background workload runs on virtual time: a paused cluster fast-forwar
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the Settings form shows the cluster\'s settings, warns of N past the members and R + W ≤ N, and sets the timeouts', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  await page.click('[data-testid="tab-settings"]');
+  const form = () => page.evaluate(() => Object.fromEntries(['n', 'r', 'w', 'replica-timeout', 'request-timeout']
+    .map((name) => [name, Number(document.querySelector(`[data-testid="setting-${name}"]`).value)])));
+  const cluster = () => page.evaluate(() => {
+    const config = window.dynamoscope.config();
+    return { n: config.replicas_n, r: config.reads_r, w: config.writes_w, 'replica-timeout': config.replica_timeout_ms, 'request-timeout': config.request_timeout_ms };
+  });
+  const type = async (values) => { for (const [name, value] of Object.entries(values)) await page.fill(`[data-testid="setting-${name}"]`, String(value)); };
+
+  await type({ n: 5, r: 3, w: 3 });
+  await page.click('[data-testid="apply-settings"]');
+  await page.waitForFunction(() => window.dynamoscope.config().replicas_n === 5);
+  await type({ n: 3, r: 2, w: 2 });
+  assert.equal(await page.locator('[data-testid="settings-pending"]').count(), 1, 'typed but not applied is said');
+  await page.click('[data-testid="reset-cluster"]');
+  await page.waitForFunction(() => window.dynamoscope.nodes().filter((node) => node.status === 'up').length === 5, null, { timeout: LOAD_TIMEOUT_MS });
+  assert.deepEqual(await form(), await cluster(), 'after a fresh cluster the form shows what the cluster runs');
+  assert.equal(await page.locator('[data-testid="settings-pending"]').count(), 0);
+
+  await page.evaluate(() => window.dynamoscope.setConfig({ n: 4, r: 2, w: 3 }));
+  await page.waitForFunction(() => document.querySelector('[data-testid="setting-n"]').value === '4');
+  assert.deepEqual(await form(), await cluster(), 'a change from the console shows in the form');
+
+  await type({ n: 6, r: 1, w: 1 });
+  const cautions = await page.locator('[data-testid="setting-caution"]').allInnerTexts();
+  assert.equal(cautions.length, 2, cautions.join(' | '));
+  assert.match(cautions[0], /N = 6 but the ring has 5 members/);
+  assert.match(cautions[1], /R \+ W = 2 is not more than N = 6/);
+
+  await type({ n: 3, r: 2, w: 2, 'replica-timeout': 700, 'request-timeout': 3000 });
+  await page.click('[data-testid="apply-settings"]');
+  await page.waitForFunction(() => window.dynamoscope.config().replica_timeout_ms === 700);
+  assert.equal((await cluster())['request-timeout'], 3000);
+  assert.equal(await page.locator('[data-testid="setting-caution"]').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

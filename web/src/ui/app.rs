@@ -229,6 +229,7 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
             <button data-testid="export-merkle" onclick={export("merkle-svg", "merkle.svg")}>{ "Export SVG" }</button>
         </> },
         Tab::Settings => html! { <Settings config={frame.config.clone()} network={frame.network.clone()}
+        members={frame.nodes.len()}
         on_action={handlers.on_action.clone()} on_reset={handlers.on_reset.clone()} /> },
     }
 }

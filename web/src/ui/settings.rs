@@ -13,6 +13,8 @@ use dynamoscope::sim::scenario::Action;
 pub struct SettingsProps {
     pub config: ClusterConfig,
     pub network: NetworkConfig,
+    /// Nodes that are members now (up or down): N beyond it cannot be met.
+    pub members: usize,
     pub on_action: Callback<Action>,
     /// A fresh cluster: (settings, seed).
     pub on_reset: Callback<(ClusterConfig, u64)>,
@@ -24,6 +26,8 @@ struct Draft {
     n: String,
     r: String,
     w: String,
+    replica_timeout_ms: String,
+    request_timeout_ms: String,
     latency_min_ms: String,
     latency_max_ms: String,
     loss_percent: String,
@@ -50,6 +54,8 @@ impl Draft {
             n: config.replicas_n.to_string(),
             r: config.reads_r.to_string(),
             w: config.writes_w.to_string(),
+            replica_timeout_ms: config.replica_timeout_ms.to_string(),
+            request_timeout_ms: config.request_timeout_ms.to_string(),
             latency_min_ms: latency_min_ms.to_string(),
             latency_max_ms: latency_max_ms.to_string(),
             loss_percent: format!("{}", f64::from(network.loss_ppm) / 10_000.0),
@@ -58,6 +64,18 @@ impl Draft {
             strategy_three,
             tokens: tokens.to_string(),
             seed: "2007".into(),
+        }
+    }
+
+    /// The live fields as the cluster has them now; the fresh cluster's fields as typed.
+    fn synced(&self, config: &ClusterConfig, network: &NetworkConfig) -> Draft {
+        let live = Draft::of(config, network);
+        Draft {
+            nodes: self.nodes.clone(),
+            strategy_three: self.strategy_three,
+            tokens: self.tokens.clone(),
+            seed: self.seed.clone(),
+            ..live
         }
     }
 }
@@ -76,6 +94,8 @@ fn live_settings(
         replicas_n: number(&draft.n, "N")?,
         reads_r: number(&draft.r, "R")?,
         writes_w: number(&draft.w, "W")?,
+        replica_timeout_ms: number(&draft.replica_timeout_ms, "replica timeout")?,
+        request_timeout_ms: number(&draft.request_timeout_ms, "request timeout")?,
         clocks: if draft.dotted { ClockKind::DottedVersionVectors } else { ClockKind::Paper },
         ..base.clone()
     };
@@ -94,6 +114,8 @@ fn live_settings(
     Ok((config, network))
 }
 
+/// A fresh cluster of everything the form says, its live settings included, so the form and
+/// the new cluster never disagree.
 fn fresh_settings(draft: &Draft, base: &ClusterConfig) -> Result<(ClusterConfig, u64), String> {
     let nodes: u32 = number(&draft.nodes, "nodes")?;
     if !(1..=crate::runtime::WORKERS_MAX).contains(&nodes) {
@@ -120,6 +142,10 @@ fn field_of(error: &str) -> Option<&'static str> {
         ("reads_r", "R"),
         ("W:", "W"),
         ("writes_w", "W"),
+        ("replica timeout", "Replica timeout"),
+        ("replica_timeout_ms", "Replica timeout"),
+        ("request timeout", "Request timeout"),
+        ("request_timeout_ms", "Request timeout"),
         ("latency max", "Latency max"),
         ("latency", "Latency min"),
         ("loss", "Loss"),
@@ -135,8 +161,18 @@ fn field_of(error: &str) -> Option<&'static str> {
 #[function_component(Settings)]
 pub fn settings(props: &SettingsProps) -> Html {
     let draft = use_state(|| Draft::of(&props.config, &props.network));
+    {
+        // The form shows the cluster's settings: whenever they change (applied here, by the
+        // console, by a scenario or a fresh cluster), the live fields follow.
+        let draft = draft.clone();
+        use_effect_with((props.config.clone(), props.network.clone()), move |(config, network)| {
+            draft.set(draft.synced(config, network));
+        });
+    }
     let live = live_settings(&draft, &props.config, &props.network);
-    let fresh = fresh_settings(&draft, &props.config);
+    let fresh = live.clone().and_then(|(config, _)| fresh_settings(&draft, &config));
+    let pending = *draft != draft.synced(&props.config, &props.network);
+    let cautions = live.as_ref().map(|(config, _)| cautions(config, props.members)).unwrap_or_default();
     let errors: Vec<String> =
         [live.as_ref().err(), fresh.as_ref().err()].into_iter().flatten().cloned().collect();
     let field = |name: &'static str,
@@ -194,13 +230,19 @@ pub fn settings(props: &SettingsProps) -> Html {
             { field("N", |draft| &draft.n, |draft, text| draft.n = text, "replicas of each key: the first N distinct nodes clockwise (§4.3)") }
             { field("R", |draft| &draft.r, |draft, text| draft.r = text, "replicas a get waits for (§4.5); R + W > N gives quorum-like overlap") }
             { field("W", |draft| &draft.w, |draft, text| draft.w = text, "replicas a put waits for, the coordinator included (§4.5)") }
+            { for cautions.iter().map(|caution| html! { <p class="caution" data-testid="setting-caution">{ format!("⚠ {caution}") }</p> }) }
+            { field("Replica timeout", |draft| &draft.replica_timeout_ms, |draft, text| draft.replica_timeout_ms = text, "ms a coordinator waits for a replica before it counts it as failed and tries the next node (§4.6); with latency near it, writes go to stand-ins and hints pile up with no node down") }
+            { field("Request timeout", |draft| &draft.request_timeout_ms, |draft, text| draft.request_timeout_ms = text, "ms a client request may take before it fails; at least the replica timeout") }
             { field("Latency min", |draft| &draft.latency_min_ms, |draft, text| draft.latency_min_ms = text, "ms, each message's delay is uniform between min and max") }
             { field("Latency max", |draft| &draft.latency_max_ms, |draft, text| draft.latency_max_ms = text, "ms") }
             { field("Loss", |draft| &draft.loss_percent, |draft, text| draft.loss_percent = text, "% of messages the network loses") }
             <label class="check"><input type="checkbox" data-testid="setting-dotted" checked={draft.dotted} onchange={clocks_toggle} />
                 { " dotted version vectors: each put gets its own dot, so concurrent puts stay siblings; unticked, the paper's clocks (§4.4), which can lose one of two (the metrics count each loss)" }</label>
             { verdict(&live.as_ref().map(drop)) }
-            <button data-testid="apply-settings" disabled={live.is_err()} onclick={apply}>{ "Apply" }</button>
+            <button data-testid="apply-settings" disabled={live.is_err() || !pending} onclick={apply}>{ "Apply" }</button>
+            if pending {
+                <span class="muted" data-testid="settings-pending">{ " not applied yet: the cluster still runs its current settings" }</span>
+            }
             <h3>{ "A fresh cluster: restarts from time zero" }</h3>
             { field("Nodes", |draft| &draft.nodes, |draft, text| draft.nodes = text, "how many nodes form the ring at the start") }
             <label class="check"><input type="checkbox" checked={draft.strategy_three} onchange={strategy_toggle} />
@@ -211,6 +253,25 @@ pub fn settings(props: &SettingsProps) -> Html {
             <button data-testid="reset-cluster" disabled={fresh.is_err()} onclick={reset}>{ "Start a fresh cluster" }</button>
         </div>
     }
+}
+
+/// Settings that are valid but surprise: said next to them, applied all the same.
+fn cautions(config: &ClusterConfig, members: usize) -> Vec<String> {
+    let mut cautions = Vec::new();
+    if config.replicas_n > members {
+        cautions.push(format!(
+            "N = {} but the ring has {members} members: each key has at most {members} replicas until more join",
+            config.replicas_n
+        ));
+    }
+    if config.reads_r + config.writes_w <= config.replicas_n {
+        cautions.push(format!(
+            "R + W = {} is not more than N = {}: a get may miss the latest acknowledged put (the quorums need not overlap, §4.5)",
+            config.reads_r + config.writes_w,
+            config.replicas_n
+        ));
+    }
+    cautions
 }
 
 /// An error no single field owns (the fields show theirs).
