@@ -33,6 +33,9 @@ pub struct Exchange {
     pub node: NodeId,
     pub peer: NodeId,
     pub exchange_id: u64,
+    /// Its place among every exchange the run started, from 1: it stays the same as older
+    /// exchanges leave the view's window, so "exchange 13" is always the same exchange.
+    pub number: u64,
     pub range: KeyRange,
     /// When `node` sent its root.
     pub started_at_ms: u64,
@@ -98,9 +101,12 @@ pub fn merkle_exchanges(trace: &Trace, end: usize, exchanges_max: usize) -> Vec<
         return Vec::new();
     }
     let end = end.min(trace.len() as usize);
+    let mut started_count = 0;
     for index in 0..end {
         let Some(event) = trace.event(index) else { break };
-        if let Some(started) = started_exchange(&event) {
+        if let Some(mut started) = started_exchange(&event) {
+            started_count += 1;
+            started.number = started_count;
             if exchanges.len() == exchanges_max {
                 exchanges.pop_front();
             }
@@ -127,6 +133,7 @@ fn started_exchange(event: &TraceEvent) -> Option<Exchange> {
         node: *from,
         peer: *to,
         exchange_id: *exchange,
+        number: 0,
         range: *range,
         started_at_ms: *at_ms,
         levels: Vec::new(),
@@ -273,7 +280,10 @@ mod tests {
         let trace = simulation.fabric().trace();
         let all = merkle_exchanges(trace, trace.len() as usize, 10_000);
         let last_three = merkle_exchanges(trace, trace.len() as usize, 3);
+        // Equal including each exchange's number: the window slides, the numbers stay.
         assert_eq!(last_three.as_slice(), &all[all.len() - 3..]);
+        let numbers: Vec<u64> = all.iter().map(|exchange| exchange.number).collect();
+        assert_eq!(numbers, (1..=all.len() as u64).collect::<Vec<_>>());
         let early = merkle_exchanges(trace, trace.first_index_at(10_000), 10_000);
         assert!(early.iter().all(|exchange| exchange.started_at_ms < 10_000));
         assert!(early.len() < all.len());

@@ -35,8 +35,9 @@ impl PartialEq for MerkleComparisonProps {
 
 #[function_component(MerkleComparison)]
 pub fn merkle_comparison(props: &MerkleComparisonProps) -> Html {
-    // None follows the latest interesting exchange; Some pins the one the user picked.
-    let selected = use_state(|| None::<usize>);
+    // None follows the latest interesting exchange; Some pins the one the user picked, by its
+    // number in the run, so it stays put while newer exchanges arrive and older ones leave.
+    let selected = use_state(|| None::<u64>);
     let count = props.exchanges.len();
     let Some(last) = count.checked_sub(1) else {
         return html! {
@@ -45,11 +46,16 @@ pub fn merkle_comparison(props: &MerkleComparisonProps) -> Html {
             </section>
         };
     };
-    let index = selected.or_else(|| latest_with_differences(&props.exchanges)).unwrap_or(last).min(last);
+    let pinned = selected.map(|number| {
+        // One that has left the window gives way to the oldest still in it.
+        props.exchanges.iter().position(|exchange| exchange.number >= number).unwrap_or(last)
+    });
+    let index = pinned.or_else(|| latest_with_differences(&props.exchanges)).unwrap_or(last).min(last);
     let exchange = &props.exchanges[index];
+    let total = props.exchanges[last].number;
     let step = |target: usize| {
-        let selected = selected.clone();
-        Callback::from(move |_: MouseEvent| selected.set(Some(target)))
+        let (selected, number) = (selected.clone(), props.exchanges[target].number);
+        Callback::from(move |_: MouseEvent| selected.set(Some(number)))
     };
     html! {
         <section class="merkle" data-testid="merkle">
@@ -59,7 +65,7 @@ pub fn merkle_comparison(props: &MerkleComparisonProps) -> Html {
                 <h3 class="merkle-title">{ title(exchange) }</h3>
                 <button class="merkle-next" onclick={step((index + 1).min(last))} disabled={index == last}
                     aria-label="Next exchange">{ "▶" }</button>
-                <span class="merkle-position">{ format!("exchange {} of {count}", index + 1) }</span>
+                <span class="merkle-position" data-testid="merkle-position">{ format!("exchange {} of {total}", exchange.number) }</span>
             </header>
             <p class="merkle-outcome">{ outcome(exchange) }</p>
             { trees(exchange) }
