@@ -155,3 +155,33 @@ test('the Settings form shows the cluster\'s settings, warns of N past the membe
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a rewound view keeps to its instant: the header counts its events, and what only the live nodes know says so', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await Promise.all([api.put('cart:alice', 'book', { via: 2 }), api.settle(2000)]);
+    await Promise.all([api.put('cart:alice', 'lamp', { via: 2 }), api.settle(4000)]);
+  });
+  const live = await page.evaluate(() => window.dynamoscope.stats().events);
+  await page.click('g.node[data-node-id="2"]');
+  // Drag the scrubber to 1 s, between the two puts.
+  await page.evaluate(() => {
+    const scrubber = document.querySelector('[data-testid="scrubber"]');
+    scrubber.value = '1000';
+    scrubber.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await page.waitForSelector('[data-testid="timeline"].rewound');
+  const header = await page.locator('[data-testid="trace-hash"]').innerText();
+  const [, shown, of] = header.match(/event (\d+) of (\d+)/);
+  assert.ok(Number(shown) < Number(of) && Number(of) === live, header);
+  await page.click('[data-testid="tab-metrics"]');
+  assert.equal(await page.locator('[data-testid="promises-live-only"]').count(), 1, 'live promises are not shown as the past\'s');
+  await page.click('[data-testid="tab-inspector"]');
+  assert.match(await page.locator('[data-testid="inspector-live"]').innerText(), /this is n2's memory now/);
+  await page.click('[data-testid="live"]');
+  await page.waitForSelector('[data-testid="inspector-live"]', { state: 'detached' });
+  assert.match(await page.locator('[data-testid="trace-hash"]').innerText(), /^trace [0-9a-f]{16} · \d+ events$/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -141,6 +141,7 @@ fn view(
     html! {
         <div class={classes} ondragover={Callback::from(|event: DragEvent| event.prevent_default())} ondrop={on_drop}>
             <TopBar now_ms={page.shown_ms()} paused={frame.paused} speed={frame.speed} trace_hash={frame.trace_hash}
+                rewound_events={page.rewound.as_ref().map(|(_, past)| past.events)}
                 events={frame.events} on_time={handlers.on_time.clone()} on_share={handlers.on_share.clone()}
                 on_dark={dispatch.to_callback().reform(|()| PageAction::ToggleDark)} on_presenter={dispatch.to_callback().reform(|()| PageAction::TogglePresenter)}
                 on_help={dispatch.to_callback().reform(|()| PageAction::ToggleHelp)} />
@@ -211,10 +212,13 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
                 .map(|snapshot| snapshot.status.name());
             let inspection = node.and_then(|node| frame.inspections.get(&NodeId(node)).cloned());
             html! { <Inspector node={node} status={status} inspection={inspection} key_name={page.key.clone()}
+            rewound_ms={page.rewound.as_ref().map(|(at_ms, _)| *at_ms)}
             merkle_depth={frame.config.merkle_depth} on_action={handlers.on_action.clone()} /> }
         }
         Tab::Client => html! {},
-        Tab::Metrics => html! { <MetricsPanel past={page.shown_past()} verdicts={frame.verdicts.clone()} /> },
+        Tab::Metrics => {
+            html! { <MetricsPanel past={page.shown_past()} verdicts={frame.verdicts.clone()} rewound={page.rewound.is_some()} /> }
+        }
         Tab::Gossip => html! { <>
             <GossipSpread spreads={frame.spreads.clone()} gossip_interval_ms={frame.config.gossip_interval_ms} />
             <button onclick={export("gossip-svg", "gossip.svg")}>{ "Export SVG" }</button>

@@ -33,6 +33,9 @@ pub struct TopBarProps {
     pub speed: Option<u64>,
     pub trace_hash: u64,
     pub events: u64,
+    /// Rewound: the trace events up to the instant shown (the hash stays the live run's).
+    #[prop_or_default]
+    pub rewound_events: Option<usize>,
     pub on_time: Callback<TimeCommand>,
     pub on_share: Callback<()>,
     pub on_dark: Callback<()>,
@@ -72,7 +75,10 @@ pub fn top_bar(props: &TopBarProps) -> Html {
                 <span class="clock" data-testid="clock">{ format!("t = {}", time_text(props.now_ms)) }</span>
             </div>
             <div class="run" title="The trace hash: equal for equal runs, natively and in the browser">
-                <span data-testid="trace-hash">{ format!("trace {:016x} · {} events", props.trace_hash, props.events) }</span>
+                <span data-testid="trace-hash">{ match props.rewound_events {
+                    Some(shown) => format!("event {shown} of {} · live trace {:016x}", props.events, props.trace_hash),
+                    None => format!("trace {:016x} · {} events", props.trace_hash, props.events),
+                } }</span>
             </div>
             <div class="display">
                 <button data-testid="share" onclick={button(&props.on_share)} title="Copy a link that replays this run">{ "Share" }</button>

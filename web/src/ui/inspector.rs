@@ -26,6 +26,9 @@ pub struct InspectorProps {
     pub inspection: Option<Rc<NodeInspection>>,
     pub key_name: String,
     pub merkle_depth: u32,
+    /// Showing a past instant: the node's memory shown is still its live one, and says so.
+    #[prop_or_default]
+    pub rewound_ms: Option<u64>,
     pub on_action: Callback<Action>,
 }
 
@@ -38,6 +41,9 @@ pub fn inspector(props: &InspectorProps) -> Html {
         <div class="inspector" data-testid="inspector" data-node-id={node.to_string()}>
             <h2>{ format!("n{node}") }<small>{ props.status.unwrap_or("unknown") }</small></h2>
             { operator(node, props.status, &props.on_action) }
+            if let Some(at_ms) = props.rewound_ms {
+                <p class="caution" data-testid="inspector-live">{ format!("The timeline shows {at_ms} ms, but this is n{node}'s memory now: its worker keeps no history. The ring, the metrics and the Versions view show the past.") }</p>
+            }
             { match &props.inspection {
                 Some(inspection) => contents(inspection, props),
                 None => html! { <p class="empty">{ "Not running: nothing in memory to show. A crashed node keeps its disk; restart it to read it back." }</p> },

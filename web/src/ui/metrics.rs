@@ -17,13 +17,17 @@ const PERCENTILES: [u32; 3] = [50, 95, 99];
 pub struct MetricsProps {
     pub past: Rc<PastState>,
     pub verdicts: Rc<LivePromises>,
+    /// Showing a past instant: the promises, judged on the live nodes, are not shown with it.
+    pub rewound: bool,
 }
 
 // By pointer: the page hands a new Rc only when it folded or judged anew, so comparing the
 // (large) states field by field on every render would be wasted work.
 impl PartialEq for MetricsProps {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.past, &other.past) && Rc::ptr_eq(&self.verdicts, &other.verdicts)
+        Rc::ptr_eq(&self.past, &other.past)
+            && Rc::ptr_eq(&self.verdicts, &other.verdicts)
+            && self.rewound == other.rewound
     }
 }
 
@@ -37,7 +41,14 @@ pub fn metrics_panel(props: &MetricsProps) -> Html {
             { version_table(past) }
             { hints(past) }
             { messages(past) }
-            { invariants(&props.verdicts) }
+            if props.rewound {
+                <div class="metrics-block" data-testid="promises-live-only">
+                    <h3>{ "The checker's promises" }</h3>
+                    <p class="metrics-caption">{ "Judged on the live nodes' memory, which the past does not keep: go back to live to see them. Every count above is as it was at the instant shown." }</p>
+                </div>
+            } else {
+                { invariants(&props.verdicts) }
+            }
         </section>
     }
 }
