@@ -22,6 +22,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::ring::{self, PartitionStrategy, Ring, Token};
+use super::small_map::SmallMap;
 use super::types::IntoOrdered;
 use super::types::NodeId;
 
@@ -96,7 +97,7 @@ pub enum CoverageGap {
 /// [`MembershipView::merge`] instead (every method tolerates invalid records without panicking).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembershipView {
-    records: BTreeMap<NodeId, MemberRecord>,
+    records: SmallMap<NodeId, MemberRecord>,
 }
 
 /// A claim on a token: the highest wins.
@@ -137,7 +138,7 @@ impl MembershipView {
                 };
                 (node, record)
             })
-            .into_btree_map();
+            .collect();
         MembershipView { records }
     }
 
