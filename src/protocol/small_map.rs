@@ -1,4 +1,4 @@
-//! `SmallMap`: an ordered map kept as a sorted `Vec`, for the node's and simulator's small maps.
+//! `SmallMap` and `SmallSet`: an ordered map and set kept as a sorted `Vec`, for small ones.
 //!
 //! A `BTreeMap` instantiates several kilobytes of insertion and removal code (node splits,
 //! merges, steals) for every key and value type; the page's wasm carried about forty of them.
@@ -278,6 +278,111 @@ impl<'de, K: Ord + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for S
         }
 
         deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+/// An ordered set for a few items, as [`SmallMap`] is for entries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmallSet<T> {
+    items: SmallMap<T, ()>,
+}
+
+impl<T> Default for SmallSet<T> {
+    fn default() -> Self {
+        SmallSet { items: SmallMap::default() }
+    }
+}
+
+impl<T: Ord> SmallSet<T> {
+    pub const fn new() -> Self {
+        SmallSet { items: SmallMap::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    pub fn contains(&self, item: &T) -> bool {
+        self.items.contains_key(item)
+    }
+
+    /// Like `BTreeSet::insert`: whether `item` was new.
+    pub fn insert(&mut self, item: T) -> bool {
+        self.items.insert(item, ()).is_none()
+    }
+
+    pub fn remove(&mut self, item: &T) -> bool {
+        self.items.remove(item).is_some()
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.items.retain(|item, _| keep(item));
+    }
+
+    pub fn first(&self) -> Option<&T> {
+        self.items.first_key_value().map(|(item, _)| item)
+    }
+
+    pub fn last(&self) -> Option<&T> {
+        self.items.last_key_value().map(|(item, _)| item)
+    }
+}
+
+impl<T> SmallSet<T> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator + Clone {
+        self.items.keys()
+    }
+}
+
+impl<T: Ord> FromIterator<T> for SmallSet<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        SmallSet { items: items.into_iter().map(|item| (item, ())).collect() }
+    }
+}
+
+impl<T: Ord> Extend<T> for SmallSet<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
+        self.items.extend(items.into_iter().map(|item| (item, ())));
+    }
+}
+
+impl<T> IntoIterator for SmallSet<T> {
+    type Item = T;
+    type IntoIter = std::iter::Map<std::vec::IntoIter<(T, ())>, fn((T, ())) -> T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().map(|(item, ())| item)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a SmallSet<T> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (T, ())>, fn(&'a (T, ())) -> &'a T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.entries.iter().map(|(item, ())| item)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SmallSet<T> {
+    /// Prints like a `BTreeSet`.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Serialize> Serialize for SmallSet<T> {
+    /// As a sequence in order: the same bytes and JSON as a `BTreeSet`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
     }
 }
 
