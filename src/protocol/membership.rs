@@ -22,7 +22,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::ring::{self, PartitionStrategy, Ring, Token};
-use super::small_map::SmallMap;
+use super::small_map::{SmallMap, SmallSet};
 use super::types::IntoOrdered;
 use super::types::NodeId;
 
@@ -117,7 +117,7 @@ impl MembershipView {
     /// ascending `NodeId` order. Panics if the configuration exceeds [`MEMBERS_MAX`] members or
     /// [`TOKENS_PER_NODE_MAX`] tokens on a node.
     pub fn bootstrap(strategy: PartitionStrategy, members: &[NodeId], token_seed: u64) -> MembershipView {
-        let members: BTreeSet<NodeId> = members.iter().copied().into_btree_set();
+        let members: SmallSet<NodeId> = members.iter().copied().collect();
         check_configuration(strategy, members.len());
         let tokens_by_node = match strategy {
             PartitionStrategy::RandomTokens { tokens_per_node } => {
@@ -753,22 +753,22 @@ fn sorted_unique(mut tokens: Vec<Token>) -> Vec<Token> {
 }
 
 fn bootstrap_random_tokens(
-    members: &BTreeSet<NodeId>,
+    members: &SmallSet<NodeId>,
     tokens_per_node: u32,
     token_seed: u64,
-) -> BTreeMap<NodeId, Vec<Token>> {
+) -> SmallMap<NodeId, Vec<Token>> {
     members
         .iter()
         .map(|node| {
             let mut rng = ChaCha8Rng::seed_from_u64(token_seed ^ u64::from(node.0).rotate_left(32));
             (*node, sorted_unique(ring::random_tokens(&mut rng, tokens_per_node)))
         })
-        .into_btree_map()
+        .collect()
 }
 
-fn bootstrap_partitions(members: &BTreeSet<NodeId>, partitions: u32) -> BTreeMap<NodeId, Vec<Token>> {
+fn bootstrap_partitions(members: &SmallSet<NodeId>, partitions: u32) -> SmallMap<NodeId, Vec<Token>> {
     if partitions == 0 {
-        return members.iter().map(|node| (*node, Vec::new())).into_btree_map();
+        return members.iter().map(|node| (*node, Vec::new())).collect();
     }
     let mut assignment = BTreeMap::new();
     for node in members {
@@ -779,7 +779,7 @@ fn bootstrap_partitions(members: &BTreeSet<NodeId>, partitions: u32) -> BTreeMap
         .map(|(node, owned)| {
             (node, owned.into_iter().map(|partition| ring::partition_token(partition, partitions)).collect())
         })
-        .into_btree_map()
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An ordered map for a few entries; see the module comment for when to choose it.
@@ -383,6 +383,31 @@ impl<T: Serialize> Serialize for SmallSet<T> {
     /// As a sequence in order: the same bytes and JSON as a `BTreeSet`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de, T: Ord + Deserialize<'de>> Deserialize<'de> for SmallSet<T> {
+    /// Reads a sequence as `BTreeSet` does: item by item, a repeated item kept once.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Ord + Deserialize<'de>> Visitor<'de> for Items<T> {
+            type Value = SmallSet<T>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a sequence")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut set = SmallSet::new();
+                while let Some(item) = access.next_element()? {
+                    set.insert(item);
+                }
+                Ok(set)
+            }
+        }
+
+        deserializer.deserialize_seq(Items(std::marker::PhantomData))
     }
 }
 

@@ -29,6 +29,7 @@ use crate::protocol::message::{
 };
 use crate::protocol::node::{AdminCommand, Durable};
 use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
+use crate::protocol::small_map::SmallSet;
 use crate::protocol::store::{ConflictPolicy, Version};
 use crate::protocol::types::IntoOrdered;
 use crate::protocol::vclock::{ClockOrder, VectorClock};
@@ -658,7 +659,7 @@ struct Round {
     required: usize,
     /// Nodes that stored this round's version (or answered its read), the coordinator included
     /// when it is one of the key's top N.
-    answered: BTreeSet<NodeId>,
+    answered: SmallSet<NodeId>,
 }
 
 /// What the integrity audit knows of one replica message.
@@ -753,7 +754,7 @@ impl Audit {
             } => {
                 let (reads_r, writes_w) = self.quorums.get(node).copied().unwrap_or(self.default_quorums);
                 let required = if *operation == OperationKind::Get { reads_r } else { writes_w };
-                let mut answered = BTreeSet::new();
+                let mut answered = SmallSet::new();
                 if preference_list.contains(node) {
                     answered.insert(*node);
                 }

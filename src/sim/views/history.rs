@@ -6,16 +6,15 @@
 //!
 //! Derived from the trace alone by folding it once, so it works on any past instant.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::protocol::message::{
     ClientOperation, ClientRequest, ClientResponse, ClientResult, HintId, KeyVersions, Message, MessageKind,
     OperationId, OperationKind, RequestId,
 };
 use crate::protocol::observation::RepairSource;
-use crate::protocol::small_map::SmallMap;
+use crate::protocol::small_map::{SmallMap, SmallSet};
 use crate::protocol::store::Version;
-use crate::protocol::types::IntoOrdered;
 use crate::protocol::{NodeId, Observation};
 use crate::sim::checker::clock_text;
 use crate::sim::trace::{DropReason, Trace, TraceEvent};
@@ -581,7 +580,7 @@ impl<'a> Fold<'a> {
 
     fn finish(self) -> KeyHistory {
         let cut = self.events_cut;
-        let lanes: BTreeSet<NodeId> = self.events.iter().map(|event| event.node).into_btree_set();
+        let lanes: SmallSet<NodeId> = self.events.iter().map(|event| event.node).collect();
         let arrows = self
             .arrows
             .into_iter()
