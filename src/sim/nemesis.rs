@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::network::{NetworkConfig, PPM};
 use super::scenario::{Action, TimedAction};
 use crate::protocol::small_map::SmallMap;
+use crate::protocol::types::sort_integers;
 use crate::protocol::NodeId;
 
 /// Faults one schedule holds at most, whatever the interval asks for.
@@ -349,8 +350,9 @@ impl<'a> Planner<'a> {
         }
         let split = 1 + self.below(shuffled.len() as u64 - 1) as usize;
         let (mut left, mut right) = (shuffled[..split].to_vec(), shuffled[split..].to_vec());
-        left.sort_unstable();
-        right.sort_unstable();
+        for group in [&mut left, &mut right] {
+            sort_integers(group, |node| u128::from(node.0), |wide| NodeId(wide as u32));
+        }
         vec![left, right]
     }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::protocol::membership::MemberStatus;
 use crate::protocol::message::{ClientResponse, MessageKind, OperationKind, RequestId};
 use crate::protocol::small_map::{SmallMap, SmallSet};
+use crate::protocol::types::sort_integers;
 use crate::protocol::vclock::VectorClock;
 use crate::protocol::{Key, NodeId, Observation};
 use crate::sim::promises::PutLog;
@@ -277,7 +278,7 @@ impl PastState {
         if latencies.is_empty() {
             return None;
         }
-        latencies.sort_unstable();
+        sort_integers(&mut latencies, |latency| u128::from(*latency), |wide| wide as u64);
         let rank = (latencies.len() - 1) * percentile.min(100) as usize / 100;
         Some(latencies[rank])
     }
