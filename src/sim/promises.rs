@@ -29,7 +29,7 @@ use crate::protocol::message::{
 };
 use crate::protocol::node::{AdminCommand, Durable};
 use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
-use crate::protocol::small_map::SmallSet;
+use crate::protocol::small_map::{SmallMap, SmallSet};
 use crate::protocol::store::{ConflictPolicy, Version};
 use crate::protocol::types::IntoOrdered;
 use crate::protocol::vclock::{ClockOrder, VectorClock};
@@ -134,7 +134,7 @@ pub struct PutLog {
     /// How many puts were dropped from the front to keep `puts_max`.
     dropped: u64,
     /// A request still waiting for its reply → its position counted from the first put ever.
-    waiting: BTreeMap<RequestId, u64>,
+    waiting: SmallMap<RequestId, u64>,
     puts_max: usize,
 }
 
@@ -149,7 +149,7 @@ pub const PUTS_KEPT_MAX: usize = 20_000;
 
 impl PutLog {
     pub fn new(puts_max: usize) -> PutLog {
-        PutLog { puts: VecDeque::new(), dropped: 0, waiting: BTreeMap::new(), puts_max }
+        PutLog { puts: VecDeque::new(), dropped: 0, waiting: SmallMap::new(), puts_max }
     }
 
     /// The puts kept, oldest first.
@@ -305,7 +305,7 @@ impl LossCause {
 }
 
 /// Losses a configuration names, by cause.
-pub type Losses = BTreeMap<LossCause, usize>;
+pub type Losses = SmallMap<LossCause, usize>;
 
 /// A version a wipe destroyed that no other node held.
 #[derive(Clone, Debug, PartialEq, Eq)]
