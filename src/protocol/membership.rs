@@ -614,12 +614,12 @@ impl MembershipView {
             return Vec::new();
         }
         let owned = partition_assignment(current, partitions);
-        let mut assignment: BTreeMap<NodeId, BTreeSet<u32>> = self
+        let mut assignment: ring::Assignment = self
             .records
             .values()
             .filter(|record| record.status == MemberStatus::Normal)
             .map(|record| (record.node, owned.get(&record.node).cloned().unwrap_or_default()))
-            .into_btree_map();
+            .collect();
         let leaver_partitions: BTreeSet<u32> =
             handed_over.filter_map(|token| partition_ending_at(*token, partitions)).into_btree_set();
         assignment.insert(leaver, leaver_partitions.clone());
@@ -720,8 +720,8 @@ fn ring_of(claims: &BTreeMap<Token, Claim>) -> Ring {
 
 /// Strategy 3: which partitions each owner holds, from tokens that end a partition; any other
 /// token (a view built under another strategy) is ignored.
-fn partition_assignment(claims: &BTreeMap<Token, Claim>, partitions: u32) -> BTreeMap<NodeId, BTreeSet<u32>> {
-    let mut assignment: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
+fn partition_assignment(claims: &BTreeMap<Token, Claim>, partitions: u32) -> ring::Assignment {
+    let mut assignment: ring::Assignment = ring::Assignment::new();
     for (token, (_, owner)) in claims {
         if let Some(partition) = partition_ending_at(*token, partitions) {
             assignment.entry(*owner).or_default().insert(partition);
@@ -770,7 +770,7 @@ fn bootstrap_partitions(members: &SmallSet<NodeId>, partitions: u32) -> SmallMap
     if partitions == 0 {
         return members.iter().map(|node| (*node, Vec::new())).collect();
     }
-    let mut assignment = BTreeMap::new();
+    let mut assignment = ring::Assignment::new();
     for node in members {
         assignment = ring::assign_partitions_on_join(&assignment, *node, partitions);
     }
