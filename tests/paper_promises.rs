@@ -41,7 +41,7 @@ fn losses_with_paper_clocks(json: &str, key: &str, value: &str) -> (BTreeMap<Los
         .iter()
         .filter(|get| get.key == key)
         .all(|get| got(get).is_some_and(|values| !values.iter().any(|held| held == value.as_bytes())));
-    (run.report.losses, gone)
+    (run.report.losses.into_iter().collect(), gone)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,8 +1,6 @@
 //! get and put (§4.5, §5): routing to the key's top N, coordination with a sloppy quorum
 //! (§4.6), and read repair (§5).
 
-use std::collections::BTreeMap;
-
 use super::message::{
     ClientError, ClientOperation, ClientRequest, ClientResponse, ClientResult, Message, OperationId,
     OperationKind, RequestId,
@@ -10,6 +8,7 @@ use super::message::{
 use super::node::{Node, Timer, OPERATIONS_MAX};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::ring_position;
+use super::small_map::SmallMap;
 use super::store::{merged_context, reconcile, PutOutcome, Version};
 use super::types::{Key, NodeId};
 use super::vclock::{ClockKind, VectorClock};
@@ -42,9 +41,9 @@ pub struct Operation {
     extended: Vec<NodeId>,
     /// Index into `extended` of the next candidate fallback.
     next_fallback: usize,
-    targets: BTreeMap<NodeId, Target>,
+    targets: SmallMap<NodeId, Target>,
     /// Who answered, with what they hold (empty for put acknowledgements).
-    answers: BTreeMap<NodeId, Vec<Version>>,
+    answers: SmallMap<NodeId, Vec<Version>>,
     replied: bool,
     deadline_ms: u64,
 }
@@ -240,8 +239,8 @@ impl Node {
             preference_list: preference_list.clone(),
             extended,
             next_fallback,
-            targets: BTreeMap::new(),
-            answers: BTreeMap::new(),
+            targets: SmallMap::new(),
+            answers: SmallMap::new(),
             replied: false,
             deadline_ms: self.now_ms + self.config.request_timeout_ms,
         };

@@ -5,12 +5,13 @@
 //! fed every message, it learned the rhythm of client traffic and took the silence after a busy
 //! period for the failure of every peer.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::config::FailureDetector;
 use super::message::Message;
 use super::node::{Node, Timer};
 use super::observation::{Observation, UnreachableReason};
+use super::small_map::SmallMap;
 use super::types::NodeId;
 
 /// Inter-arrival samples kept per peer for phi accrual.
@@ -32,13 +33,13 @@ struct Suspicion {
 #[derive(Clone, Debug)]
 pub struct Detector {
     kind: FailureDetector,
-    unreachable: BTreeMap<NodeId, Suspicion>,
-    arrivals: BTreeMap<NodeId, Arrivals>,
+    unreachable: SmallMap<NodeId, Suspicion>,
+    arrivals: SmallMap<NodeId, Arrivals>,
 }
 
 impl Detector {
     pub fn new(kind: FailureDetector) -> Detector {
-        Detector { kind, unreachable: BTreeMap::new(), arrivals: BTreeMap::new() }
+        Detector { kind, unreachable: SmallMap::new(), arrivals: SmallMap::new() }
     }
 
     pub fn set_kind(&mut self, kind: FailureDetector) {

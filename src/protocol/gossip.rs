@@ -15,6 +15,7 @@ use super::message::{KeyVersions, Message};
 use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::{ring_position, Ring};
+use super::small_map::SmallMap;
 use super::store::sibling_set_digest;
 use super::types::{KeyRange, NodeId};
 
@@ -53,9 +54,9 @@ struct Handover {
     /// The replicas of the range on the ring the keys go to, in preference-list order.
     receivers: Vec<NodeId>,
     /// Receivers that confirmed, with the digest of the contents they confirmed.
-    confirmed: BTreeMap<NodeId, u64>,
+    confirmed: SmallMap<NodeId, u64>,
     /// The transfer in flight to each receiver.
-    in_flight: BTreeMap<NodeId, u64>,
+    in_flight: SmallMap<NodeId, u64>,
 }
 
 impl Handover {
@@ -71,9 +72,9 @@ impl Handover {
 #[derive(Clone, Debug, Default)]
 pub struct Transfers {
     next_id: u64,
-    pending: BTreeMap<u64, PendingTransfer>,
+    pending: SmallMap<u64, PendingTransfer>,
     /// Ranges being handed over before they are dropped.
-    handovers: BTreeMap<KeyRange, Handover>,
+    handovers: SmallMap<KeyRange, Handover>,
     /// A join waits for a seed's view before it picks tokens.
     awaiting_view: bool,
 }

@@ -6,7 +6,7 @@
 //! next round delivers the appended version. A hint whose owner left the ring (§4.9) goes to the
 //! key's current replicas instead, and is deleted once every one of them holds it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,7 @@ use super::message::{HintId, Message};
 use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource};
 use super::ring::ring_position;
+use super::small_map::{SmallMap, SmallSet};
 use super::store::{reconcile, Version};
 use super::types::{Key, NodeId};
 
@@ -53,7 +54,7 @@ pub struct HintStore {
     /// the versions so far. Volatile: after a restart the stand-in offers them to every replica
     /// again, which merges them idempotently.
     #[serde(skip)]
-    confirmed: BTreeMap<HintId, BTreeSet<NodeId>>,
+    confirmed: BTreeMap<HintId, SmallSet<NodeId>>,
 }
 
 impl HintStore {
@@ -136,7 +137,7 @@ impl Node {
     /// Offers hints to owners this node believes reachable. A hint whose owner left the ring
     /// goes to the key's current replicas instead (§4.9 reallocated the owner's ranges to them).
     pub(super) fn on_hint_handoff_timer(&mut self) {
-        let mut offered: BTreeMap<NodeId, usize> = BTreeMap::new();
+        let mut offered: SmallMap<NodeId, usize> = SmallMap::new();
         let candidates: Vec<(HintId, NodeId, Key, Vec<Version>)> = self
             .durable
             .hints
@@ -179,7 +180,7 @@ impl Node {
         hint: HintId,
         key: Key,
         versions: Vec<Version>,
-        offered: &mut BTreeMap<NodeId, usize>,
+        offered: &mut SmallMap<NodeId, usize>,
     ) {
         let replicas = self.current_replicas(&key);
         let confirmed = self.durable.hints.confirmed.get(&hint).cloned().unwrap_or_default();

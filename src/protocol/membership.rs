@@ -22,6 +22,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::ring::{self, PartitionStrategy, Ring, Token};
+use super::small_map::{SmallMap, SmallSet};
 use super::types::IntoOrdered;
 use super::types::NodeId;
 
@@ -96,7 +97,7 @@ pub enum CoverageGap {
 /// [`MembershipView::merge`] instead (every method tolerates invalid records without panicking).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembershipView {
-    records: BTreeMap<NodeId, MemberRecord>,
+    records: SmallMap<NodeId, MemberRecord>,
 }
 
 /// A claim on a token: the highest wins.
@@ -116,7 +117,7 @@ impl MembershipView {
     /// ascending `NodeId` order. Panics if the configuration exceeds [`MEMBERS_MAX`] members or
     /// [`TOKENS_PER_NODE_MAX`] tokens on a node.
     pub fn bootstrap(strategy: PartitionStrategy, members: &[NodeId], token_seed: u64) -> MembershipView {
-        let members: BTreeSet<NodeId> = members.iter().copied().into_btree_set();
+        let members: SmallSet<NodeId> = members.iter().copied().collect();
         check_configuration(strategy, members.len());
         let tokens_by_node = match strategy {
             PartitionStrategy::RandomTokens { tokens_per_node } => {
@@ -137,7 +138,7 @@ impl MembershipView {
                 };
                 (node, record)
             })
-            .into_btree_map();
+            .collect();
         MembershipView { records }
     }
 
@@ -613,12 +614,12 @@ impl MembershipView {
             return Vec::new();
         }
         let owned = partition_assignment(current, partitions);
-        let mut assignment: BTreeMap<NodeId, BTreeSet<u32>> = self
+        let mut assignment: ring::Assignment = self
             .records
             .values()
             .filter(|record| record.status == MemberStatus::Normal)
             .map(|record| (record.node, owned.get(&record.node).cloned().unwrap_or_default()))
-            .into_btree_map();
+            .collect();
         let leaver_partitions: BTreeSet<u32> =
             handed_over.filter_map(|token| partition_ending_at(*token, partitions)).into_btree_set();
         assignment.insert(leaver, leaver_partitions.clone());
@@ -719,8 +720,8 @@ fn ring_of(claims: &BTreeMap<Token, Claim>) -> Ring {
 
 /// Strategy 3: which partitions each owner holds, from tokens that end a partition; any other
 /// token (a view built under another strategy) is ignored.
-fn partition_assignment(claims: &BTreeMap<Token, Claim>, partitions: u32) -> BTreeMap<NodeId, BTreeSet<u32>> {
-    let mut assignment: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
+fn partition_assignment(claims: &BTreeMap<Token, Claim>, partitions: u32) -> ring::Assignment {
+    let mut assignment: ring::Assignment = ring::Assignment::new();
     for (token, (_, owner)) in claims {
         if let Some(partition) = partition_ending_at(*token, partitions) {
             assignment.entry(*owner).or_default().insert(partition);
@@ -752,24 +753,24 @@ fn sorted_unique(mut tokens: Vec<Token>) -> Vec<Token> {
 }
 
 fn bootstrap_random_tokens(
-    members: &BTreeSet<NodeId>,
+    members: &SmallSet<NodeId>,
     tokens_per_node: u32,
     token_seed: u64,
-) -> BTreeMap<NodeId, Vec<Token>> {
+) -> SmallMap<NodeId, Vec<Token>> {
     members
         .iter()
         .map(|node| {
             let mut rng = ChaCha8Rng::seed_from_u64(token_seed ^ u64::from(node.0).rotate_left(32));
             (*node, sorted_unique(ring::random_tokens(&mut rng, tokens_per_node)))
         })
-        .into_btree_map()
+        .collect()
 }
 
-fn bootstrap_partitions(members: &BTreeSet<NodeId>, partitions: u32) -> BTreeMap<NodeId, Vec<Token>> {
+fn bootstrap_partitions(members: &SmallSet<NodeId>, partitions: u32) -> SmallMap<NodeId, Vec<Token>> {
     if partitions == 0 {
-        return members.iter().map(|node| (*node, Vec::new())).into_btree_map();
+        return members.iter().map(|node| (*node, Vec::new())).collect();
     }
-    let mut assignment = BTreeMap::new();
+    let mut assignment = ring::Assignment::new();
     for node in members {
         assignment = ring::assign_partitions_on_join(&assignment, *node, partitions);
     }
@@ -778,7 +779,7 @@ fn bootstrap_partitions(members: &BTreeSet<NodeId>, partitions: u32) -> BTreeMap
         .map(|(node, owned)| {
             (node, owned.into_iter().map(|partition| ring::partition_token(partition, partitions)).collect())
         })
-        .into_btree_map()
+        .collect()
 }
 
 #[cfg(test)]

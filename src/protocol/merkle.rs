@@ -106,7 +106,7 @@ impl MerkleTree {
             .filter(|&&(index, peer_hash)| hash_at(ours, level, index) != peer_hash)
             .map(|&(index, _)| index)
             .collect();
-        indices.sort_unstable();
+        super::types::sort_integers(&mut indices, |index| u128::from(*index), |wide| wide as u32);
         indices.dedup();
         indices
     }

@@ -47,6 +47,7 @@ pub mod message;
 pub mod node;
 pub mod observation;
 pub mod ring;
+pub mod small_map;
 pub mod store;
 pub mod types;
 pub mod vclock;

@@ -3,8 +3,6 @@
 //! blocks: `coordinator` (§4.5, §5), `handoff` (§4.6), `anti_entropy` (§4.7), `gossip` (§4.8,
 //! §4.9) and `failure` (§4.8.3).
 
-use std::collections::BTreeMap;
-
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -19,6 +17,7 @@ use super::membership::{MemberStatus, MembershipView};
 use super::message::{ClientRequest, ClientResult, Message, OperationId, RequestId};
 use super::observation::Observation;
 use super::ring::Ring;
+use super::small_map::SmallMap;
 use super::store::VersionedStore;
 use super::types::NodeId;
 
@@ -107,8 +106,8 @@ pub struct Node {
     pub(super) now_ms: u64,
     pub(super) current_ring: Ring,
     pub(super) future_ring: Ring,
-    pub(super) operations: BTreeMap<OperationId, Operation>,
-    pub(super) forwards: BTreeMap<RequestId, Forwarding>,
+    pub(super) operations: SmallMap<OperationId, Operation>,
+    pub(super) forwards: SmallMap<RequestId, Forwarding>,
     /// Rounds this boot has coordinated; with `boot_ms` and the incarnation it names each one.
     pub(super) next_operation: u64,
     /// The instant of this boot's first input: part of every operation id it mints, so answers
@@ -117,13 +116,13 @@ pub struct Node {
     /// Started from nothing after its disk was lost (see [`Node::without_disk`]).
     lost_disk: bool,
     pub(super) detector: Detector,
-    pub(super) exchanges: BTreeMap<(NodeId, u64), Exchange>,
+    pub(super) exchanges: SmallMap<(NodeId, u64), Exchange>,
     pub(super) next_exchange: u64,
     pub(super) anti_entropy_cursor: usize,
     pub(super) repairs: RepairQueue,
     pub(super) transfers: Transfers,
     pub(super) gossip_round: u64,
-    pub(super) pending_gossip: BTreeMap<NodeId, u64>,
+    pub(super) pending_gossip: SmallMap<NodeId, u64>,
     pub(super) outputs: Vec<Output>,
 }
 
@@ -177,18 +176,18 @@ impl Node {
             now_ms: 0,
             current_ring: Ring::default(),
             future_ring: Ring::default(),
-            operations: BTreeMap::new(),
-            forwards: BTreeMap::new(),
+            operations: SmallMap::new(),
+            forwards: SmallMap::new(),
             next_operation: 0,
             boot_ms: None,
             lost_disk: false,
-            exchanges: BTreeMap::new(),
+            exchanges: SmallMap::new(),
             next_exchange: 0,
             anti_entropy_cursor: 0,
             repairs: RepairQueue::default(),
             transfers: Transfers::default(),
             gossip_round: 0,
-            pending_gossip: BTreeMap::new(),
+            pending_gossip: SmallMap::new(),
             outputs: Vec::new(),
         };
         node.refresh_rings();

@@ -11,6 +11,7 @@ use md5::{Digest, Md5};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::small_map::SmallMap;
 pub use super::types::IntoOrdered;
 use super::types::RingPosition;
 use super::types::{KeyRange, NodeId};
@@ -26,6 +27,11 @@ pub fn ring_position(key: &[u8]) -> RingPosition {
 
 /// A virtual node's position on the ring: it ends the arc it coordinates (§4.2).
 pub type Token = u128;
+
+/// Strategy 3: the partitions each node owns. One entry per node, so a sorted vector
+/// ([`SmallMap`]) rather than a `BTreeMap` with its own removal code in the page's wasm; the
+/// partition sets, which can be large, stay `BTreeSet`s.
+pub type Assignment = SmallMap<NodeId, BTreeSet<u32>>;
 
 /// How tokens are placed on the ring (§6.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +59,7 @@ impl Ring {
     }
 
     /// Strategy 3: one token per partition, at the partition's end (§6.2).
-    pub fn from_partition_assignment(assignment: &BTreeMap<NodeId, BTreeSet<u32>>, partitions: u32) -> Ring {
+    pub fn from_partition_assignment(assignment: &Assignment, partitions: u32) -> Ring {
         Ring::new(assignment.iter().flat_map(|(node, owned)| {
             owned.iter().map(move |partition| (partition_token(*partition, partitions), *node))
         }))
@@ -224,17 +230,13 @@ fn partition_width(partitions: u32) -> u128 {
 /// it, exactly floor(Q/S) partitions move, all to the joiner; views that are only eventually
 /// consistent (§4.8) can hand over unbalanced or incomplete ones, which this rule tolerates.
 /// Partitions numbered Q or more are dropped.
-pub fn assign_partitions_on_join(
-    current: &BTreeMap<NodeId, BTreeSet<u32>>,
-    joiner: NodeId,
-    partitions: u32,
-) -> BTreeMap<NodeId, BTreeSet<u32>> {
+pub fn assign_partitions_on_join(current: &Assignment, joiner: NodeId, partitions: u32) -> Assignment {
     assert!(partitions > 0, "there is at least one partition");
     assert!(!current.contains_key(&joiner), "{joiner} has already joined");
-    let mut next: BTreeMap<NodeId, BTreeSet<u32>> = current
+    let mut next: Assignment = current
         .iter()
         .map(|(node, owned)| (*node, owned.range(..partitions).copied().into_btree_set()))
-        .into_btree_map();
+        .collect();
     let owned: BTreeSet<u32> = next.values().flatten().copied().into_btree_set();
     let mut taken: BTreeSet<u32> =
         (0..partitions).filter(|partition| !owned.contains(partition)).into_btree_set();
@@ -257,7 +259,7 @@ pub fn assign_partitions_on_join(
 /// going clockwise, unless that node holds fewer than two more than the joiner's
 /// `joiner_count`.
 fn take_from_most_loaded(
-    assignment: &mut BTreeMap<NodeId, BTreeSet<u32>>,
+    assignment: &mut Assignment,
     joiner_count: usize,
     target: u32,
     partitions: u32,
@@ -275,10 +277,7 @@ fn take_from_most_loaded(
 /// Strategy 3, leaving (§6.2): the leaver's partitions go one by one, lowest-numbered first, to
 /// whichever remaining node holds the fewest (ties: smallest `NodeId`). Leaving the last node
 /// yields an empty map.
-pub fn assign_partitions_on_leave(
-    current: &BTreeMap<NodeId, BTreeSet<u32>>,
-    leaver: NodeId,
-) -> BTreeMap<NodeId, BTreeSet<u32>> {
+pub fn assign_partitions_on_leave(current: &Assignment, leaver: NodeId) -> Assignment {
     let mut next = current.clone();
     let orphaned = next.remove(&leaver).unwrap_or_else(|| panic!("{leaver} is not a member"));
     if next.is_empty() {
@@ -291,7 +290,7 @@ pub fn assign_partitions_on_leave(
 }
 
 /// Adds `partition` to the node holding the fewest (ties: smallest `NodeId`).
-fn give_to_least_loaded(assignment: &mut BTreeMap<NodeId, BTreeSet<u32>>, partition: u32) {
+fn give_to_least_loaded(assignment: &mut Assignment, partition: u32) {
     let receiver = assignment
         .iter()
         .min_by_key(|(node, owned)| (owned.len(), **node))
@@ -440,7 +439,7 @@ mod tests {
         assert_eq!(ring.uncovered_partitions(4), vec![1, 2]);
         assert_eq!(Ring::default().uncovered_partitions(3), vec![0, 1, 2]);
         assert!(ring.uncovered_partitions(0).is_empty());
-        let mut assignment = BTreeMap::new();
+        let mut assignment = Assignment::new();
         for node in 0..3 {
             assignment = assign_partitions_on_join(&assignment, NodeId(node), 8);
         }
@@ -450,7 +449,7 @@ mod tests {
     /// §6.2 strategy 3: equal partitions spread over nodes give each node an equal share.
     #[test]
     fn equal_partitions_give_equal_ownership_shares_section_6_2() {
-        let mut assignment = BTreeMap::new();
+        let mut assignment = Assignment::new();
         for node in 0..4 {
             assignment = assign_partitions_on_join(&assignment, NodeId(node), 8);
         }
@@ -463,7 +462,7 @@ mod tests {
     /// the last node leaving empties the map.
     #[test]
     fn joins_and_leaves_follow_the_documented_rules_section_6_2() {
-        let first = assign_partitions_on_join(&BTreeMap::new(), NodeId(1), 5);
+        let first = assign_partitions_on_join(&Assignment::new(), NodeId(1), 5);
         assert_eq!(first[&NodeId(1)], (0..5).collect());
         let second = assign_partitions_on_join(&first, NodeId(2), 5);
         assert_eq!(second[&NodeId(2)], BTreeSet::from([0, 2]), "evenly spaced targets 0 and 2");
@@ -480,7 +479,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "has already joined")]
     fn joining_twice_panics_section_6_2() {
-        let first = assign_partitions_on_join(&BTreeMap::new(), NodeId(1), 5);
+        let first = assign_partitions_on_join(&Assignment::new(), NodeId(1), 5);
         assign_partitions_on_join(&first, NodeId(1), 5);
     }
 
@@ -491,7 +490,7 @@ mod tests {
         partition_of(5, 0);
     }
 
-    fn assignment_of(entries: &[(u32, &[u32])]) -> BTreeMap<NodeId, BTreeSet<u32>> {
+    fn assignment_of(entries: &[(u32, &[u32])]) -> Assignment {
         entries.iter().map(|(node, owned)| (NodeId(*node), owned.iter().copied().collect())).collect()
     }
 
@@ -542,11 +541,11 @@ mod tests {
         })
     }
 
-    fn owner_of(assignment: &BTreeMap<NodeId, BTreeSet<u32>>, partition: u32) -> Vec<NodeId> {
+    fn owner_of(assignment: &Assignment, partition: u32) -> Vec<NodeId> {
         assignment.iter().filter(|(_, owned)| owned.contains(&partition)).map(|(node, _)| *node).collect()
     }
 
-    fn assert_one_owner_each_and_balanced(assignment: &BTreeMap<NodeId, BTreeSet<u32>>, partitions: u32) {
+    fn assert_one_owner_each_and_balanced(assignment: &Assignment, partitions: u32) {
         if assignment.is_empty() {
             return;
         }
@@ -635,7 +634,7 @@ mod tests {
             partitions in 1u32..120,
             toggles in prop::collection::vec(0u32..10, 0..30),
         ) {
-            let mut assignment = BTreeMap::new();
+            let mut assignment = Assignment::new();
             for toggle in toggles {
                 let node = NodeId(toggle);
                 let next = if assignment.contains_key(&node) {
@@ -658,7 +657,7 @@ mod tests {
             partitions in 1u32..60,
             owners in prop::collection::vec(prop::option::of(0u32..6), 60),
         ) {
-            let mut current: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
+            let mut current: Assignment = Assignment::new();
             for (partition, owner) in (0..partitions).zip(owners) {
                 if let Some(owner) = owner {
                     current.entry(NodeId(owner)).or_default().insert(partition);
@@ -682,8 +681,8 @@ mod tests {
     /// Every partition that changes hands goes to or comes from `toggled`, and a join takes
     /// the fewest partitions balance allows.
     fn assert_only_the_toggled_node_moves(
-        before: &BTreeMap<NodeId, BTreeSet<u32>>,
-        after: &BTreeMap<NodeId, BTreeSet<u32>>,
+        before: &Assignment,
+        after: &Assignment,
         toggled: NodeId,
         partitions: u32,
     ) {

@@ -246,9 +246,9 @@ impl VectorClock {
         }
         let mut oldest_first = std::mem::take(&mut self.entries);
         // Nodes are unique, so the keys are too: an unstable sort gives the stable order.
-        oldest_first.sort_unstable_by_key(|entry| (entry.timestamp_ms, entry.node));
+        sort_entries(&mut oldest_first, by_age);
         let mut kept = oldest_first.split_off(excess);
-        kept.sort_unstable_by(by_node);
+        sort_entries(&mut kept, by_node);
         self.entries = kept;
         oldest_first
     }
@@ -257,7 +257,7 @@ impl VectorClock {
     /// meant for clocks decoded from peers' messages.
     pub fn from_entries(mut entries: Vec<ClockEntry>) -> Result<VectorClock, ClockError> {
         // A repeated node is refused below, so the order of equal keys never matters.
-        entries.sort_unstable_by(by_node);
+        sort_entries(&mut entries, by_node);
         if let Some(entry) = entries.iter().find(|entry| entry.counter == 0) {
             return Err(ClockError::ZeroCounter { node: entry.node });
         }
@@ -290,6 +290,16 @@ impl VectorClock {
 /// Entries in node order: one function, so both sorts by node share one copy of the sort.
 fn by_node(left: &ClockEntry, right: &ClockEntry) -> Ordering {
     left.node.cmp(&right.node)
+}
+
+fn by_age(left: &ClockEntry, right: &ClockEntry) -> Ordering {
+    (left.timestamp_ms, left.node).cmp(&(right.timestamp_ms, right.node))
+}
+
+/// Every order of clock entries goes through this one sort: through a function pointer, not
+/// a closure or function of its own type, so the page's wasm holds one copy of the sort.
+fn sort_entries(entries: &mut [ClockEntry], order: fn(&ClockEntry, &ClockEntry) -> Ordering) {
+    entries.sort_unstable_by(order);
 }
 
 impl TryFrom<ClockWire> for VectorClock {

@@ -13,7 +13,7 @@
 //! and completes each alone. Because nothing else decides the order, the browser's trace equals
 //! the native one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -24,6 +24,7 @@ use super::metrics::Metrics;
 use super::network::{chance, NetworkConfig};
 use super::trace::{DropReason, Fault, Trace, TraceEvent, TraceMode};
 use crate::protocol::message::{ClientError, ClientOperation, ClientRequest, ClientResult, RequestId};
+use crate::protocol::small_map::{SmallMap, SmallSet};
 use crate::protocol::{AdminCommand, ClusterConfig, Message, NodeId, Output, Timer};
 
 /// Events the queue holds at most; past it new events are dropped (and traced).
@@ -107,16 +108,16 @@ pub struct FabricCore {
     seed: u64,
     rng: ChaCha8Rng,
     now_ms: u64,
-    slots: BTreeMap<NodeId, Slot>,
+    slots: SmallMap<NodeId, Slot>,
     /// Boxed: a B-tree shifts its entries on insert, and a message is large.
     queue: BTreeMap<(u64, u64), Box<Event>>,
     sequence: u64,
     next_message_id: u64,
     next_request: u64,
     /// Which group each partitioned node is in; nodes not listed share group 0.
-    groups: BTreeMap<NodeId, usize>,
-    cuts: BTreeSet<(NodeId, NodeId)>,
-    requests: BTreeMap<RequestId, u64>,
+    groups: SmallMap<NodeId, usize>,
+    cuts: SmallSet<(NodeId, NodeId)>,
+    requests: SmallMap<RequestId, u64>,
     replies: Vec<Reply>,
     trace: Trace,
     metrics: Metrics,
@@ -130,14 +131,14 @@ impl FabricCore {
             seed,
             rng: ChaCha8Rng::seed_from_u64(seed),
             now_ms: 0,
-            slots: BTreeMap::new(),
+            slots: SmallMap::new(),
             queue: BTreeMap::new(),
             sequence: 0,
             next_message_id: 0,
             next_request: 0,
-            groups: BTreeMap::new(),
-            cuts: BTreeSet::new(),
-            requests: BTreeMap::new(),
+            groups: SmallMap::new(),
+            cuts: SmallSet::new(),
+            requests: SmallMap::new(),
             replies: Vec::new(),
             trace: Trace::new(mode),
             metrics: Metrics::default(),
@@ -494,7 +495,7 @@ impl FabricCore {
     /// Splits the nodes into groups that cannot reach each other; unlisted nodes form one more
     /// group together.
     pub fn partition(&mut self, groups: Vec<Vec<NodeId>>) -> Result<(), ActionError> {
-        let mut assignment = BTreeMap::new();
+        let mut assignment = SmallMap::new();
         for (index, group) in groups.iter().enumerate() {
             for node in group {
                 self.ensure_node(*node)?;

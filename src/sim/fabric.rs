@@ -2,14 +2,13 @@
 //! benchmarks and the command-line tool run on it; the browser runtime hosts the same core
 //! with one Web Worker per node instead.
 
-use std::collections::BTreeMap;
-
 use super::core::{FabricCore, Input, Instant, NodeStatus};
 use super::error::ActionError;
 use super::metrics::Metrics;
 use super::network::NetworkConfig;
 use super::trace::{Fault, Trace, TraceMode};
 use crate::protocol::message::RequestId;
+use crate::protocol::small_map::SmallMap;
 use crate::protocol::{AdminCommand, ClientOperation, ClusterConfig, Node, NodeId, Output};
 
 pub use super::core::{Reply, EVENTS_MAX, NODES_MAX};
@@ -17,9 +16,9 @@ pub use super::core::{Reply, EVENTS_MAX, NODES_MAX};
 pub struct Fabric {
     core: FabricCore,
     config: ClusterConfig,
-    nodes: BTreeMap<NodeId, Node>,
+    nodes: SmallMap<NodeId, Node>,
     /// The durable state of nodes that are down, as of their crash. Absent after a wipe.
-    disks: BTreeMap<NodeId, Vec<u8>>,
+    disks: SmallMap<NodeId, Vec<u8>>,
 }
 
 impl Fabric {
@@ -32,7 +31,7 @@ impl Fabric {
     ) -> Result<Fabric, ActionError> {
         config.validate()?;
         let core = FabricCore::new(network, seed, mode)?;
-        let mut fabric = Fabric { core, config, nodes: BTreeMap::new(), disks: BTreeMap::new() };
+        let mut fabric = Fabric { core, config, nodes: SmallMap::new(), disks: SmallMap::new() };
         for node in fabric.config.initial_members.clone() {
             fabric.start_node(node)?;
         }

@@ -6,14 +6,14 @@
 //! The schedule is plain [`TimedAction`]s, so a run with a nemesis is still a pure function of
 //! (configuration, seed, actions) and replays exactly.
 
-use std::collections::BTreeMap;
-
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::network::{NetworkConfig, PPM};
 use super::scenario::{Action, TimedAction};
+use crate::protocol::small_map::SmallMap;
+use crate::protocol::types::sort_integers;
 use crate::protocol::NodeId;
 
 /// Faults one schedule holds at most, whatever the interval asks for.
@@ -180,9 +180,9 @@ struct Planner<'a> {
     leaves: usize,
     network: &'a NetworkConfig,
     rng: ChaCha8Rng,
-    down: BTreeMap<NodeId, Down>,
+    down: SmallMap<NodeId, Down>,
     /// Node undos by (time, order of scheduling).
-    node_undos: BTreeMap<(u64, u64), Action>,
+    node_undos: SmallMap<(u64, u64), Action>,
     undo_sequence: u64,
     /// When the partitions and cuts in force are healed, all together (a heal clears both).
     network_heal_at_ms: Option<u64>,
@@ -202,8 +202,8 @@ impl<'a> Planner<'a> {
             leaves: 0,
             network,
             rng: ChaCha8Rng::seed_from_u64(seed ^ NEMESIS_SEED_SALT),
-            down: BTreeMap::new(),
-            node_undos: BTreeMap::new(),
+            down: SmallMap::new(),
+            node_undos: SmallMap::new(),
             undo_sequence: 0,
             network_heal_at_ms: None,
             loss_ends_at_ms: None,
@@ -232,9 +232,8 @@ impl<'a> Planner<'a> {
     /// Emits every undo due at or before `until_ms`, in time order.
     fn undo_due(&mut self, until_ms: u64) {
         let mut due: Vec<(u64, Action)> = Vec::new();
-        while let Some(entry) = self.node_undos.first_entry().filter(|entry| entry.key().0 <= until_ms) {
-            let at_ms = entry.key().0;
-            let action = entry.remove();
+        while self.node_undos.first_key_value().is_some_and(|(key, _)| key.0 <= until_ms) {
+            let ((at_ms, _), action) = self.node_undos.pop_first().expect("the first undo was just seen");
             let node = match &action {
                 Action::Restart(node) | Action::Resume(node) => *node,
                 _ => unreachable!("node undos are restarts and resumes"),
@@ -351,8 +350,9 @@ impl<'a> Planner<'a> {
         }
         let split = 1 + self.below(shuffled.len() as u64 - 1) as usize;
         let (mut left, mut right) = (shuffled[..split].to_vec(), shuffled[split..].to_vec());
-        left.sort_unstable();
-        right.sort_unstable();
+        for group in [&mut left, &mut right] {
+            sort_integers(group, |node| u128::from(node.0), |wide| NodeId(wide as u32));
+        }
         vec![left, right]
     }
 
@@ -425,7 +425,7 @@ mod tests {
             let config = NemesisConfig { max_down: 2, mean_interval_ms: 500, ..NemesisConfig::default() };
             let network = NetworkConfig::default();
             let actions = schedule(&config, &nodes(6), &network, 20_000, seed);
-            let mut down = BTreeMap::new();
+            let mut down = std::collections::BTreeMap::new();
             let (mut wipes, mut lossy, mut split) = (0, false, false);
             for timed in &actions {
                 match &timed.action {

@@ -29,6 +29,7 @@ use crate::protocol::message::{
 };
 use crate::protocol::node::{AdminCommand, Durable};
 use crate::protocol::ring::{ring_position, PartitionStrategy, Ring};
+use crate::protocol::small_map::{SmallMap, SmallSet};
 use crate::protocol::store::{ConflictPolicy, Version};
 use crate::protocol::types::IntoOrdered;
 use crate::protocol::vclock::{ClockOrder, VectorClock};
@@ -133,7 +134,7 @@ pub struct PutLog {
     /// How many puts were dropped from the front to keep `puts_max`.
     dropped: u64,
     /// A request still waiting for its reply → its position counted from the first put ever.
-    waiting: BTreeMap<RequestId, u64>,
+    waiting: SmallMap<RequestId, u64>,
     puts_max: usize,
 }
 
@@ -148,7 +149,7 @@ pub const PUTS_KEPT_MAX: usize = 20_000;
 
 impl PutLog {
     pub fn new(puts_max: usize) -> PutLog {
-        PutLog { puts: VecDeque::new(), dropped: 0, waiting: BTreeMap::new(), puts_max }
+        PutLog { puts: VecDeque::new(), dropped: 0, waiting: SmallMap::new(), puts_max }
     }
 
     /// The puts kept, oldest first.
@@ -304,7 +305,7 @@ impl LossCause {
 }
 
 /// Losses a configuration names, by cause.
-pub type Losses = BTreeMap<LossCause, usize>;
+pub type Losses = SmallMap<LossCause, usize>;
 
 /// A version a wipe destroyed that no other node held.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -658,7 +659,7 @@ struct Round {
     required: usize,
     /// Nodes that stored this round's version (or answered its read), the coordinator included
     /// when it is one of the key's top N.
-    answered: BTreeSet<NodeId>,
+    answered: SmallSet<NodeId>,
 }
 
 /// What the integrity audit knows of one replica message.
@@ -753,7 +754,7 @@ impl Audit {
             } => {
                 let (reads_r, writes_w) = self.quorums.get(node).copied().unwrap_or(self.default_quorums);
                 let required = if *operation == OperationKind::Get { reads_r } else { writes_w };
-                let mut answered = BTreeSet::new();
+                let mut answered = SmallSet::new();
                 if preference_list.contains(node) {
                     answered.insert(*node);
                 }

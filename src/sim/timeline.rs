@@ -1,10 +1,12 @@
 //! Rewind: what the cluster looked like at any past instant, folded from the trace alone. The
 //! page's timeline scrubber draws this; nothing is re-run, so scrubbing never touches a node.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::protocol::membership::MemberStatus;
 use crate::protocol::message::{ClientResponse, MessageKind, OperationKind, RequestId};
+use crate::protocol::small_map::{SmallMap, SmallSet};
+use crate::protocol::types::sort_integers;
 use crate::protocol::vclock::VectorClock;
 use crate::protocol::{Key, NodeId, Observation};
 use crate::sim::promises::PutLog;
@@ -71,28 +73,28 @@ pub struct PastState {
     pub at_ms: u64,
     /// Trace events up to and including `at_ms`.
     pub events: usize,
-    pub nodes: BTreeMap<NodeId, PastStatus>,
+    pub nodes: SmallMap<NodeId, PastStatus>,
     /// Keyed by (message id, copy): a duplicated message flies twice.
-    pub in_flight: BTreeMap<(u64, u8), Flight>,
+    pub in_flight: SmallMap<(u64, u8), Flight>,
     /// The partition's groups (empty when the network is whole) and one-way cuts.
     pub groups: Vec<Vec<NodeId>>,
-    pub cuts: BTreeSet<(NodeId, NodeId)>,
+    pub cuts: SmallSet<(NodeId, NodeId)>,
     pub messages_sent: u64,
     pub messages_delivered: u64,
     pub messages_dropped: u64,
     pub client_replies: u64,
-    pub sent_by_kind: BTreeMap<MessageKind, u64>,
+    pub sent_by_kind: SmallMap<MessageKind, u64>,
     pub recent_drops: VecDeque<Drop>,
     /// Observer → the peers its failure detector holds unreachable (§4.8.3).
-    pub unreachable: BTreeMap<NodeId, BTreeSet<NodeId>>,
+    pub unreachable: SmallMap<NodeId, SmallSet<NodeId>>,
     /// Each node's own membership status, as it last announced it (§4.8, §4.9).
-    pub member_status: BTreeMap<NodeId, MemberStatus>,
+    pub member_status: SmallMap<NodeId, MemberStatus>,
     /// Stand-in → hinted replicas it holds for others (§4.6).
-    pub hints_pending: BTreeMap<NodeId, u64>,
+    pub hints_pending: SmallMap<NodeId, u64>,
     pub hints_stored: u64,
     pub hints_delivered: u64,
     /// Requests asked and not yet answered: when, what, through which node, for which key.
-    pub requests: BTreeMap<RequestId, (u64, OperationKind, NodeId, Key)>,
+    pub requests: SmallMap<RequestId, (u64, OperationKind, NodeId, Key)>,
     /// Each key's latest acknowledged put: when it was acknowledged, and its clock.
     pub acknowledged: BTreeMap<Key, (u64, VectorClock)>,
     /// The puts clients issued, latest ones kept: what the durability promise judges.
@@ -103,7 +105,7 @@ pub struct PastState {
     pub operations: VecDeque<Operation>,
     pub operations_total: u64,
     /// Versions per successful get → how many gets (§6.3's table).
-    pub versions_per_get: BTreeMap<usize, u64>,
+    pub versions_per_get: SmallMap<usize, u64>,
     /// Replica writes that arrived older than what the replica held.
     pub stale_replica_writes: u64,
 }
@@ -276,7 +278,7 @@ impl PastState {
         if latencies.is_empty() {
             return None;
         }
-        latencies.sort_unstable();
+        sort_integers(&mut latencies, |latency| u128::from(*latency), |wide| wide as u64);
         let rank = (latencies.len() - 1) * percentile.min(100) as usize / 100;
         Some(latencies[rank])
     }

@@ -265,16 +265,20 @@ impl Workload {
     fn next_value(&mut self, versions: &[Version]) -> Vec<u8> {
         match self.config.clone() {
             WorkloadConfig::Cart { items, remove_ppm, .. } => {
-                let mut cart = merge_carts(versions);
+                // A sorted vector, not the set: a set's removal code would be in the page's
+                // wasm for this one call.
+                let mut cart: Vec<String> = merge_carts(versions).into_iter().collect();
                 let removing = !cart.is_empty() && (self.rng.next_u32() % 1_000_000) < remove_ppm;
                 if removing {
                     let index = (self.rng.next_u64() % cart.len() as u64) as usize;
-                    let item = cart.iter().nth(index).cloned().expect("index in range");
-                    cart.remove(&item);
+                    cart.remove(index);
                 } else {
-                    cart.insert(format!("item{}", self.rng.next_u64() % u64::from(items)));
+                    let item = format!("item{}", self.rng.next_u64() % u64::from(items));
+                    if let Err(index) = cart.binary_search(&item) {
+                        cart.insert(index, item);
+                    }
                 }
-                cart.into_iter().collect::<Vec<_>>().join(",").into_bytes()
+                cart.join(",").into_bytes()
             }
             WorkloadConfig::KeyValue { .. } => format!("v{}", self.rng.next_u64() % 1_000_000).into_bytes(),
         }

@@ -5,9 +5,10 @@
 //! then Normal; a leaver Leaving, then Left): the subject knows at once. Another node learns it
 //! when one of its gossip merges applies a record of that subject with that status.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::protocol::membership::{MemberChange, MemberStatus};
+use crate::protocol::small_map::SmallSet;
 use crate::protocol::{NodeId, Observation};
 use crate::sim::trace::{Fault, Trace, TraceEvent};
 
@@ -43,7 +44,7 @@ impl Spread {
 /// The last `changes_max` membership changes started before event `end`, each with the nodes
 /// that learned it before `end`.
 pub fn gossip_spread(trace: &Trace, end: usize, changes_max: usize) -> Vec<Spread> {
-    let mut fold = SpreadFold { up: BTreeSet::new(), spreads: VecDeque::new(), changes_max };
+    let mut fold = SpreadFold { up: SmallSet::new(), spreads: VecDeque::new(), changes_max };
     let end = end.min(trace.len() as usize);
     for index in 0..end {
         let Some(event) = trace.event(index) else { break };
@@ -76,7 +77,7 @@ pub fn learned_in_round(spread: &Spread, at_ms: u64, interval_ms: u64) -> u64 {
 
 struct SpreadFold {
     /// Nodes whose process runs; a node added to the fabric starts at once.
-    up: BTreeSet<NodeId>,
+    up: SmallSet<NodeId>,
     spreads: VecDeque<Spread>,
     changes_max: usize,
 }
@@ -184,7 +185,7 @@ mod tests {
         for status in [MemberStatus::Joining, MemberStatus::Normal] {
             let spread = spread_of(&spreads, NodeId(6), status);
             assert_eq!(spread.population, 6, "five members and the joiner are up");
-            let informed: BTreeSet<NodeId> = spread.informed.iter().map(|(node, _, _)| *node).collect();
+            let informed: SmallSet<NodeId> = spread.informed.iter().map(|(node, _, _)| *node).collect();
             assert_eq!(informed, (1..=6).map(NodeId).collect(), "{status:?}: {spread:#?}");
             assert_eq!(spread.informed[0], (NodeId(6), spread.started_at_ms, NodeId(6)));
             assert_learners_follow_their_sources(spread);

@@ -6,15 +6,15 @@
 //!
 //! Derived from the trace alone by folding it once, so it works on any past instant.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::protocol::message::{
     ClientOperation, ClientRequest, ClientResponse, ClientResult, HintId, KeyVersions, Message, MessageKind,
     OperationId, OperationKind, RequestId,
 };
 use crate::protocol::observation::RepairSource;
+use crate::protocol::small_map::{SmallMap, SmallSet};
 use crate::protocol::store::Version;
-use crate::protocol::types::IntoOrdered;
 use crate::protocol::{NodeId, Observation};
 use crate::sim::checker::clock_text;
 use crate::sim::trace::{DropReason, Trace, TraceEvent};
@@ -308,7 +308,7 @@ struct Fold<'a> {
     events_cut: usize,
     /// Arrows by sequence numbers, in the order of their delivery events.
     arrows: VecDeque<(usize, usize, MessageKind)>,
-    in_flight: BTreeMap<u64, InFlight>,
+    in_flight: SmallMap<u64, InFlight>,
     /// Client requests for the key, by the node they arrived at.
     requests: Recent<(NodeId, RequestId), OperationKind>,
     /// The key's replica operations, by coordinator: their replies name only the operation.
@@ -318,9 +318,9 @@ struct Fold<'a> {
     /// The key's hint handoffs, by the stand-in.
     hints: Recent<(NodeId, HintId), ()>,
     /// The version a replica write just delivered to a node, for the store it causes.
-    delivered_version: BTreeMap<NodeId, (u64, Vec<String>)>,
+    delivered_version: SmallMap<NodeId, (u64, Vec<String>)>,
     /// A coordinator's local store whose clock shows only in what it sends next.
-    unlabelled_store: BTreeMap<NodeId, usize>,
+    unlabelled_store: SmallMap<NodeId, usize>,
 }
 
 impl<'a> Fold<'a> {
@@ -331,13 +331,13 @@ impl<'a> Fold<'a> {
             events: VecDeque::new(),
             events_cut: 0,
             arrows: VecDeque::new(),
-            in_flight: BTreeMap::new(),
+            in_flight: SmallMap::new(),
             requests: Recent::new(),
             operations: Recent::new(),
             forwards: Recent::new(),
             hints: Recent::new(),
-            delivered_version: BTreeMap::new(),
-            unlabelled_store: BTreeMap::new(),
+            delivered_version: SmallMap::new(),
+            unlabelled_store: SmallMap::new(),
         }
     }
 
@@ -580,7 +580,7 @@ impl<'a> Fold<'a> {
 
     fn finish(self) -> KeyHistory {
         let cut = self.events_cut;
-        let lanes: BTreeSet<NodeId> = self.events.iter().map(|event| event.node).into_btree_set();
+        let lanes: SmallSet<NodeId> = self.events.iter().map(|event| event.node).collect();
         let arrows = self
             .arrows
             .into_iter()
