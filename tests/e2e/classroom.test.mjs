@@ -185,3 +185,26 @@ test('a rewound view keeps to its instant: the header counts its events, and wha
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the inspector\'s token counts add up to the ring after a join, a crash and a leave (§4.9)', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open();
+  await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.join(6);
+    await api.settle(5000);
+    await api.crash(4);
+    await api.leave(2);
+    await api.settle(65_000);
+  });
+  await page.click('g.node[data-node-id="1"]');
+  await page.click('[data-testid="tab-inspector"]');
+  await page.waitForSelector('[data-testid="membership"] tr[data-node-id="2"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="membership"] tr[data-node-id="2"] td:nth-child(2)').innerText === 'Left', null, { timeout: 30_000 });
+  const tokens = await page.$$eval('[data-testid="membership"] tr[data-node-id]', (rows) =>
+    Object.fromEntries(rows.map((row) => [row.dataset.nodeId, Number(row.querySelector('[data-testid="member-tokens"]').innerText)])));
+  assert.equal(Object.values(tokens).reduce((sum, count) => sum + count, 0), 32, JSON.stringify(tokens));
+  assert.equal(tokens['2'], 0, 'the Left n2 holds nothing');
+  assert.ok(tokens['4'] > 0, 'the crashed n4 still holds its share');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

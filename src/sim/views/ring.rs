@@ -1,6 +1,8 @@
 //! The ring as one node's membership view has it (§4.2, §4.3): its tokens and arcs, and for a
 //! chosen key, where the key falls and which nodes hold it.
 
+use std::collections::BTreeMap;
+
 use crate::protocol::membership::MembershipView;
 use crate::protocol::ring::{ring_position, Token};
 use crate::protocol::NodeId;
@@ -22,6 +24,32 @@ pub struct RingPicture {
     pub fallbacks: Vec<NodeId>,
 }
 
+/// What one member holds in a view's current ring: the tokens requests are routed to it by,
+/// and its share of the ring in percent (§4.2, §6.2). A Left member holds nothing, whatever
+/// its own record still lists: its tokens went to its successors.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Holding {
+    pub tokens: usize,
+    pub share_percent: f64,
+}
+
+/// Every member's holding in `view`'s current ring (members holding nothing included), so the
+/// counts on the page add up to the ring's tokens and the shares to 100.
+pub fn holdings(view: &MembershipView) -> BTreeMap<NodeId, Holding> {
+    let ring = view.current_ring();
+    let mut holdings: BTreeMap<NodeId, Holding> = BTreeMap::new();
+    for record in view.records() {
+        holdings.insert(record.node, Holding::default());
+    }
+    for (_, node) in ring.tokens() {
+        holdings.entry(*node).or_default().tokens += 1;
+    }
+    for (node, share) in ring.ownership_shares() {
+        holdings.entry(node).or_default().share_percent = share * 100.0;
+    }
+    holdings
+}
+
 /// The picture of `view`'s current ring with `key` placed on it (no key when empty).
 pub fn ring_picture(view: &MembershipView, key: &str, replicas_n: usize) -> RingPicture {
     let ring = view.current_ring();
@@ -40,7 +68,44 @@ pub fn ring_picture(view: &MembershipView, key: &str, replicas_n: usize) -> Ring
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::membership::MemberStatus;
     use crate::protocol::{ClusterConfig, Node};
+    use crate::sim::run::Simulation;
+    use crate::sim::scenario::Scenario;
+    use crate::sim::trace::TraceMode;
+
+    /// §4.9: n6 joins, n4 crashes, n2 leaves. A minute later every token of the ring is held by
+    /// a member still serving (n4 among them: down is not gone), the counts add up to the
+    /// ring's 32 and the shares to 100, and the Left n2 holds none, whatever its own record
+    /// still lists. A lecturer read "31 of 32, and n2 still 6" off the page's table, which
+    /// counted each record's own list instead of the ring.
+    #[test]
+    fn holdings_add_up_to_the_ring_after_a_join_a_crash_and_a_leave_section_4_9() {
+        let text = r#"{ "seed": 2007, "duration_ms": 70000, "actions": [
+            { "at_ms": 1000, "action": { "join": 6 } },
+            { "at_ms": 5000, "action": { "crash": 4 } },
+            { "at_ms": 6000, "action": { "leave": 2 } } ] }"#;
+        let mut simulation =
+            Simulation::new(Scenario::from_json(text).unwrap(), TraceMode::HashOnly).unwrap();
+        simulation.run();
+        let view = &simulation.fabric().node(NodeId(1)).unwrap().durable().view;
+        assert_eq!(view.record(NodeId(2)).unwrap().status, MemberStatus::Left);
+        let holdings = holdings(view);
+        let total: usize = holdings.values().map(|holding| holding.tokens).sum();
+        assert_eq!(total, view.current_ring().tokens().len());
+        assert_eq!(total, 32, "strategy 3's Q partitions, each held once");
+        let percent: f64 = holdings.values().map(|holding| holding.share_percent).sum();
+        assert!((percent - 100.0).abs() < 1e-6, "{percent}");
+        assert_eq!(holdings[&NodeId(2)], Holding::default(), "the Left n2 holds nothing");
+        assert!(holdings[&NodeId(4)].tokens > 0, "the crashed n4 is still a member and holds its share");
+        for (node, holding) in &holdings {
+            let status = view.record(*node).unwrap().status;
+            assert!(
+                holding.tokens == 0 || matches!(status, MemberStatus::Normal | MemberStatus::Leaving),
+                "{node:?} {status:?}"
+            );
+        }
+    }
 
     /// §4.3: the key's preference list is the first N distinct nodes clockwise from its
     /// position; the rest of the nodes are its fallbacks, and no node appears twice.

@@ -8,6 +8,7 @@ use dynamoscope::protocol::store::Version;
 use dynamoscope::sim::checker::clock_text;
 use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::merkle::key_range_tree;
+use dynamoscope::sim::views::ring::holdings;
 use yew::prelude::*;
 
 use dynamoscope::protocol::NodeId;
@@ -148,21 +149,29 @@ fn hints(inspection: &NodeInspection) -> Html {
     }
 }
 
+/// The node's membership view: each member's status and version, and what it holds in this
+/// view's ring (tokens and share), which add up to the ring however records lag.
 fn membership(inspection: &NodeInspection) -> Html {
-    let rows = inspection.durable.view.records().take(ROWS_MAX).map(|record| {
+    let view = &inspection.durable.view;
+    let holdings = holdings(view);
+    let rows = view.records().take(ROWS_MAX).map(|record| {
+        let holding = holdings.get(&record.node).copied().unwrap_or_default();
         html! {
-            <tr>
+            <tr data-node-id={record.node.0.to_string()}>
                 <td>{ format!("n{}", record.node.0) }</td>
                 <td>{ format!("{:?}", record.status) }</td>
                 <td>{ record.version }</td>
-                <td>{ record.tokens.len() }</td>
+                <td data-testid="member-tokens">{ holding.tokens }</td>
+                <td>{ format!("{:.1} %", holding.share_percent) }</td>
             </tr>
         }
     });
     html! {
         <section>
-            <h3>{ format!("Membership view, digest {:016x} (§4.8)", inspection.durable.view.ring_digest()) }</h3>
-            <table data-testid="membership"><thead><tr><th>{ "node" }</th><th>{ "status" }</th><th>{ "version" }</th><th>{ "tokens" }</th></tr></thead>
+            <h3>{ format!("Membership view, digest {:016x} (§4.8)", view.ring_digest()) }</h3>
+            <table data-testid="membership"><thead><tr><th>{ "node" }</th><th>{ "status" }</th><th>{ "version" }</th>
+                <th title="tokens of this view's ring routed to the node (§4.2)">{ "tokens" }</th>
+                <th title="the share of the ring it coordinates (§6.2)">{ "share" }</th></tr></thead>
                 <tbody>{ for rows }</tbody></table>
         </section>
     }
