@@ -208,3 +208,32 @@ test('the inspector\'s token counts add up to the ring after a join, a crash and
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the keyboard reaches the nodes: focus, select, crash and restart from keys; Space presses a focused button; Esc closes the help and returns focus', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  const n3 = page.locator('g.node[data-node-id="3"]');
+  await n3.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('g.node[data-node-id="3"][aria-pressed="true"]');
+  await page.keyboard.press('c');
+  await page.evaluate(() => window.dynamoscope.settle(10));
+  await page.waitForSelector('g.node[data-node-id="3"][data-status="crashed"]');
+  await page.keyboard.press('r');
+  await page.waitForSelector('g.node[data-node-id="3"][data-status="up"]', { timeout: LOAD_TIMEOUT_MS });
+
+  // Space on the focused Theme button switches the theme and leaves the clock paused.
+  await page.locator('[data-testid="theme"]').focus();
+  const dark = await page.evaluate(() => document.querySelector('.app').classList.contains('dark'));
+  await page.keyboard.press(' ');
+  assert.notEqual(await page.evaluate(() => document.querySelector('.app').classList.contains('dark')), dark);
+  assert.equal(await page.locator('[data-testid="pause"]').innerText(), 'Resume', 'still paused');
+
+  await page.locator('[data-testid="help"]').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid="help-dialog"]');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('[data-testid="help-dialog"]', { state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'help', 'focus is back on the help button');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,8 +1,6 @@
 //! The ring as one node's membership view has it (§4.2, §4.3): its tokens and arcs, and for a
 //! chosen key, where the key falls and which nodes hold it.
 
-use std::collections::BTreeMap;
-
 use crate::protocol::membership::MembershipView;
 use crate::protocol::ring::{ring_position, Token};
 use crate::protocol::NodeId;
@@ -33,21 +31,35 @@ pub struct Holding {
     pub share_percent: f64,
 }
 
-/// Every member's holding in `view`'s current ring (members holding nothing included), so the
-/// counts on the page add up to the ring's tokens and the shares to 100.
-pub fn holdings(view: &MembershipView) -> BTreeMap<NodeId, Holding> {
+/// Every member's holding in `view`'s current ring, by node id (members holding nothing
+/// included), so the counts on the page add up to the ring's tokens and the shares to 100. A
+/// sorted list rather than a map: the page ships one more map type's code otherwise.
+pub fn holdings(view: &MembershipView) -> Vec<(NodeId, Holding)> {
     let ring = view.current_ring();
-    let mut holdings: BTreeMap<NodeId, Holding> = BTreeMap::new();
-    for record in view.records() {
-        holdings.insert(record.node, Holding::default());
-    }
+    let mut holdings: Vec<(NodeId, Holding)> =
+        view.records().map(|record| (record.node, Holding::default())).collect();
+    let mut hold = |node: NodeId, add: &dyn Fn(&mut Holding)| {
+        let index = match holdings.binary_search_by_key(&node, |(id, _)| *id) {
+            Ok(index) => index,
+            Err(index) => {
+                holdings.insert(index, (node, Holding::default()));
+                index
+            }
+        };
+        add(&mut holdings[index].1);
+    };
     for (_, node) in ring.tokens() {
-        holdings.entry(*node).or_default().tokens += 1;
+        hold(*node, &|holding| holding.tokens += 1);
     }
     for (node, share) in ring.ownership_shares() {
-        holdings.entry(node).or_default().share_percent = share * 100.0;
+        hold(node, &|holding| holding.share_percent = share * 100.0);
     }
     holdings
+}
+
+/// `node`'s holding in a list from [`holdings`].
+pub fn holding_of(holdings: &[(NodeId, Holding)], node: NodeId) -> Holding {
+    holdings.binary_search_by_key(&node, |(id, _)| *id).map_or(Holding::default(), |index| holdings[index].1)
 }
 
 /// The picture of `view`'s current ring with `key` placed on it (no key when empty).
@@ -91,13 +103,16 @@ mod tests {
         let view = &simulation.fabric().node(NodeId(1)).unwrap().durable().view;
         assert_eq!(view.record(NodeId(2)).unwrap().status, MemberStatus::Left);
         let holdings = holdings(view);
-        let total: usize = holdings.values().map(|holding| holding.tokens).sum();
+        let total: usize = holdings.iter().map(|(_, holding)| holding.tokens).sum();
         assert_eq!(total, view.current_ring().tokens().len());
         assert_eq!(total, 32, "strategy 3's Q partitions, each held once");
-        let percent: f64 = holdings.values().map(|holding| holding.share_percent).sum();
+        let percent: f64 = holdings.iter().map(|(_, holding)| holding.share_percent).sum();
         assert!((percent - 100.0).abs() < 1e-6, "{percent}");
-        assert_eq!(holdings[&NodeId(2)], Holding::default(), "the Left n2 holds nothing");
-        assert!(holdings[&NodeId(4)].tokens > 0, "the crashed n4 is still a member and holds its share");
+        assert_eq!(holding_of(&holdings, NodeId(2)), Holding::default(), "the Left n2 holds nothing");
+        assert!(
+            holding_of(&holdings, NodeId(4)).tokens > 0,
+            "the crashed n4 is still a member and holds its share"
+        );
         for (node, holding) in &holdings {
             let status = view.record(*node).unwrap().status;
             assert!(

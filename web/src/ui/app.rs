@@ -41,12 +41,20 @@ pub fn app() -> Html {
         focus.tab = Some(page.tab);
         focus.key = page.key.clone();
         focus.end = page.rewound.as_ref().map(|(_, past)| past.events);
+        focus.node = page.selected_node;
+        focus.help = page.help;
     }
     let lessons = use_lessons(cluster.clone(), page.dispatcher());
     use_frames(cluster.clone(), live.clone(), focus.clone(), page.dispatcher(), lessons.clone());
     let on_lesson = lesson_handler(&lessons, &page.dispatcher());
-    use_keys(cluster.clone(), page.dispatcher(), on_lesson.clone());
     let handlers = Handlers::new(&cluster, &page);
+    use_keys(
+        cluster.clone(),
+        page.dispatcher(),
+        on_lesson.clone(),
+        focus.clone(),
+        handlers.on_action.clone(),
+    );
     let scenario = scenario_handlers(&cluster, &page.dispatcher(), &on_lesson);
     let picture = use_ring_picture(&page);
     view(&page, &handlers, &scenario, &on_lesson, picture)
@@ -330,7 +338,11 @@ fn help(dispatch: &UseReducerDispatcher<PageState>) -> Html {
                     <tr><td><kbd>{ "→" }</kbd></td><td>{ "deliver the next event (one message or timer to one node)" }</td></tr>
                     <tr><td><kbd>{ "Shift" }</kbd>{ "+" }<kbd>{ "→" }</kbd></td><td>{ "run the next instant" }</td></tr>
                     <tr><td><kbd>{ "?" }</kbd></td><td>{ "this help" }</td></tr>
-                    <tr><td><kbd>{ "Esc" }</kbd></td><td>{ "back to the select tool" }</td></tr>
+                    <tr><td><kbd>{ "Esc" }</kbd></td><td>{ "close this help or the lesson menu; back to the select tool" }</td></tr>
+                    <tr><td><kbd>{ "Tab" }</kbd>{ ", " }<kbd>{ "Enter" }</kbd></td><td>{ "move to a node on the ring and select it (or put it in a partition group)" }</td></tr>
+                    <tr><td><kbd>{ "C" }</kbd>{ " " }<kbd>{ "R" }</kbd>{ " " }<kbd>{ "W" }</kbd>{ " " }<kbd>{ "L" }</kbd></td><td>{ "crash, restart, wipe or make the selected node leave" }</td></tr>
+                    <tr><td><kbd>{ "P" }</kbd></td><td>{ "draw a partition: Enter on nodes puts them in group 1, then 2" }</td></tr>
+                    <tr><td><kbd>{ "PageDown" }</kbd>{ " " }<kbd>{ "PageUp" }</kbd></td><td>{ "a lesson's Next and Back (a presenter's clicker)" }</td></tr>
                 </table>
                 <p>{ "Click a node to inspect it; crash, restart, wipe or make it leave from the inspector. Partition: pick the tool, click nodes into groups 1 and 2, then cut. The ring shows the key chosen in the Client tab: its top N replicas numbered, its fallbacks dashed." }</p>
                 <p class="muted">{ "Click anywhere to close." }</p>

@@ -34,6 +34,9 @@ pub struct Focus {
     pub key: String,
     /// The trace length the views should stop at (a rewound instant), if any.
     pub end: Option<usize>,
+    /// The selected node and whether the help is open, for the keys.
+    pub node: Option<u32>,
+    pub help: bool,
 }
 
 /// The frame loop's memory between frames.

@@ -8,7 +8,7 @@ use dynamoscope::protocol::store::Version;
 use dynamoscope::sim::checker::clock_text;
 use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::merkle::key_range_tree;
-use dynamoscope::sim::views::ring::holdings;
+use dynamoscope::sim::views::ring::{holding_of, holdings};
 use yew::prelude::*;
 
 use dynamoscope::protocol::NodeId;
@@ -155,7 +155,7 @@ fn membership(inspection: &NodeInspection) -> Html {
     let view = &inspection.durable.view;
     let holdings = holdings(view);
     let rows = view.records().take(ROWS_MAX).map(|record| {
-        let holding = holdings.get(&record.node).copied().unwrap_or_default();
+        let holding = holding_of(&holdings, record.node);
         html! {
             <tr data-node-id={record.node.0.to_string()}>
                 <td>{ format!("n{}", record.node.0) }</td>

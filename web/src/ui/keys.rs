@@ -1,5 +1,7 @@
 //! The page's keys: Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows
-//! the help, Esc goes back to the select tool (and closes the lesson menu), PageDown and PageUp step a lesson.
+//! the help, Esc closes it (and the lesson menu) and goes back to the select tool, P draws a
+//! partition, C, R, W and L crash, restart, wipe or make the selected node leave, PageDown and
+//! PageUp step a lesson. Space or Enter on a focused button presses that button.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,7 +11,11 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::lesson::LessonCommand;
-use super::state::{Action, PageState, Tool};
+use dynamoscope::protocol::NodeId;
+use dynamoscope::sim::scenario::Action;
+
+use super::frames::Focus;
+use super::state::{Action as PageAction, PageState, Tool};
 use crate::runtime::Cluster;
 
 /// Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows the help.
@@ -18,6 +24,8 @@ pub fn use_keys(
     cluster: Rc<RefCell<Cluster>>,
     dispatch: UseReducerDispatcher<PageState>,
     on_lesson: Callback<LessonCommand>,
+    focus: Rc<RefCell<Focus>>,
+    on_action: Callback<Action>,
 ) {
     use_effect_with((), move |_| {
         let listener =
@@ -28,6 +36,30 @@ pub fn use_keys(
                     );
                 if typing {
                     return;
+                }
+                let on_control = event
+                    .target()
+                    .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                    .is_some_and(|element| {
+                        element.tag_name() == "BUTTON"
+                            || element.get_attribute("role").as_deref() == Some("button")
+                    });
+                if on_control && matches!(event.key().as_str(), " " | "Enter") {
+                    // Space or Enter on a focused button presses that button, not the page's keys.
+                    return;
+                }
+                // The selected node's operator keys, as the inspector's buttons (§4.8).
+                let selected = focus.borrow().node.map(NodeId);
+                let operator = match (event.key().as_str(), selected) {
+                    ("c", Some(node)) => Some(Action::Crash(node)),
+                    ("r", Some(node)) => Some(Action::Restart(node)),
+                    ("w", Some(node)) => Some(Action::Wipe(node)),
+                    ("l", Some(node)) => Some(Action::Leave(node)),
+                    _ => None,
+                };
+                if let Some(action) = operator {
+                    event.prevent_default();
+                    return on_action.emit(action);
                 }
                 // A presenter's clicker sends PageDown and PageUp: a lesson's Next and Back.
                 match event.key().as_str() {
@@ -49,11 +81,17 @@ pub fn use_keys(
                         cluster.set_paused(true);
                         cluster.step_once(Box::new(|| ()));
                     }
-                    ("?", _) => dispatch.dispatch(Action::ToggleHelp),
+                    ("?", _) => dispatch.dispatch(PageAction::ToggleHelp),
                     ("Escape", _) => {
-                        dispatch.dispatch(Action::SetTool(Tool::Select));
-                        dispatch.dispatch(Action::LessonMenu(false));
+                        dispatch.dispatch(PageAction::SetTool(Tool::Select));
+                        dispatch.dispatch(PageAction::LessonMenu(false));
+                        if focus.borrow().help {
+                            dispatch.dispatch(PageAction::ToggleHelp);
+                            // Focus goes back where the help was opened from.
+                            focus_element("[data-testid=\"help\"]");
+                        }
                     }
+                    ("p", _) => dispatch.dispatch(PageAction::SetTool(Tool::Partition)),
                     _ => return,
                 }
                 event.prevent_default();
@@ -78,4 +116,14 @@ fn on_lesson_key(
 ) {
     event.prevent_default();
     on_lesson.emit(command);
+}
+
+fn focus_element(selector: &str) {
+    let element = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.query_selector(selector).ok().flatten())
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(element) = element {
+        let _ = element.focus();
+    }
 }

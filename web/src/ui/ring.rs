@@ -289,6 +289,16 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
     let Some(&(x, y)) = places.get(&node.id) else { return html! {} };
     let id = node.id;
     let onclick = props.on_node.reform(move |_: MouseEvent| id);
+    // Nodes take focus: Enter or Space does what a click does.
+    let onkeydown = {
+        let on_node = props.on_node.clone();
+        Callback::from(move |event: KeyboardEvent| {
+            if matches!(event.key().as_str(), "Enter" | " ") {
+                event.prevent_default();
+                on_node.emit(id);
+            }
+        })
+    };
     let member = props.past.member_status.get(&NodeId(id)).copied();
     let suspected_by: Vec<String> = props
         .past
@@ -314,7 +324,9 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
     let fill = if node.status == "up" { node_colour(id) } else { String::new() };
     html! {
         <g class={classes} data-node-id={id.to_string()} data-status={node.status} data-highlighted={props.highlight.contains(&id).then_some("true")}
-           data-member={member.map(member_class).unwrap_or("none")} data-hints={hints.to_string()} {onclick}>
+           data-member={member.map(member_class).unwrap_or("none")} data-hints={hints.to_string()} {onclick} {onkeydown}
+           tabindex="0" role="button" aria-pressed={(props.selected == Some(id)).to_string()}
+           aria-label={format!("n{id}, {}{}", node.status, if props.highlight.contains(&id) { ", highlighted" } else { "" })}>
             <title>{ format!("n{id}: {}{}", node.detail, suspicion(&suspected_by)) }</title>
             <circle class="halo" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={(NODE_RADIUS + 6.0).to_string()} />
             <circle class="body" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={NODE_RADIUS.to_string()} style={format!("fill: {fill}")} />
