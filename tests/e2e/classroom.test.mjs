@@ -237,3 +237,34 @@ test('the keyboard reaches the nodes: focus, select, crash and restart from keys
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('prefers-reduced-motion: messages in flight stand still on the ring instead of gliding', { timeout: 120_000 }, async () => {
+  const snapshots = async (reducedMotion) => {
+    const { page, errors } = await open();
+    await page.emulateMedia({ reducedMotion });
+    await page.click('[data-testid="tab-settings"]');
+    await page.fill('[data-testid="setting-latency-min"]', '400');
+    await page.fill('[data-testid="setting-latency-max"]', '400');
+    // Slow links need patient coordinators: the timeouts are set in the same form.
+    await page.fill('[data-testid="setting-replica-timeout"]', '2000');
+    await page.fill('[data-testid="setting-request-timeout"]', '5000');
+    await page.click('[data-testid="apply-settings"]');
+    // No background traffic, so the only dots are the put's.
+    await page.evaluate(() => window.dynamoscope.setConfig({ gossip_interval_ms: 600000, anti_entropy_interval_ms: 600000 }));
+    await page.evaluate(() => window.dynamoscope.settle(2000));
+    const canvas = () => page.evaluate(() => document.querySelector('canvas.flights').toDataURL());
+    await page.evaluate(() => { window.dynamoscope.put('cart:alice', 'book', { via: 2 }).catch(() => {}); return window.dynamoscope.settle(100); });
+    await page.waitForTimeout(300);
+    const first = await canvas();
+    await page.evaluate(() => window.dynamoscope.settle(200));
+    await page.waitForTimeout(300);
+    const second = await canvas();
+    assert.deepEqual(errors, []);
+    await page.close();
+    return [first, second];
+  };
+  const [still, stillLater] = await snapshots('reduce');
+  assert.equal(still, stillLater, 'in place while they fly');
+  const [moving, movingLater] = await snapshots('no-preference');
+  assert.notEqual(moving, movingLater, 'without the preference they glide');
+});

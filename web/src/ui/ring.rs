@@ -215,6 +215,11 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
         return;
     };
     let scale = f64::from(CANVAS_PIXELS) / 600.0;
+    // With `prefers-reduced-motion`, a message sits still halfway along its link while it
+    // flies, instead of gliding.
+    let still = web_sys::window()
+        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|query| query.matches());
     context.clear_rect(0.0, 0.0, f64::from(CANVAS_PIXELS), f64::from(CANVAS_PIXELS));
     // The theme's colours, read once per frame from the same CSS variables the legend uses.
     let style = web_sys::window().and_then(|window| window.get_computed_style(&canvas).ok().flatten());
@@ -226,7 +231,8 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
         context.set_fill_style_str(if colour.trim().is_empty() { "#888" } else { colour.trim() });
         context.begin_path();
         for flight in wire.flights.iter().filter(|flight| flight.kind == kind) {
-            if let Some((x, y)) = along(places, flight, progress(flight, now_ms)) {
+            let fraction = if still { 0.5 } else { progress(flight, now_ms) };
+            if let Some((x, y)) = along(places, flight, fraction) {
                 context.move_to((x + 5.0) * scale, y * scale);
                 let _ = context.arc(x * scale, y * scale, 5.0 * scale, 0.0, std::f64::consts::TAU);
             }
