@@ -268,3 +268,38 @@ test('prefers-reduced-motion: messages in flight stand still on the ring instead
   const [moving, movingLater] = await snapshots('no-preference');
   assert.notEqual(moving, movingLater, 'without the preference they glide');
 });
+
+test('the cart removes an item too, so slide 15\'s deleted item reappears in two clicks (§4.4)', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  // cart:alice holds book and lamp; the panel reads it through n2 (its context in hand).
+  const context = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await Promise.all([api.put('cart:alice', 'book,lamp', { via: 2 }), api.settle(500)]);
+    const [{ context }] = await Promise.all([api.get('cart:alice', { via: 2 }), api.settle(500)]);
+    return context;
+  });
+  await page.check('[data-testid="cart-mode"]');
+  await page.selectOption('[data-testid="via"]', { label: 'n2' });
+  await page.click('[data-testid="get"]');
+  await page.evaluate(() => window.dynamoscope.settle(500));
+  await page.waitForSelector('[data-testid="reply"]');
+  // A partition; on n2's side Alice removes the lamp (click 1), on the other side she adds a pen.
+  await page.evaluate(() => window.dynamoscope.partition([[1, 2], [3, 4, 5]]));
+  await page.fill('[data-testid="value"]', 'lamp');
+  assert.equal(await page.locator('[data-testid="remove-item"]').innerText(), 'Remove from cart → book');
+  await page.click('[data-testid="remove-item"]');
+  await page.evaluate(() => window.dynamoscope.settle(1000));
+  await page.evaluate(async (context) => {
+    const api = window.dynamoscope;
+    await Promise.all([api.put('cart:alice', 'book,lamp,pen', { via: 3, context }), api.settle(1000)]);
+    await api.heal();
+    await api.settle(15_000);
+  }, context);
+  await page.click('[data-testid="get"]');
+  await page.evaluate(() => window.dynamoscope.settle(500));
+  await page.waitForSelector('[data-testid="siblings"][data-count="2"]');
+  // Click 2: the reconciled cart is the union, and the lamp is back.
+  assert.equal(await page.locator('[data-testid="reconcile"]').innerText(), 'Reconcile → book,lamp,pen');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

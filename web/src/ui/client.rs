@@ -62,18 +62,29 @@ pub fn client_panel(props: &ClientProps) -> Html {
         context: reply.context.clone(),
     };
     let get = ClientOperation::Get { key: key.clone() };
+    // Slide 15's deleted item: removed from the merged cart, it may come back in a later merge.
+    let removed_value = cart_without(&reply.siblings, &value);
+    let remove = ClientOperation::Put {
+        key: key.clone(),
+        value: removed_value.clone().into_bytes(),
+        context: reply.context.clone(),
+    };
     html! {
         <div class="client" data-testid="client">
             <label>{ "Key " }<input data-testid="key" value={key.clone()} oninput={text_input(&props.on_key)} /></label>
-            <label>{ if *cart_mode { "Add item " } else { "Value " } }
+            <label>{ if *cart_mode { "Item " } else { "Value " } }
                 <input data-testid="value" value={(*value).clone()} oninput={state_input(&value)} /></label>
             <label>{ "Through " }{ node_select(&props.nodes, &via) }</label>
-            <label class="check"><input type="checkbox" checked={*cart_mode}
-                onchange={toggle(&cart_mode)} />{ " shopping-cart mode: a put adds the item to the union of every sibling's items" }</label>
+            <label class="check"><input type="checkbox" data-testid="cart-mode" checked={*cart_mode}
+                onchange={toggle(&cart_mode)} />{ " shopping-cart mode: a put adds the item to the union of every sibling's items, or removes it" }</label>
             <div class="buttons">
                 <button data-testid="get" onclick={send(get)}>{ "Get" }</button>
                 <button data-testid="put" onclick={send(put)} title="Puts with the context of the last get, if any">
                     { if *cart_mode { format!("Add to cart → {put_value}") } else { "Put".to_string() } }</button>
+                if *cart_mode {
+                    <button data-testid="remove-item" onclick={send(remove)} title="Puts the cart without this item, with the context of the last get">
+                        { format!("Remove from cart → {}", if removed_value.is_empty() { "(empty)" } else { removed_value.as_str() }) }</button>
+                }
             </div>
             <p class="muted" data-testid="context">{ match &reply.context {
                 Some(context) => format!("Context for the next put: {}", clock_text(context)),
@@ -138,6 +149,13 @@ fn describe(result: ClientResult) -> LastReply {
         },
         Err(error) => LastReply { text: format!("Failed: {error}"), failed: true, ..LastReply::default() },
     }
+}
+
+/// The merged cart without `item` (the union of every sibling's items, as [`merged_cart`]).
+fn cart_without(siblings: &[Version], item: &str) -> String {
+    let item = item.trim();
+    let kept: Vec<String> = merge_carts(siblings).into_iter().filter(|listed| listed != item).collect();
+    kept.join(",")
 }
 
 /// The shopping cart's merge (§4.4, the simulator's own): every sibling's items, plus `item`.
