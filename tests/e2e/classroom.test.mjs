@@ -303,3 +303,20 @@ test('the cart removes an item too, so slide 15\'s deleted item reappears in two
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('narration says each step of the run under the ring, naming its section, and a screen reader hears the newest (§4.5)', { timeout: 90_000 }, async () => {
+  const { page, errors } = await open();
+  await page.evaluate(() => { window.dynamoscope.put('cart:alice', 'book', { via: 1 }).catch(() => {}); });
+  const said = [];
+  for (let step = 0; step < 8; step++) {
+    await page.waitForTimeout(100);
+    said.push(await page.locator('[data-testid="narration"]').innerText());
+    await page.click('[data-testid="step-event"]');
+  }
+  assert.equal(await page.locator('[data-testid="narration-newest"]').getAttribute('aria-live'), 'polite');
+  const all = said.join('\n');
+  assert.match(all, /n1 → n2: forwards the request for cart:alice to a node of its top N \(§4\.5\)/, all);
+  assert.match(all, /n2 → n\d: replica write of cart:alice \(§4\.5\)/, all);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

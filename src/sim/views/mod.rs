@@ -6,11 +6,13 @@
 //! - [`merkle`]: anti-entropy exchanges, level by level, and the keys they repaired (§4.7).
 //! - [`invariants`]: the checker's promises judged on the live cluster.
 //! - [`ring`]: the ring one node sees, and a key's preference list on it (§4.2, §4.3).
+//! - [`narration`]: the run in words, each line naming its section.
 
 pub mod gossip;
 pub mod history;
 pub mod invariants;
 pub mod merkle;
+pub mod narration;
 pub mod ring;
 
 /// A count and its noun, singular for one: `1 key`, `2 keys`, `0 keys`. The page says counts

@@ -167,6 +167,7 @@ fn view(
                         draft={page.partition_draft.clone()}
                         cut_from={match page.tool { Tool::Cut { from } => from, _ => None }} highlight={highlight}
                         on_node={handlers.on_node.clone()} />
+                    { narration(&page.frame.narration) }
                     { legend() }
                 </section>
                 <aside class="panel">
@@ -290,6 +291,18 @@ fn toolbar(page: &PageState, handlers: &Handlers) -> Html {
             <button data-testid="heal" onclick={act(Action::Heal)}>{ "Heal" }</button>
             <button data-testid="join" onclick={act(Action::Join(NodeId(next_id)))} title="A new node joins through the seeds (§4.8)">{ format!("Join n{next_id}") }</button>
             <button data-testid="export-ring" onclick={export}>{ "Export SVG" }</button>
+        </div>
+    }
+}
+
+/// The run's newest steps in words, under the ring where the eye already is; a screen reader
+/// hears the newest.
+fn narration(lines: &[(u64, String)]) -> Html {
+    let Some(((newest_ms, newest), earlier)) = lines.split_last() else { return html! {} };
+    html! {
+        <div class="narration" data-testid="narration">
+            { for earlier.iter().map(|(at_ms, line)| html! { <p class="earlier">{ format!("{at_ms} ms  {line}") }</p> }) }
+            <p class="newest" aria-live="polite" data-testid="narration-newest">{ format!("{newest_ms} ms  {newest}") }</p>
         </div>
     }
 }

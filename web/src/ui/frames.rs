@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use dynamoscope::sim::promises::Allowances;
 use dynamoscope::sim::timeline::PastState;
-use dynamoscope::sim::views::{gossip, history, invariants, merkle};
+use dynamoscope::sim::views::{gossip, history, invariants, merkle, narration};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
@@ -24,6 +24,8 @@ const VIEW_EVENTS_MAX: usize = 400;
 const VIEW_ITEMS_MAX: usize = 64;
 /// New action errors shown as notices per frame at most; the rest are counted, not shown.
 const ACTION_ERRORS_SHOWN_MAX: usize = 3;
+/// Lines of the run's narration under the ring.
+const NARRATION_LINES: usize = 3;
 /// Wall milliseconds between two drawings while a fast-forward runs.
 const SETTLING_DRAW_WALL_MS: f64 = 250.0;
 
@@ -217,6 +219,12 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
             _ => previous.exchanges.clone(),
         },
         workload_on: cluster.has_workload(),
+        // Said a few times a second while the clock runs, and at once for each step when paused.
+        narration: if slow || cluster.is_paused() || focus.end.is_some() {
+            Rc::new(narration::narration(trace, end, NARRATION_LINES))
+        } else {
+            previous.narration.clone()
+        },
         config,
     }
 }

@@ -233,8 +233,8 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
         for flight in wire.flights.iter().filter(|flight| flight.kind == kind) {
             let fraction = if still { 0.5 } else { progress(flight, now_ms) };
             if let Some((x, y)) = along(places, flight, fraction) {
-                context.move_to((x + 5.0) * scale, y * scale);
-                let _ = context.arc(x * scale, y * scale, 5.0 * scale, 0.0, std::f64::consts::TAU);
+                context.move_to((x + 7.0) * scale, y * scale);
+                let _ = context.arc(x * scale, y * scale, 7.0 * scale, 0.0, std::f64::consts::TAU);
             }
         }
         context.fill();

@@ -45,6 +45,8 @@ pub struct Frame {
     pub spreads: Rc<Vec<Spread>>,
     pub exchanges: Rc<Vec<Exchange>>,
     pub workload_on: bool,
+    /// The newest steps of the run in words, each with its time (`sim::views::narration`).
+    pub narration: Rc<Vec<(u64, String)>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
