@@ -66,7 +66,7 @@ ensure_npm_tools() {
         return
     fi
     command -v npm >/dev/null || fail "the npm tools" "npm is not on PATH"
-    say "installing npm tools (binaryen, playwright-core) from tools/package-lock.json"
+    say "installing npm tools (binaryen, playwright-core, @axe-core/playwright) from tools/package-lock.json"
     (cd tools && npm ci --no-audit --no-fund --loglevel=error) ||
         fail "the npm tools" "npm ci in tools/ failed"
     touch "$stamp"

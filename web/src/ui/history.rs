@@ -18,6 +18,8 @@ const HEADER_HEIGHT: f64 = 48.0;
 const LANE_WIDTH: f64 = 160.0;
 const ROW_HEIGHT: f64 = 22.0;
 const DOT_RADIUS: f64 = 4.5;
+/// A label character's width at the drawing's 11 px, generously: the patch behind it must cover it.
+const LABEL_CHAR_WIDTH: f64 = 6.6;
 const FOOTER_HEIGHT: f64 = 12.0;
 
 #[derive(Properties, PartialEq)]
@@ -93,20 +95,24 @@ fn arrow_line(history: &KeyHistory, arrow: &Arrow) -> Html {
 fn event_row(history: &KeyHistory, row: usize, event: &HistoryEvent) -> Html {
     let (x, y) = (event_x(history, event), row_y(row));
     let time_changed = row == 0 || history.events[row - 1].at_ms != event.at_ms;
-    html! {
+    html! { <>
+        // The time stands outside the event's group, which carries the event's colours.
+        if time_changed {
+            <text class="time" x={(TIME_GUTTER - 8.0).to_string()} y={(y + 4.0).to_string()}>
+                { format!("{} ms", event.at_ms) }
+            </text>
+        }
         <g class={classes!("event", event_class(event))} data-trace-index={event.index.to_string()}>
             <title>{ event.detail() }</title>
-            if time_changed {
-                <text class="time" x={(TIME_GUTTER - 8.0).to_string()} y={(y + 4.0).to_string()}>
-                    { format!("{} ms", event.at_ms) }
-                </text>
-            }
             <circle cx={x.to_string()} cy={y.to_string()} r={DOT_RADIUS.to_string()} />
+            // Arrows between lanes cross the labels: each sits on a patch of the background.
+            <rect class="label-back" x={(x + DOT_RADIUS + 2.0).to_string()} y={(y - 8.0).to_string()}
+                width={(event.label().chars().count() as f64 * LABEL_CHAR_WIDTH + 4.0).to_string()} height="14" />
             <text class="event-label" x={(x + DOT_RADIUS + 4.0).to_string()} y={(y + 4.0).to_string()}>
                 { event.label() }
             </text>
         </g>
-    }
+    </> }
 }
 
 /// The dot's class: siblings in orange, reconciliation in green, messages by their kind.

@@ -258,7 +258,7 @@ pub fn lesson_panel(props: &LessonPanelProps) -> Html {
                     title="The cluster runs on freely from here: click, crash, partition">{ "Try it yourself" }</button>
             </div>
             <ol class="lesson-steps" aria-label="Steps">
-                <li><button aria-label="The start" aria-current={(position == 0).then_some("step")}
+                <li><button aria-label="0: the start" aria-current={(position == 0).then_some("step")}
                     disabled={busy} onclick={command(LessonCommand::GoTo(0))}>{ "0" }</button></li>
                 { for (1..=count).map(|step| html! {
                     <li><button aria-label={format!("Step {step}")} title={lesson.steps[step - 1].say.clone()}

@@ -95,7 +95,7 @@ pub fn ring(props: &RingProps) -> Html {
     }
     html! {
         <div class="ring-box">
-        <svg id="ring-svg" class="ring" viewBox="0 0 600 600" role="img"
+        <svg id="ring-svg" class="ring" viewBox="0 0 600 600" role="group"
              aria-label="The consistent-hashing ring with its nodes and messages">
             <circle class="ring-line" cx={CENTRE.to_string()} cy={CENTRE.to_string()} r={RING_RADIUS.to_string()} />
             { arcs(&props.picture) }
@@ -327,18 +327,22 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
         group,
     );
     let badge = badge_text(member, hints, &suspected_by);
+    // The tooltip and the name a screen reader says are one text.
+    let title = format!("n{id}: {}{}", node.detail, suspicion(&suspected_by));
     let fill = if node.status == "up" { node_colour(id) } else { String::new() };
-    html! {
+    html! { <>
         <g class={classes} data-node-id={id.to_string()} data-status={node.status} data-highlighted={props.highlight.contains(&id).then_some("true")}
            data-member={member.map(member_class).unwrap_or("none")} data-hints={hints.to_string()} {onclick} {onkeydown}
            tabindex="0" role="button" aria-pressed={(props.selected == Some(id)).to_string()}
-           aria-label={format!("n{id}, {}{}", node.status, if props.highlight.contains(&id) { ", highlighted" } else { "" })}>
-            <title>{ format!("n{id}: {}{}", node.detail, suspicion(&suspected_by)) }</title>
+           aria-label={format!("{title}{}", if props.highlight.contains(&id) { "; highlighted" } else { "" })}>
+            <title>{ title.clone() }</title>
             <circle class="halo" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={(NODE_RADIUS + 6.0).to_string()} />
             <circle class="body" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={NODE_RADIUS.to_string()} style={format!("fill: {fill}")} />
             <text class="label" x={format!("{x:.1}")} y={format!("{:.1}", y + 5.0)}>{ format!("n{id}") }</text>
-            <text class="badge" x={format!("{x:.1}")} y={format!("{:.1}", y + NODE_RADIUS + 16.0)}>{ badge }</text>
         </g>
+        // The badge sits outside the node's button: its words are in the button's name already.
+        <text class="badge" aria-hidden="true" data-node-id={id.to_string()} x={format!("{x:.1}")} y={format!("{:.1}", y + NODE_RADIUS + 16.0)}>{ badge }</text>
+        </>
     }
 }
 
