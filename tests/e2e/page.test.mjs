@@ -209,7 +209,7 @@ test('metrics, gossip spread, settings, presenter mode and themes, each readable
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-ring"]')]);
   assert.equal(download.suggestedFilename(), 'ring.svg');
   const svg = await readFile(await download.path(), 'utf8');
-  assert.match(svg, /^<\?xml[^]*<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^]*<style>[^]*\.ring-line[^]*g class="node/);
+  assert.match(svg, /^<\?xml[^]*<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^]*<style>[^]*\.ring-line[^]*<g [^>]*class="node/);
 
   await page.click('[data-testid="presenter"]');
   await page.click('[data-testid="theme"]');
