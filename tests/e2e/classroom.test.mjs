@@ -165,7 +165,8 @@ test('a rewound view keeps to its instant: the header counts its events, and wha
   });
   const live = await page.evaluate(() => window.dynamoscope.stats().events);
   await page.click('g.node[data-node-id="2"]');
-  // Drag the scrubber to 1 s, between the two puts.
+  // Drag the scrubber to 1 s, between the two puts, once it has drawn the present.
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="scrubber"]').max) >= window.dynamoscope.now());
   await page.evaluate(() => {
     const scrubber = document.querySelector('[data-testid="scrubber"]');
     scrubber.value = '1000';

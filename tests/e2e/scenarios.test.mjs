@@ -172,7 +172,9 @@ test('Fork from here re-runs the actions up to the shown instant, and the fork e
     await api.settle(1_000);
     return api.exportScenario();
   });
-  // Scrub back to 2.5 s (after the crash and the restart, before the partition) and fork.
+  // Scrub back to 2.5 s (after the crash and the restart, before the partition) and fork,
+  // once the timeline has drawn the present (a range input clamps a value past its max).
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="scrubber"]').max) >= window.dynamoscope.now());
   await page.evaluate(() => {
     const scrubber = document.querySelector('[data-testid="scrubber"]');
     scrubber.value = '2500';
