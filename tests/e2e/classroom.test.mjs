@@ -321,3 +321,21 @@ test('narration says each step of the run under the ring, naming its section, an
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('each node\'s share of the ring is written under it, and the shares add up as a join takes its part (§4.2, §6.2)', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  const shares = () => page.$$eval('.ring text.badge[data-node-id]', (badges) =>
+    Object.fromEntries(badges.map((badge) => [badge.dataset.nodeId, Number((badge.textContent.match(/^(\d+) %/) ?? [])[1] ?? 0)])));
+  await page.waitForFunction(() => document.querySelectorAll('.ring text.badge[data-node-id]').length === 5
+    && [...document.querySelectorAll('.ring text.badge[data-node-id]')].every((badge) => /^\d+ %/.test(badge.textContent)));
+  const before = await shares();
+  const total = (shares) => Object.values(shares).reduce((sum, share) => sum + share, 0);
+  assert.ok(Math.abs(total(before) - 100) <= 3, JSON.stringify(before));
+  await page.evaluate(async () => { await window.dynamoscope.join(6); await window.dynamoscope.settle(20_000); });
+  await page.waitForFunction(() => /^\d+ %/.test(document.querySelector('.ring text.badge[data-node-id="6"]')?.textContent ?? ''));
+  const after = await shares();
+  assert.ok(after['6'] > 0 && Math.abs(total(after) - 100) <= 3, JSON.stringify(after));
+  assert.match(await page.locator('g.node[data-node-id="6"]').getAttribute('aria-label'), /% of the ring/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

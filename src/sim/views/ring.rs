@@ -20,6 +20,8 @@ pub struct RingPicture {
     pub preference: Vec<NodeId>,
     /// The nodes after the top N, in the order a sloppy quorum tries them (§4.6).
     pub fallbacks: Vec<NodeId>,
+    /// Each member's holding in this ring, by node id (slides 8–12 read off the picture).
+    pub holdings: Vec<(NodeId, Holding)>,
 }
 
 /// What one member holds in a view's current ring: the tokens requests are routed to it by,
@@ -65,7 +67,8 @@ pub fn holding_of(holdings: &[(NodeId, Holding)], node: NodeId) -> Holding {
 /// The picture of `view`'s current ring with `key` placed on it (no key when empty).
 pub fn ring_picture(view: &MembershipView, key: &str, replicas_n: usize) -> RingPicture {
     let ring = view.current_ring();
-    let mut picture = RingPicture { tokens: ring.tokens().to_vec(), ..RingPicture::default() };
+    let mut picture =
+        RingPicture { tokens: ring.tokens().to_vec(), holdings: holdings(view), ..RingPicture::default() };
     if key.is_empty() || ring.is_empty() {
         return picture;
     }

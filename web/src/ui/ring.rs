@@ -326,9 +326,17 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
         member.map(member_class),
         group,
     );
+    let share = dynamoscope::sim::views::ring::holding_of(&props.picture.holdings, NodeId(id)).share_percent;
     let badge = badge_text(member, hints, &suspected_by);
+    // The node's share of the ring, as the viewing node's view has it (§4.2, §6.2).
+    let badge = match (share > 0.0, badge.is_empty()) {
+        (false, _) => badge,
+        (true, true) => format!("{share:.0} %"),
+        (true, false) => format!("{share:.0} % · {badge}"),
+    };
     // The tooltip and the name a screen reader says are one text.
-    let title = format!("n{id}: {}{}", node.detail, suspicion(&suspected_by));
+    let holds = if share > 0.0 { format!("; {share:.1} % of the ring") } else { String::new() };
+    let title = format!("n{id}: {}{}{holds}", node.detail, suspicion(&suspected_by));
     let fill = if node.status == "up" { node_colour(id) } else { String::new() };
     html! { <>
         <g class={classes} data-node-id={id.to_string()} data-status={node.status} data-highlighted={props.highlight.contains(&id).then_some("true")}
