@@ -180,16 +180,7 @@ impl Lessons {
         if steps < position || self.state().is_some_and(|state| state.free) {
             return self.replay_to(steps).await;
         }
-        for index in position..steps {
-            self.update(|state| state.busy = Some(format!("Running step {} of {count}…", index + 1)));
-            let result = self.play_step(index).await;
-            if result.is_err() {
-                self.update(|state| state.busy = None);
-                return result;
-            }
-        }
-        self.update(|state| state.busy = None);
-        Ok(())
+        self.play_steps(position..steps, "Running").await
     }
 
     /// The student's prediction for the step at `index`, before it runs.
@@ -290,7 +281,6 @@ impl Lessons {
     async fn replay_to(self: &Rc<Self>, steps: usize) -> Result<(), String> {
         let Some(state) = self.state() else { return Err("no lesson is open".into()) };
         let lesson = state.lesson.clone();
-        let count = lesson.steps.len();
         self.cluster.borrow_mut().play(lesson.scenario.clone()).map_err(|error| error.to_string())?;
         self.update(|state| {
             state.played.clear();
@@ -303,15 +293,22 @@ impl Lessons {
         let start_ms = lesson.scenario.actions.last().map_or(0, |timed| timed.at_ms);
         settle(&self.cluster, start_ms).await;
         self.same_run(generation)?;
-        for index in 0..steps {
-            self.update(|state| state.busy = Some(format!("Replaying step {} of {count}…", index + 1)));
-            if let Err(error) = self.play_step(index).await {
-                self.update(|state| state.busy = None);
-                return Err(error);
+        self.play_steps(0..steps, "Replaying").await
+    }
+
+    /// Plays the steps of `indices` in order, saying which runs; nothing is busy after.
+    async fn play_steps(self: &Rc<Self>, indices: std::ops::Range<usize>, verb: &str) -> Result<(), String> {
+        let (_, count) = self.counts()?;
+        let mut result = Ok(());
+        for index in indices {
+            self.update(|state| state.busy = Some(format!("{verb} step {} of {count}…", index + 1)));
+            result = self.play_step(index).await;
+            if result.is_err() {
+                break;
             }
         }
         self.update(|state| state.busy = None);
-        Ok(())
+        result
     }
 
     /// Plays step `index`: its actions, its run, then one look at every node for its question

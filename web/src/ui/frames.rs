@@ -219,8 +219,9 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
             _ => previous.exchanges.clone(),
         },
         workload_on: cluster.has_workload(),
-        // Said a few times a second while the clock runs, and at once for each step when paused.
-        narration: if slow || cluster.is_paused() || focus.end.is_some() {
+        // Said a few times a second while the clock runs, and at once for each step when paused
+        // (only when a step added events: a paused page draws sixty frames a second).
+        narration: if slow || (cluster.is_paused() && trace.len() != previous.events) || focus.end.is_some() {
             Rc::new(narration::narration(trace, end, NARRATION_LINES))
         } else {
             previous.narration.clone()

@@ -223,7 +223,7 @@ fn reset_handler(
 /// The Share button: the run so far, and the view (tab, key, node) it is seen in.
 fn share_handler(cluster: &Rc<RefCell<Cluster>>, page: &UseReducerHandle<PageState>) -> Callback<()> {
     let (cluster, dispatch) = (cluster.clone(), page.dispatcher());
-    let mut view = vec![("tab", page.tab.lesson_name().to_string()), ("key", page.key.clone())];
+    let mut view = vec![("tab", page.tab.name().to_string()), ("key", page.key.clone())];
     view.extend(page.selected_node.map(|node| ("node", node.to_string())));
     Callback::from(move |()| {
         let url = match crate::runtime::share_url(&cluster.borrow(), &view) {

@@ -66,11 +66,11 @@ impl Tab {
 
     /// The tab a lesson names (`sim::lesson::TABS`).
     pub fn named(name: &str) -> Option<Tab> {
-        Tab::ALL.into_iter().find(|tab| tab.lesson_name() == name)
+        Tab::ALL.into_iter().find(|tab| tab.name() == name)
     }
 
     /// The tab's name in lessons and in the page's address (`?tab=versions`).
-    pub fn lesson_name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Tab::History => "versions",
             Tab::Inspector => "inspector",
