@@ -74,7 +74,7 @@ run_layer lessons count_lessons target/fast/dynamoscope lesson check "${lessons[
 echo "== building the release page (trunk build --release) and a debug page for debug-only hooks"
 if trunk build --release >"$LOGS/trunk.log" 2>&1 && trunk build --dist dist-debug >"$LOGS/trunk-debug.log" 2>&1; then
     # The wasm-bindgen runner serves web/: the node worker's build goes where its test finds it.
-    mkdir -p web/test-assets && cp dist/app.js dist/app_bg.wasm web/test-assets/
+    mkdir -p web/test-assets && cp dist/app.js dist/app_bg.wasm dist/worker.js web/test-assets/
     run_layer wasm count_cargo cargo test --locked -p dynamoscope-web --target wasm32-unknown-unknown --test browser
     run_layer e2e count_node node --test --test-reporter=spec tests/e2e/
     echo "== size budget"

@@ -119,6 +119,20 @@ pub fn state_at(trace: &Trace, at_ms: u64) -> PastState {
     state
 }
 
+/// The latest instant before `at_ms` at which the trace recorded an event: the timeline's "back
+/// one event". None at or before the first event.
+pub fn previous_instant(trace: &Trace, at_ms: u64) -> Option<u64> {
+    let index = trace.first_index_at(at_ms);
+    index.checked_sub(1).map(|before| trace.event(before).expect("in range").at_ms())
+}
+
+/// The first instant after `at_ms` at which the trace recorded an event: the timeline's "forward
+/// one event". None past the last event, where only the live cluster goes on.
+pub fn next_instant(trace: &Trace, at_ms: u64) -> Option<u64> {
+    let index = trace.first_index_at(at_ms.saturating_add(1));
+    (index < trace.len() as usize).then(|| trace.event(index).expect("in range").at_ms())
+}
+
 impl PastState {
     /// Folds the trace's events from where this state stopped up to index `end`: the page keeps
     /// one state and folds only what is new each frame.
@@ -425,5 +439,41 @@ mod tests {
             ClientResponse::Got { versions: Vec::new(), context: VectorClock::new(), coordinator: NodeId(1) };
         strict.judge_freshness(30_000, 25_000, "cart:alice".into(), Some(&get));
         assert_eq!(strict.stale_reads, 1, "a get asked after the put and seeing nothing is stale");
+    }
+
+    /// The timeline steps by events: back and forward land exactly on the instants the trace
+    /// recorded, never between them, and stop at its two ends.
+    #[test]
+    fn stepping_by_events_lands_on_recorded_instants_and_stops_at_the_ends() {
+        let simulation = hinted_handoff();
+        let trace = simulation.fabric().trace();
+        let length = trace.len() as usize;
+        let first = trace.event(0).unwrap().at_ms();
+        let last = trace.event(length - 1).unwrap().at_ms();
+        assert_eq!(previous_instant(trace, first), None, "nothing before the first event");
+        assert_eq!(next_instant(trace, last), None, "nothing after the last event");
+        // Walk forward from the start, then back from the end: the same instants both ways.
+        let mut forward = vec![first];
+        while let Some(next) = next_instant(trace, *forward.last().unwrap()) {
+            assert!(next > *forward.last().unwrap(), "forward moves forward");
+            forward.push(next);
+            assert!(forward.len() <= length, "bounded by the trace");
+        }
+        let mut backward = vec![last];
+        while let Some(previous) = previous_instant(trace, *backward.last().unwrap()) {
+            backward.push(previous);
+            assert!(backward.len() <= length, "bounded by the trace");
+        }
+        backward.reverse();
+        assert_eq!(forward, backward);
+        let distinct: std::collections::BTreeSet<u64> =
+            (0..length).map(|index| trace.event(index).unwrap().at_ms()).collect();
+        assert_eq!(forward, distinct.into_iter().collect::<Vec<_>>(), "every recorded instant, once");
+        // Between two instants, each way goes to the nearer recorded one.
+        let between = forward[1] + 1;
+        if between < forward[2] {
+            assert_eq!(previous_instant(trace, between), Some(forward[1]));
+            assert_eq!(next_instant(trace, between), Some(forward[2]));
+        }
     }
 }

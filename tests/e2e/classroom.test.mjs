@@ -339,3 +339,44 @@ test('each node\'s share of the ring is written under it, and the shares add up 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the timeline steps by events and by seconds, from its buttons and from ← and →, and forward past the newest is live', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await Promise.all([api.put('cart:alice', 'book', { via: 2 }), api.settle(3000)]);
+  });
+  const now = await page.evaluate(() => window.dynamoscope.now());
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="scrubber"]').max) >= window.dynamoscope.now());
+  const shown = async () => {
+    const header = await page.locator('[data-testid="trace-hash"]').innerText();
+    const events = header.match(/event (\d+) of/);
+    return { ms: Number(await page.locator('[data-testid="scrubber"]').inputValue()), events: events ? Number(events[1]) : null };
+  };
+  await page.locator('body').focus();
+  await page.keyboard.press('Shift+ArrowLeft');
+  await page.waitForSelector('[data-testid="timeline"].rewound');
+  let at = await shown();
+  assert.equal(at.ms, now - 1000, 'Shift+← goes back one second');
+  await page.click('[data-testid="back-second"]');
+  await page.waitForFunction((ms) => Number(document.querySelector('[data-testid="scrubber"]').value) === ms, now - 2000);
+  // ← then → by events: each lands on an instant with events of its own, so the count changes.
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction((ms) => Number(document.querySelector('[data-testid="scrubber"]').value) < ms, now - 2000);
+  const back = await shown();
+  await page.click('[data-testid="back-event"]');
+  await page.waitForFunction((ms) => Number(document.querySelector('[data-testid="scrubber"]').value) < ms, back.ms);
+  const further = await shown();
+  assert.ok(further.events < back.events, `an event step back shows fewer events: ${JSON.stringify([further, back])}`);
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((ms) => Number(document.querySelector('[data-testid="scrubber"]').value) > ms, further.ms);
+  assert.deepEqual(await shown(), back, '→ comes back to the same instant ← left');
+  // Forward by seconds until past the newest instant: then the view is live again.
+  for (let step = 0; step < 5 && await page.locator('[data-testid="timeline"].rewound').count() === 1; step++) {
+    await page.click('[data-testid="forward-second"]');
+  }
+  await page.waitForSelector('[data-testid="timeline"]:not(.rewound)');
+  assert.equal(await page.locator('[data-testid="forward-event"]').isDisabled(), true, 'live has no forward');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

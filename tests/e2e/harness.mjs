@@ -15,6 +15,10 @@ const TYPES = {
   '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json', '.md': 'text/plain',
 };
 
+// The page's Content-Security-Policy (web/csp.txt), sent as a header on every file as a host
+// should: the <meta> copy in index.html covers the page, the header covers its workers too.
+export const POLICY = (await readFile(join(ROOT, 'web/csp.txt'), 'utf8')).trim();
+
 // Serves the release build by default; `dist-debug` (a debug build) for debug-only hooks.
 export async function startServer(dist = RELEASE_DIST) {
   const server = createServer(async (request, response) => {
@@ -23,7 +27,10 @@ export async function startServer(dist = RELEASE_DIST) {
     if (!file.startsWith(dist)) { response.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-security-policy': POLICY,
+      });
       response.end(body);
     } catch {
       response.writeHead(404).end();

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions, WorkerType};
+use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::wire::{decode, encode, FromWorker, ToWorker};
 
@@ -118,7 +118,7 @@ pub fn set_worker_base(base: &str) {
     });
 }
 
-/// The loader script's object URL, made once and shared by every worker.
+/// The worker script's URL, found once and shared by every worker.
 fn loader_url() -> Result<String, String> {
     if let Some(url) = LOADER_URL.with(|cell| cell.get().cloned()) {
         return Ok(url);
@@ -130,20 +130,15 @@ fn loader_url() -> Result<String, String> {
     Ok(url)
 }
 
-/// A tiny module-worker script that loads the page's own module: started in a worker, it runs
-/// a node instead of mounting the page.
+/// The node worker's script, `worker.js` beside the page: it loads the page's own module, which
+/// runs a node instead of mounting the page. A same-origin file, not a blob: URL, so the page's
+/// Content-Security-Policy can allow workers from 'self' only.
 fn make_loader_url() -> Result<String, String> {
     let base = match WORKER_BASE.with(|cell| cell.get().cloned()) {
         Some(base) => base,
         None => page_directory()?,
     };
-    let script =
-        format!("import init from '{base}app.js'; await init({{ module_or_path: '{base}app_bg.wasm' }});");
-    let parts = Array::of1(&JsValue::from_str(&script));
-    let options = BlobPropertyBag::new();
-    options.set_type("text/javascript");
-    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
-    Url::create_object_url_with_blob(&blob).map_err(describe)
+    Ok(format!("{base}worker.js"))
 }
 
 fn page_directory() -> Result<String, String> {

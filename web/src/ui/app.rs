@@ -41,6 +41,7 @@ pub fn app() -> Html {
         focus.tab = Some(page.tab);
         focus.key = page.key.clone();
         focus.end = page.rewound.as_ref().map(|(_, past)| past.events);
+        focus.rewound_ms = page.rewound.as_ref().map(|(at_ms, _)| *at_ms);
         focus.node = page.selected_node;
         focus.help = page.help;
     }
@@ -54,6 +55,7 @@ pub fn app() -> Html {
         on_lesson.clone(),
         focus.clone(),
         handlers.on_action.clone(),
+        handlers.on_rewind.clone(),
     );
     let scenario = scenario_handlers(&cluster, &page.dispatcher(), &on_lesson);
     let picture = use_ring_picture(&page);
@@ -193,7 +195,7 @@ fn view(
                 </aside>
             </div>
             <Timeline now_ms={frame.now_ms} rewound_ms={page.rewound.as_ref().map(|(at_ms, _)| *at_ms)}
-                on_rewind={handlers.on_rewind.clone()} on_fork={handlers.on_fork.clone()} />
+                on_rewind={handlers.on_rewind.clone()} on_step={handlers.on_step.clone()} on_fork={handlers.on_fork.clone()} />
             if page.help { { help(&dispatch) } }
             if page.lesson_menu {
                 <LessonMenu on_command={on_lesson.clone()}
@@ -350,6 +352,8 @@ fn help(dispatch: &UseReducerDispatcher<PageState>) -> Html {
                     <tr><td><kbd>{ "Space" }</kbd></td><td>{ "pause or resume" }</td></tr>
                     <tr><td><kbd>{ "→" }</kbd></td><td>{ "deliver the next event (one message or timer to one node)" }</td></tr>
                     <tr><td><kbd>{ "Shift" }</kbd>{ "+" }<kbd>{ "→" }</kbd></td><td>{ "run the next instant" }</td></tr>
+                    <tr><td><kbd>{ "←" }</kbd>{ " / " }<kbd>{ "Shift" }</kbd>{ "+" }<kbd>{ "←" }</kbd></td><td>{ "show the timeline one event / one second back" }</td></tr>
+                    <tr><td>{ "rewound: " }<kbd>{ "→" }</kbd>{ " / " }<kbd>{ "Shift" }</kbd>{ "+" }<kbd>{ "→" }</kbd></td><td>{ "one event / one second forward (past the newest: live)" }</td></tr>
                     <tr><td><kbd>{ "?" }</kbd></td><td>{ "this help" }</td></tr>
                     <tr><td><kbd>{ "Esc" }</kbd></td><td>{ "close this help or the lesson menu; back to the select tool" }</td></tr>
                     <tr><td><kbd>{ "Tab" }</kbd>{ ", " }<kbd>{ "Enter" }</kbd></td><td>{ "move to a node on the ring and select it (or put it in a partition group)" }</td></tr>

@@ -36,6 +36,8 @@ pub struct Focus {
     pub key: String,
     /// The trace length the views should stop at (a rewound instant), if any.
     pub end: Option<usize>,
+    /// The instant shown, when rewound: the arrow keys step it.
+    pub rewound_ms: Option<u64>,
     /// The selected node and whether the help is open, for the keys.
     pub node: Option<u32>,
     pub help: bool,

@@ -16,6 +16,7 @@ use super::export::download;
 use super::lesson::LessonCommand;
 use super::scenarios::ScenarioText;
 use super::state::{Action as PageAction, Notice, PageState, Tab, Tool};
+use super::timeline::{step_target, TimeStep};
 use crate::runtime::Cluster;
 
 /// Callbacks that reach the cluster; components never touch it themselves.
@@ -26,6 +27,7 @@ pub struct Handlers {
     pub on_node: Callback<u32>,
     pub on_call: Callback<ClientCall>,
     pub on_rewind: Callback<Option<u64>>,
+    pub on_step: Callback<TimeStep>,
     pub on_fork: Callback<u64>,
     pub on_reset: Callback<(ClusterConfig, u64)>,
     pub on_share: Callback<()>,
@@ -48,11 +50,14 @@ impl Handlers {
                 }
             })
         };
+        let on_rewind = rewind_handler(cluster, &dispatch);
+        let rewound_ms = page.rewound.as_ref().map(|(at_ms, _)| *at_ms);
         Handlers {
+            on_step: step_handler(cluster, rewound_ms, &on_rewind),
             on_time: time_handler(cluster, &dispatch),
             on_node: node_handler(page, &on_action),
             on_call: call_handler(cluster, &dispatch),
-            on_rewind: rewind_handler(cluster, &dispatch),
+            on_rewind,
             on_fork: fork_handler(cluster, &dispatch),
             on_reset: reset_handler(cluster, &dispatch),
             on_share: share_handler(cluster, page),
@@ -146,6 +151,34 @@ fn rewind_handler(
         });
         dispatch.dispatch(PageAction::Rewind(rewound));
     })
+}
+
+/// Steps the shown instant by an event or a second (the timeline's buttons).
+fn step_handler(
+    cluster: &Rc<RefCell<Cluster>>,
+    rewound_ms: Option<u64>,
+    on_rewind: &Callback<Option<u64>>,
+) -> Callback<TimeStep> {
+    let (cluster, on_rewind) = (cluster.clone(), on_rewind.clone());
+    Callback::from(move |step: TimeStep| step_view(&cluster, rewound_ms, step, &on_rewind))
+}
+
+/// Shows where `step` takes the view, if it goes anywhere: the timeline's buttons and the arrow
+/// keys both come here.
+pub fn step_view(
+    cluster: &Rc<RefCell<Cluster>>,
+    rewound_ms: Option<u64>,
+    step: TimeStep,
+    on_rewind: &Callback<Option<u64>>,
+) {
+    let target = {
+        let cluster = cluster.borrow();
+        step_target(cluster.trace(), cluster.now_ms(), rewound_ms, step)
+    };
+    // The borrow ends first: rewinding pauses the cluster.
+    if let Some(target) = target {
+        on_rewind.emit(target);
+    }
 }
 
 fn fork_handler(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<PageState>) -> Callback<u64> {

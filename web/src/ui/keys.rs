@@ -1,4 +1,5 @@
-//! The page's keys: Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows
+//! The page's keys: Space pauses or resumes, → steps one event, Shift+→ one instant (while
+//! rewound, → and ← step the shown instant by an event, with Shift by a second), ? shows
 //! the help, Esc closes it (and the lesson menu) and goes back to the select tool, P draws a
 //! partition, C, R, W and L crash, restart, wipe or make the selected node leave, PageDown and
 //! PageUp step a lesson. Space or Enter on a focused button presses that button.
@@ -15,7 +16,9 @@ use dynamoscope::protocol::NodeId;
 use dynamoscope::sim::scenario::Action;
 
 use super::frames::Focus;
+use super::handlers::step_view;
 use super::state::{Action as PageAction, PageState, Tool};
+use super::timeline::TimeStep;
 use crate::runtime::Cluster;
 
 /// Space pauses or resumes, → steps one event, Shift+→ one instant, ? shows the help.
@@ -26,6 +29,7 @@ pub fn use_keys(
     on_lesson: Callback<LessonCommand>,
     focus: Rc<RefCell<Focus>>,
     on_action: Callback<Action>,
+    on_rewind: Callback<Option<u64>>,
 ) {
     use_effect_with((), move |_| {
         let listener =
@@ -66,6 +70,19 @@ pub fn use_keys(
                     "PageDown" => return on_lesson_key(&event, &on_lesson, LessonCommand::Next),
                     "PageUp" => return on_lesson_key(&event, &on_lesson, LessonCommand::Back),
                     _ => {}
+                }
+                // ← always steps the view back; → steps it forward while it shows the past.
+                let rewound_ms = focus.borrow().rewound_ms;
+                let view_step = match (event.key().as_str(), event.shift_key(), rewound_ms) {
+                    ("ArrowLeft", false, _) => Some(TimeStep::BackEvent),
+                    ("ArrowLeft", true, _) => Some(TimeStep::BackSecond),
+                    ("ArrowRight", false, Some(_)) => Some(TimeStep::ForwardEvent),
+                    ("ArrowRight", true, Some(_)) => Some(TimeStep::ForwardSecond),
+                    _ => None,
+                };
+                if let Some(step) = view_step {
+                    event.prevent_default();
+                    return step_view(&cluster, rewound_ms, step, &on_rewind);
                 }
                 let mut cluster = cluster.borrow_mut();
                 match (event.key().as_str(), event.shift_key()) {
