@@ -156,7 +156,7 @@ test('the Settings form shows the cluster\'s settings, warns of N past the membe
   await page.close();
 });
 
-test('a rewound view keeps to its instant: the header counts its events, and what only the live nodes know says so', { timeout: 120_000 }, async () => {
+test('a rewound view keeps to its instant: the header counts its events, and the inspector shows each node\'s memory then, re-run from the record', { timeout: 120_000 }, async () => {
   const { page, errors } = await open();
   await page.evaluate(async () => {
     const api = window.dynamoscope;
@@ -178,10 +178,29 @@ test('a rewound view keeps to its instant: the header counts its events, and wha
   assert.ok(Number(shown) < Number(of) && Number(of) === live, header);
   await page.click('[data-testid="tab-metrics"]');
   assert.equal(await page.locator('[data-testid="promises-live-only"]').count(), 1, 'live promises are not shown as the past\'s');
+  // The inspector shows n2's memory at 1 s, re-run from the record: the first put, not the second.
   await page.click('[data-testid="tab-inspector"]');
-  assert.match(await page.locator('[data-testid="inspector-live"]').innerText(), /this is n2's memory now/);
+  assert.match(await page.locator('[data-testid="inspector-past"]').innerText(), /n2's memory at 1\.000 s/);
+  const then = await page.locator('[data-testid="store"]').innerText();
+  assert.ok(then.includes('book') && !then.includes('lamp'), `n2 held only the first put at 1 s: ${then}`);
+  assert.equal(await page.locator('[data-testid="crash"]').count(), 0, 'no operator buttons on the past');
   await page.click('[data-testid="live"]');
-  await page.waitForSelector('[data-testid="inspector-live"]', { state: 'detached' });
+  await page.waitForSelector('[data-testid="inspector-past"]', { state: 'detached' });
+  const now = await page.locator('[data-testid="store"]').innerText();
+  assert.ok(now.includes('lamp'), `n2 holds the second put now: ${now}`);
+  // Rewound to the newest instant, the re-run's memory is the live worker's, to the clock.
+  await page.evaluate(() => {
+    const scrubber = document.querySelector('[data-testid="scrubber"]');
+    scrubber.value = String(window.dynamoscope.now());
+    scrubber.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await page.waitForSelector('[data-testid="inspector-past"]');
+  assert.equal(await page.locator('[data-testid="store"]').innerText(), now, 'the re-run reaches the same store as the worker');
+  assert.equal(await page.locator('[data-testid="membership"]').innerText(), await (async () => {
+    await page.click('[data-testid="live"]');
+    await page.waitForSelector('[data-testid="inspector-past"]', { state: 'detached' });
+    return page.locator('[data-testid="membership"]').innerText();
+  })(), 'and the same membership');
   assert.match(await page.locator('[data-testid="trace-hash"]').innerText(), /^trace [0-9a-f]{16} · \d+ events$/);
   assert.deepEqual(errors, []);
   await page.close();

@@ -84,6 +84,8 @@ pub struct Cluster {
     pub(super) look_waiters: Vec<Box<dyn FnOnce()>>,
     /// Counts resets: whoever folds the trace starts again when it changes.
     pub(super) generation: u64,
+    /// The inspector's re-run of the record, for a rewound instant ([`Cluster::memory_at`]).
+    pub(super) past_run: Option<super::past::PastRun>,
     /// Where a played scenario ends (its `duration_ms` and `until_event`): the run pauses there.
     pub(super) end: Option<(u64, Option<u64>)>,
     pub(super) budget_ms: u64,
@@ -143,6 +145,7 @@ impl Cluster {
                 looking: BTreeSet::new(),
                 look_waiters: Vec::new(),
                 generation: 0,
+                past_run: None,
                 end: None,
                 budget_ms: 0,
                 paused: false,
@@ -189,6 +192,7 @@ impl Cluster {
         self.end = end;
         self.inspections.clear();
         self.generation += 1;
+        self.past_run = None;
         self.looking.clear();
         for waiter in std::mem::take(&mut self.look_waiters) {
             waiter();

@@ -15,10 +15,12 @@ pub mod lesson;
 pub mod lesson_console;
 pub mod link;
 mod pacing;
+mod past;
 mod settings;
 mod stepping;
 mod workers;
 pub use cluster::{configure, page_workload, Cluster, NodeSnapshot, WORKERS_MAX};
+pub use past::PastMemory;
 pub use workers::SlotStatus;
 
 /// The page's address with the run so far after `#run=`: opening it replays the run to where

@@ -28,7 +28,7 @@ use super::scenarios::{read_file, ScenarioMenu};
 use super::settings::Settings;
 use super::state::{Action as PageAction, PageState, Tab, Tool};
 use super::timeline::Timeline;
-use crate::runtime::SlotStatus;
+use crate::runtime::{PastMemory, SlotStatus};
 
 #[function_component(App)]
 pub fn app() -> Html {
@@ -59,7 +59,12 @@ pub fn app() -> Html {
     );
     let scenario = scenario_handlers(&cluster, &page.dispatcher(), &on_lesson);
     let picture = use_ring_picture(&page);
-    view(&page, &handlers, &scenario, &on_lesson, picture)
+    // Rewound, the inspector shows the nodes' memory then: re-run from the record (runtime::past).
+    let past_memory = match (&page.rewound, page.tab) {
+        (Some((at_ms, _)), Tab::Inspector) => cluster.try_borrow_mut().ok().map(|mut cluster| cluster.memory_at(*at_ms)),
+        _ => None,
+    };
+    view(&page, &handlers, &scenario, &on_lesson, picture, past_memory)
 }
 
 /// The ring as the viewing node sees it, derived again only when that node's inspection, the
@@ -125,6 +130,7 @@ fn view(
     scenario: &ScenarioHandlers,
     on_lesson: &Callback<LessonCommand>,
     picture: Rc<RingPicture>,
+    past_memory: Option<Result<Rc<PastMemory>, String>>,
 ) -> Html {
     // A lesson's step points at nodes; trying it yourself, the ring is yours again.
     let highlight: Vec<u32> = page
@@ -190,7 +196,7 @@ fn view(
                     <div class="tab-body" hidden={page.tab != Tab::Client} role="tabpanel" tabindex="0"
                         id={if page.tab == Tab::Client { "tab-panel" } else { "client-panel" }}>{ client_panel(page, handlers) }</div>
                     if page.tab != Tab::Client {
-                        <div class="tab-body" role="tabpanel" id="tab-panel" tabindex="0">{ tab_body(page, handlers) }</div>
+                        <div class="tab-body" role="tabpanel" id="tab-panel" tabindex="0">{ tab_body(page, handlers, past_memory) }</div>
                     }
                 </aside>
             </div>
@@ -205,7 +211,7 @@ fn view(
     }
 }
 
-fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
+fn tab_body(page: &PageState, handlers: &Handlers, past_memory: Option<Result<Rc<PastMemory>, String>>) -> Html {
     let frame = &page.frame;
     let export = |id: &'static str, file: &'static str| {
         let dispatch = handlers.dispatch.clone();
@@ -222,8 +228,17 @@ fn tab_body(page: &PageState, handlers: &Handlers) -> Html {
                 .and_then(|node| frame.nodes.iter().find(|snapshot| snapshot.id == node))
                 .map(|snapshot| snapshot.status.name());
             let inspection = node.and_then(|node| frame.inspections.get(&NodeId(node)).cloned());
+            let (status, inspection, past) = match past_memory {
+                Some(Ok(memory)) => {
+                    let then = node.and_then(|node| memory.nodes.get(&NodeId(node)).cloned().flatten());
+                    let status = if then.is_some() { "up" } else { "not running" };
+                    (Some(status), then, Some(Ok(memory.at_ms)))
+                }
+                Some(Err(error)) => (status, inspection, Some(Err(error))),
+                None => (status, inspection, None),
+            };
             html! { <Inspector node={node} status={status} inspection={inspection} key_name={page.key.clone()}
-            rewound_ms={page.rewound.as_ref().map(|(at_ms, _)| *at_ms)}
+            past={past}
             merkle_depth={frame.config.merkle_depth} on_action={handlers.on_action.clone()} /> }
         }
         Tab::Client => html! {},

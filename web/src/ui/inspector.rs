@@ -9,6 +9,8 @@ use dynamoscope::sim::checker::clock_text;
 use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::merkle::key_range_tree;
 use dynamoscope::sim::views::ring::{holding_of, holdings};
+
+use super::controls::time_text;
 use yew::prelude::*;
 
 use dynamoscope::protocol::NodeId;
@@ -27,9 +29,10 @@ pub struct InspectorProps {
     pub inspection: Option<Rc<NodeInspection>>,
     pub key_name: String,
     pub merkle_depth: u32,
-    /// Showing a past instant: the node's memory shown is still its live one, and says so.
+    /// Showing a past instant: the memory shown is the node's then (re-run from the record), or
+    /// why it could not be derived (then the live memory is shown, and says so).
     #[prop_or_default]
-    pub rewound_ms: Option<u64>,
+    pub past: Option<Result<u64, String>>,
     pub on_action: Callback<Action>,
 }
 
@@ -41,10 +44,16 @@ pub fn inspector(props: &InspectorProps) -> Html {
     html! {
         <div class="inspector" data-testid="inspector" data-node-id={node.to_string()}>
             <h2>{ format!("n{node}") }<small>{ props.status.unwrap_or("unknown") }</small></h2>
-            { operator(node, props.status, &props.on_action) }
-            if let Some(at_ms) = props.rewound_ms {
-                <p class="caution" data-testid="inspector-live">{ format!("The timeline shows {at_ms} ms, but this is n{node}'s memory now: its worker keeps no history. The ring, the metrics and the Versions view show the past.") }</p>
-            }
+            { match &props.past {
+                None => operator(node, props.status, &props.on_action),
+                Some(Ok(at_ms)) => html! {
+                    <p class="past-note" data-testid="inspector-past">{ format!("n{node}'s memory at {}: its worker keeps no history, so the page re-ran the run's record up to then with the same node code. Back to live to act on it.", time_text(*at_ms)) }</p>
+                },
+                Some(Err(error)) => html! { <>
+                    { operator(node, props.status, &props.on_action) }
+                    <p class="caution" data-testid="inspector-live">{ format!("This is n{node}'s memory now, not at the instant shown: {error}.") }</p>
+                </> },
+            } }
             { match &props.inspection {
                 Some(inspection) => contents(inspection, props),
                 None => html! { <p class="empty">{ "Not running: nothing in memory to show. A crashed node keeps its disk; restart it to read it back." }</p> },
