@@ -4,6 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { POLICY, ROOT, readFile, useBrowser } from './harness.mjs';
 
 const context = useBrowser(before, after);
@@ -67,4 +69,81 @@ test('under the policy, a lesson and a cluster\'s workers run, nothing leaves th
   assert.ok(requests.some((url) => url.endsWith('/worker.js')), 'the node workers load worker.js from the origin');
   assert.deepEqual(errors.filter((text) => !text.includes('inline script')), []);
   await browserContext.close();
+});
+
+// A page of a course site holding `html`, on 127.0.0.1 (`host`) at a port of its own.
+async function courseServer(html, host = '127.0.0.1') {
+  const server = createServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end(html);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://${host}:${server.address().port}/` };
+}
+
+// Screenshots land in target/e2e/ (UPDATE_SCREENSHOTS=1 writes docs/ instead).
+async function screenshotPath(name) {
+  const directory = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs') : join(ROOT, 'target', 'e2e');
+  await mkdir(directory, { recursive: true });
+  return join(directory, name);
+}
+
+test('?embed inside a course page\'s iframe: the ring, the time controls, the chosen tab and the timeline, nothing else; it runs', { timeout: 120_000 }, async () => {
+  const browserContext = await context.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await browserContext.newPage();
+  const errors = [];
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+  page.on('pageerror', (error) => errors.push(String(error)));
+  const src = `${context.url}?embed&lesson=versioning&step=5&tab=versions`;
+  // A course page on the same site (another port of 127.0.0.1), as docs/EMBED.md's snippet.
+  const course = await courseServer(`<!DOCTYPE html><html><body style="font: 18px system-ui; margin: 24px; max-width: 1100px">
+    <h1 style="margin: 0 0 8px">Week 7: Dynamo's vector clocks</h1>
+    <p style="margin: 0 0 12px">Step the lesson with <b>Next</b>, then scrub the timeline back to the first put.</p>
+    <iframe src="${src}" title="dynamoscope: the versioning lesson" width="1000" height="620" style="border: 1px solid #bbb; border-radius: 8px"></iframe>
+  </body></html>`);
+  await page.goto(course.url);
+  const frame = page.frameLocator('iframe');
+  await frame.locator('#ring-svg').waitFor({ timeout: 60_000 });
+  await frame.locator('[data-testid="lesson-panel"][data-step="5"]').waitFor({ timeout: 60_000 });
+  for (const shown of ['pause', 'step-event', 'speed', 'clock', 'scrubber', 'open-whole']) {
+    assert.equal(await frame.locator(`[data-testid="${shown}"]`).count(), 1, `${shown} is in the frame`);
+  }
+  for (const absent of ['tab-client', 'tab-versions', 'share', 'theme', 'tool-partition', 'open-lessons']) {
+    assert.equal(await frame.locator(`[data-testid="${absent}"]`).count(), 0, `${absent} is not in the frame`);
+  }
+  assert.equal(await frame.locator('#history-svg').count(), 1, 'the chosen tab, Versions, is shown');
+  // The whole page is one click away, on the same lesson, without `embed`.
+  const whole = await frame.locator('[data-testid="open-whole"]').getAttribute('href');
+  assert.ok(whole.includes('lesson=versioning') && !whole.includes('embed'), whole);
+  // The frame fits its iframe: the timeline is in view without scrolling.
+  const box = await frame.locator('[data-testid="timeline"]').boundingBox();
+  const iframeBox = await page.locator('iframe').boundingBox();
+  assert.ok(box.y + box.height <= iframeBox.y + iframeBox.height + 1, `timeline in view: ${JSON.stringify([box, iframeBox])}`);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: await screenshotPath('embed.png') });
+  assert.deepEqual(errors, []);
+  await browserContext.close();
+  course.server.close();
+});
+
+test('embedded from another site whose browser refuses it storage, the page says why its nodes stopped instead of hanging', { timeout: 120_000 }, async () => {
+  const browserContext = await context.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await browserContext.newPage();
+  // localhost is another site than 127.0.0.1: the frame is third-party there.
+  const course = await courseServer(`<iframe src="${context.url}?embed&tab=versions" width="1000" height="620"></iframe>`, 'localhost');
+  await page.goto(course.url);
+  const frame = page.frameLocator('iframe');
+  await frame.locator('#ring-svg').waitFor({ timeout: 60_000 });
+  // Either the browser lets the frame keep its nodes' disks and they run, or it says why not.
+  const inner = page.frames()[1];
+  await inner.waitForFunction(() => {
+    const nodes = window.dynamoscope?.nodes?.() ?? [];
+    return nodes.length > 0 && nodes.every((node) => node.status === 'up' || node.status === 'failed');
+  }, null, { timeout: 60_000 });
+  const statuses = await inner.evaluate(() => window.dynamoscope.nodes().map((node) => node.status));
+  if (statuses.every((status) => status === 'up')) return;
+  const notice = await frame.locator('.notice').allInnerTexts();
+  assert.ok(notice.some((text) => /The workers of n1, n2, n3, n4, n5 failed.*refused the node's disk \(IndexedDB\).*EMBED\.md/.test(text)), `one notice says why: ${notice}`);
+  await browserContext.close();
+  course.server.close();
 });

@@ -30,8 +30,15 @@ async fn finished(request: &IdbRequest) -> Result<JsValue, String> {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
     });
-    JsFuture::from(promise).await.map_err(describe)?;
+    // A failed request rejects with its error event; the reason is on the request.
+    JsFuture::from(promise)
+        .await
+        .map_err(|event| request_error(request).unwrap_or_else(|| describe(event)))?;
     request.result().map_err(describe)
+}
+
+fn request_error(request: &IdbRequest) -> Option<String> {
+    request.error().ok().flatten().map(|exception| format!("{}: {}", exception.name(), exception.message()))
 }
 
 /// Resolves once the transaction committed: only then is the write durable.
@@ -57,7 +64,9 @@ pub async fn open() -> Result<IdbDatabase, String> {
         }
     });
     request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-    let database = finished(&request).await?;
+    let database = finished(&request).await.map_err(|reason| {
+        format!("the browser refused the node's disk (IndexedDB): {reason} (a page embedded from another site may be refused storage: docs/EMBED.md)")
+    })?;
     drop(upgrade);
     database.dyn_into::<IdbDatabase>().map_err(|_| "IndexedDB returned no database".into())
 }

@@ -44,8 +44,13 @@ impl Cluster {
             scenario.trace_hash = None;
             let recorded_to_ms = scenario.duration_ms;
             let simulation = Simulation::new(scenario, TraceMode::Full)?;
-            self.past_run =
-                Some(PastRun { generation: self.generation, recorded_to_ms, simulation, at_ms: 0, memory: None });
+            self.past_run = Some(PastRun {
+                generation: self.generation,
+                recorded_to_ms,
+                simulation,
+                at_ms: 0,
+                memory: None,
+            });
         }
         let run = self.past_run.as_mut().expect("made above");
         if let Some(memory) = run.memory.as_ref().filter(|memory| memory.at_ms == at_ms) {

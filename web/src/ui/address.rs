@@ -1,6 +1,6 @@
 //! The page's address: `?nodes=N` and `?paused` when it starts, a shared run after `#run=`
 //! (which the cluster replays to where it was shared), and the view it was shared in
-//! (`?tab=…&key=…&node=…`). `?lesson=…` belongs to `lesson.rs`.
+//! (`?tab=…&key=…&node=…`, and `?embed` for a minimal frame). `?lesson=…` belongs to `lesson.rs`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -54,8 +54,12 @@ fn open_link(cluster: &Rc<RefCell<Cluster>>, dispatch: &UseReducerDispatcher<Pag
     }
 }
 
-/// `?tab=versions&key=cart:bob&node=3`, as a share link names the view it was taken in.
+/// `?tab=versions&key=cart:bob&node=3`, as a share link names the view it was taken in;
+/// `?embed` for a frame inside slides or a course page.
 fn open_view(dispatch: &UseReducerDispatcher<PageState>) {
+    if search_parameter("embed").is_some() {
+        dispatch.dispatch(PageAction::Embed);
+    }
     let decode = |value: String| js_sys::decode_uri_component(&value).ok().map(String::from);
     let show = Show {
         tab: search_parameter("tab").filter(|tab| Tab::named(tab).is_some()),

@@ -61,7 +61,9 @@ pub fn app() -> Html {
     let picture = use_ring_picture(&page);
     // Rewound, the inspector shows the nodes' memory then: re-run from the record (runtime::past).
     let past_memory = match (&page.rewound, page.tab) {
-        (Some((at_ms, _)), Tab::Inspector) => cluster.try_borrow_mut().ok().map(|mut cluster| cluster.memory_at(*at_ms)),
+        (Some((at_ms, _)), Tab::Inspector) => {
+            cluster.try_borrow_mut().ok().map(|mut cluster| cluster.memory_at(*at_ms))
+        }
         _ => None,
     };
     view(&page, &handlers, &scenario, &on_lesson, picture, past_memory)
@@ -142,8 +144,12 @@ fn view(
     let frame = page.frame.clone();
     let viewer = viewer(page);
     let dispatch = handlers.dispatch.clone();
-    let classes =
-        classes!("app", if page.dark { "dark" } else { "light" }, page.presenter.then_some("presenter"));
+    let classes = classes!(
+        "app",
+        if page.dark { "dark" } else { "light" },
+        page.presenter.then_some("presenter"),
+        page.embed.then_some("embed")
+    );
     let on_drop = {
         let (on_text, on_error) = (scenario.on_text.clone(), scenario.on_error.clone());
         Callback::from(move |event: DragEvent| {
@@ -160,28 +166,32 @@ fn view(
                 rewound_events={page.rewound.as_ref().map(|(_, past)| past.events)}
                 events={frame.events} on_time={handlers.on_time.clone()} on_share={handlers.on_share.clone()}
                 on_dark={dispatch.to_callback().reform(|()| PageAction::ToggleDark)} on_presenter={dispatch.to_callback().reform(|()| PageAction::TogglePresenter)}
-                on_help={dispatch.to_callback().reform(|()| PageAction::ToggleHelp)} />
+                on_help={dispatch.to_callback().reform(|()| PageAction::ToggleHelp)} embed={page.embed} />
+            if !page.embed {
             <ScenarioMenu on_text={scenario.on_text.clone()} on_error={scenario.on_error.clone()}
                 on_download={scenario.on_download.clone()}>
                 <button class="lessons-button" data-testid="open-lessons" title="The lessons, in the lecture's order"
                     onclick={dispatch.to_callback().reform(|_: MouseEvent| PageAction::LessonMenu(true))}>{ "Lessons" }</button>
             </ScenarioMenu>
+            }
             { notices(page, &dispatch) }
             <div class="main">
                 <section class="stage">
-                    { toolbar(page, handlers) }
+                    if !page.embed { { toolbar(page, handlers) } }
                     <Ring nodes={ring_nodes(page)} picture={picture} past={page.shown_past()} wire={shown_wire(page)} now_ms={page.shown_ms()}
                         key_name={page.key.clone()} viewer={viewer} selected={page.selected_node}
                         draft={page.partition_draft.clone()}
                         cut_from={match page.tool { Tool::Cut { from } => from, _ => None }} highlight={highlight}
                         on_node={handlers.on_node.clone()} />
                     { narration(&page.frame.narration) }
-                    { legend() }
+                    if !page.embed { { legend() } }
                 </section>
                 <aside class="panel">
                     if let Some(lesson) = page.lesson.clone() {
                         <LessonPanel state={lesson} on_command={on_lesson.clone()} />
                     }
+                    // Embedded, the one tab the address chose, without the others' names.
+                    if !page.embed {
                     <nav class="tabs" role="tablist">
                         { for Tab::ALL.iter().map(|tab| {
                             let tab = *tab;
@@ -191,6 +201,7 @@ fn view(
                                 onclick={dispatch.to_callback().reform(move |_: MouseEvent| PageAction::SelectTab(tab))}>{ tab.label() }</button> }
                         }) }
                     </nav>
+                    }
                     // The Client panel stays mounted behind the other tabs, so its context,
                     // siblings, value and cart mode survive a look at another tab.
                     <div class="tab-body" hidden={page.tab != Tab::Client} role="tabpanel" tabindex="0"
@@ -211,7 +222,11 @@ fn view(
     }
 }
 
-fn tab_body(page: &PageState, handlers: &Handlers, past_memory: Option<Result<Rc<PastMemory>, String>>) -> Html {
+fn tab_body(
+    page: &PageState,
+    handlers: &Handlers,
+    past_memory: Option<Result<Rc<PastMemory>, String>>,
+) -> Html {
     let frame = &page.frame;
     let export = |id: &'static str, file: &'static str| {
         let dispatch = handlers.dispatch.clone();

@@ -40,6 +40,9 @@ pub struct TopBarProps {
     pub on_share: Callback<()>,
     pub on_dark: Callback<()>,
     pub on_presenter: Callback<()>,
+    /// Embedded: only the time controls, and a link to the whole page.
+    #[prop_or_default]
+    pub embed: bool,
     pub on_help: Callback<()>,
 }
 
@@ -58,7 +61,12 @@ pub fn top_bar(props: &TopBarProps) -> Html {
     let button = |callback: &Callback<()>| callback.reform(|_: MouseEvent| ());
     html! {
         <header class="topbar">
-            <h1 title="Amazon's Dynamo (SOSP 2007), every node a Rust Web Worker">{ "dynamoscope" }</h1>
+            if props.embed {
+                <a class="whole-page" data-testid="open-whole" href={whole_page_url()} target="_blank" rel="noopener"
+                   title="Open this cluster's page on its own, with every tab">{ "dynamoscope ↗" }</a>
+            } else {
+                <h1 title="Amazon's Dynamo (SOSP 2007), every node a Rust Web Worker">{ "dynamoscope" }</h1>
+            }
             <div class="time" role="group" aria-label="Time">
                 <button data-testid="pause" onclick={on_pause} title="Space">
                     { if props.paused { "Resume" } else { "Pause" } }
@@ -74,6 +82,7 @@ pub fn top_bar(props: &TopBarProps) -> Html {
                 </label>
                 <span class="clock" data-testid="clock">{ format!("t = {}", time_text(props.now_ms)) }</span>
             </div>
+            if !props.embed {
             <div class="run" title="The trace hash: equal for equal runs, natively and in the browser">
                 <span data-testid="trace-hash">{ match props.rewound_events {
                     Some(shown) => format!("event {shown} of {} · live trace {:016x}", props.events, props.trace_hash),
@@ -86,11 +95,25 @@ pub fn top_bar(props: &TopBarProps) -> Html {
                 <button data-testid="presenter" onclick={button(&props.on_presenter)} title="Large type, high contrast">{ "Presenter" }</button>
                 <button data-testid="help" onclick={button(&props.on_help)} title="?">{ "?" }</button>
             </div>
+            }
         </header>
     }
 }
 
 /// Virtual time for people: milliseconds under a second, else seconds with a decimal.
+/// This address without `embed`: the whole page, on the same lesson, run and view.
+fn whole_page_url() -> String {
+    let Some(location) = web_sys::window().map(|window| window.location()) else { return String::new() };
+    let search = location.search().unwrap_or_default();
+    let kept: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty() && *pair != "embed")
+        .collect();
+    let query = if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) };
+    format!("{}{query}{}", location.pathname().unwrap_or_default(), location.hash().unwrap_or_default())
+}
+
 pub fn time_text(ms: u64) -> String {
     if ms < 1_000 {
         format!("{ms} ms")

@@ -17,10 +17,12 @@ use yew::Reducible;
 use dynamoscope::sim::lesson::Show;
 
 use crate::runtime::lesson::LessonState;
-use crate::runtime::NodeSnapshot;
+use crate::runtime::{NodeSnapshot, SlotStatus};
 
 /// Notices shown at once; older ones give way.
 const NOTICES_MAX: usize = 4;
+/// How a worker-failure notice says it, so the next one can replace it.
+const DOWN_FOR_GOOD: &str = "down for good";
 
 /// The cluster as one animation frame sees it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -120,6 +122,8 @@ pub struct PageState {
     pub tab: Tab,
     pub dark: bool,
     pub presenter: bool,
+    /// `?embed`: a minimal frame for an iframe (the ring, time, one tab; docs/EMBED.md).
+    pub embed: bool,
     pub help: bool,
     /// Showing the past: the state at the end of this instant, instead of the live cluster.
     pub rewound: Option<(u64, Rc<PastState>)>,
@@ -142,6 +146,7 @@ impl Default for PageState {
             tab: Tab::Client,
             dark: false,
             presenter: false,
+            embed: false,
             help: false,
             rewound: None,
             tool: Tool::Select,
@@ -160,6 +165,8 @@ pub enum Action {
     SelectTab(Tab),
     ToggleDark,
     TogglePresenter,
+    /// The page is embedded (`?embed`): for the whole visit.
+    Embed,
     ToggleHelp,
     /// Show the past at this instant (folded by the caller), or None for the live cluster.
     Rewind(Option<(u64, Rc<PastState>)>),
@@ -175,18 +182,67 @@ pub enum Action {
     Show(Show),
 }
 
+impl PageState {
+    fn push_notice(&mut self, notice: Notice) {
+        if self.notices.len() == NOTICES_MAX {
+            self.notices.remove(0);
+        }
+        self.notices.push(notice);
+    }
+}
+
+/// Workers that failed since the last frame, said once in words: a node that stops for good
+/// must not look merely slow.
+fn failed_workers(before: &Frame, after: &Frame) -> Option<Notice> {
+    let failed = |frame: &Frame, id: u32| {
+        frame.nodes.iter().find(|node| node.id == id).and_then(|node| match &node.status {
+            SlotStatus::Failed(reason) => Some(reason.clone()),
+            _ => None,
+        })
+    };
+    let (_, reason) = after
+        .nodes
+        .iter()
+        .filter(|node| failed(before, node.id).is_none())
+        .find_map(|node| Some((node.id, failed(after, node.id)?)))?;
+    let names: Vec<String> = after
+        .nodes
+        .iter()
+        .filter(|node| failed(after, node.id).is_some())
+        .map(|node| format!("n{}", node.id))
+        .collect();
+    let text = match names.as_slice() {
+        [one] => format!("{one}'s worker failed, so {one} is {DOWN_FOR_GOOD}: {reason}"),
+        many => {
+            format!("The workers of {} failed, so those nodes are {DOWN_FOR_GOOD}: {reason}", many.join(", "))
+        }
+    };
+    Some(Notice { text, error: true })
+}
+
 impl Reducible for PageState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
         match action {
-            Action::Frame(frame) => next.frame = frame,
+            Action::Frame(frame) => {
+                if let Some(notice) = failed_workers(&next.frame, &frame) {
+                    // Workers failing a frame apart (as all do when storage is refused) make one
+                    // notice that names them all, not one each.
+                    if next.notices.last().is_some_and(|last| last.text.contains(DOWN_FOR_GOOD)) {
+                        next.notices.pop();
+                    }
+                    next.push_notice(notice);
+                }
+                next.frame = frame;
+            }
             Action::SelectNode(node) => next.selected_node = node,
             Action::SelectKey(key) => next.key = key,
             Action::SelectTab(tab) => next.tab = tab,
             Action::ToggleDark => next.dark = !next.dark,
             Action::TogglePresenter => next.presenter = !next.presenter,
+            Action::Embed => next.embed = true,
             Action::ToggleHelp => next.help = !next.help,
             Action::Rewind(rewound) => next.rewound = rewound,
             Action::SetTool(tool) => {
@@ -194,12 +250,7 @@ impl Reducible for PageState {
                 next.partition_draft.clear();
             }
             Action::CycleGroup(node) => cycle_group(&mut next.partition_draft, node),
-            Action::Notice(notice) => {
-                if next.notices.len() == NOTICES_MAX {
-                    next.notices.remove(0);
-                }
-                next.notices.push(notice);
-            }
+            Action::Notice(notice) => next.push_notice(notice),
             Action::DismissNotice(index) => {
                 if index < next.notices.len() {
                     next.notices.remove(index);
