@@ -70,7 +70,8 @@ pub fn timeline(props: &TimelineProps) -> Html {
                 disabled: bool| {
         let onclick = props.on_step.reform(move |_: MouseEvent| step);
         html! {
-            <button class="time-step" data-testid={test_id} {onclick} {disabled} aria-label={label} title={label}>{ text }</button>
+            // The accessible name starts with the visible text, as a speech user would say it.
+            <button class="time-step" data-testid={test_id} {onclick} {disabled} aria-label={format!("{text}: {label}")} title={label}>{ text }</button>
         }
     };
     html! {
