@@ -148,6 +148,7 @@ fn view(
         "app",
         if page.dark { "dark" } else { "light" },
         page.presenter.then_some("presenter"),
+        page.safe_colours.then_some("safe-colours"),
         page.embed.then_some("embed")
     );
     let on_drop = {
@@ -166,6 +167,8 @@ fn view(
                 rewound_events={page.rewound.as_ref().map(|(_, past)| past.events)}
                 events={frame.events} on_time={handlers.on_time.clone()} on_share={handlers.on_share.clone()}
                 on_dark={dispatch.to_callback().reform(|()| PageAction::ToggleDark)} on_presenter={dispatch.to_callback().reform(|()| PageAction::TogglePresenter)}
+                on_safe_colours={dispatch.to_callback().reform(|()| PageAction::ToggleSafeColours)}
+                display={(page.dark, page.presenter, page.safe_colours)}
                 on_help={dispatch.to_callback().reform(|()| PageAction::ToggleHelp)} embed={page.embed} />
             if !page.embed {
             <ScenarioMenu on_text={scenario.on_text.clone()} on_error={scenario.on_error.clone()}

@@ -40,6 +40,10 @@ pub struct TopBarProps {
     pub on_share: Callback<()>,
     pub on_dark: Callback<()>,
     pub on_presenter: Callback<()>,
+    pub on_safe_colours: Callback<()>,
+    /// Dark, presenter and colour-blind-safe colours: which of the three are on.
+    #[prop_or_default]
+    pub display: (bool, bool, bool),
     /// Embedded: only the time controls, and a link to the whole page.
     #[prop_or_default]
     pub embed: bool,
@@ -91,8 +95,10 @@ pub fn top_bar(props: &TopBarProps) -> Html {
             </div>
             <div class="display">
                 <button data-testid="share" onclick={button(&props.on_share)} title="Copy a link that replays this run">{ "Share" }</button>
-                <button data-testid="theme" onclick={button(&props.on_dark)}>{ "Theme" }</button>
-                <button data-testid="presenter" onclick={button(&props.on_presenter)} title="Large type, high contrast">{ "Presenter" }</button>
+                <button data-testid="theme" onclick={button(&props.on_dark)} aria-pressed={props.display.0.to_string()} title="Dark theme">{ "Theme" }</button>
+                <button data-testid="presenter" onclick={button(&props.on_presenter)} aria-pressed={props.display.1.to_string()} title="Large type, high contrast">{ "Presenter" }</button>
+                <button data-testid="safe-colours" onclick={button(&props.on_safe_colours)} aria-pressed={props.display.2.to_string()}
+                    title="Colours told apart with any common colour blindness (Okabe–Ito, Paul Tol)">{ "Colours" }</button>
                 <button data-testid="help" onclick={button(&props.on_help)} title="?">{ "?" }</button>
             </div>
             }

@@ -49,6 +49,9 @@ pub struct Live {
     past: PastState,
     shared: Rc<PastState>,
     last_slow_ms: f64,
+    /// The tab and key the slow views were last gathered for: a switch gathers at once, so a
+    /// tab never opens on another tab's stale (or empty) view.
+    slow_focus: (Option<Tab>, String),
     last_frame_ms: f64,
     last_drawn_ms: f64,
     frame: Rc<Frame>,
@@ -66,6 +69,7 @@ impl Default for Live {
             past: PastState::default(),
             shared: Rc::default(),
             last_slow_ms: f64::NEG_INFINITY,
+            slow_focus: (None, String::new()),
             last_frame_ms: 0.0,
             last_drawn_ms: 0.0,
             frame: Rc::default(),
@@ -131,7 +135,12 @@ fn frame(
     }
     live.last_drawn_ms = wall_ms;
     fold_new_events(&cluster, &mut live);
-    let slow = wall_ms - live.last_slow_ms >= SLOW_REFRESH_WALL_MS;
+    let slow = {
+        let focus = focus.borrow();
+        wall_ms - live.last_slow_ms >= SLOW_REFRESH_WALL_MS
+            || live.slow_focus.0 != focus.tab
+            || live.slow_focus.1 != focus.key
+    };
     // Copying the whole folded state every frame costs too much under load; a paused cluster
     // changes by single steps, which should show at once.
     if slow || cluster.is_paused() {
@@ -140,6 +149,8 @@ fn frame(
     let next = gather(&cluster, &live, &focus.borrow(), slow);
     if slow {
         live.last_slow_ms = wall_ms;
+        let focus = focus.borrow();
+        live.slow_focus = (focus.tab, focus.key.clone());
         live.inspected_at_ms = cluster.now_ms();
         cluster.request_inspections();
     }

@@ -12,14 +12,14 @@ use yew::prelude::*;
 /// their boxes would be too narrow to see.
 const BOX_LEVELS_MAX: u32 = 5;
 const TREE_WIDTH: f64 = 300.0;
-const GUTTER_WIDTH: f64 = 80.0;
+const GUTTER_WIDTH: f64 = 110.0;
 const MARGIN: f64 = 10.0;
-const HEADER_HEIGHT: f64 = 24.0;
+const HEADER_HEIGHT: f64 = 32.0;
 const ROW_HEIGHT: f64 = 40.0;
 const BOX_HEIGHT: f64 = 18.0;
 const BOX_WIDTH_MAX: f64 = 40.0;
 const BOX_GAP: f64 = 2.0;
-const SUMMARY_ROW_HEIGHT: f64 = 18.0;
+const SUMMARY_ROW_HEIGHT: f64 = 26.0;
 
 #[derive(Properties)]
 pub struct MerkleComparisonProps {

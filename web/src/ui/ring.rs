@@ -128,8 +128,9 @@ fn point(radius: f64, turn: f64) -> (f64, f64) {
 }
 
 pub fn node_colour(id: u32) -> String {
-    // Hues spaced by the golden angle stay distinct for any number of nodes.
-    format!("hsl({}, 62%, 48%)", (f64::from(id) * 137.508) % 360.0)
+    // Hues spaced by the golden angle stay distinct for any number of nodes. The colour-blind-safe
+    // palette (web/style.css, `.safe-colours`) defines seven `--node-*` colours that win.
+    format!("var(--node-{}, hsl({}, 62%, 48%))", id % 7, (f64::from(id) * 137.508) % 360.0)
 }
 
 /// Each arc ends at a token and belongs to that token's owner (its coordinator).
@@ -150,7 +151,7 @@ fn arcs(picture: &RingPicture) -> Html {
         let (ix, iy) = point(RING_RADIUS - 9.0, end);
         html! {
             <g class="arc" data-owner={owner.0.to_string()}>
-                <path d={path} stroke={node_colour(owner.0)} />
+                <path d={path} style={format!("stroke: {}", node_colour(owner.0))} />
                 <line class="token" x1={format!("{ix:.1}")} y1={format!("{iy:.1}")} x2={format!("{tx:.1}")} y2={format!("{ty:.1}")} />
             </g>
         }
@@ -327,7 +328,7 @@ fn node_circle(node: &RingNode, places: &BTreeMap<u32, (f64, f64)>, props: &Ring
         group,
     );
     let share = dynamoscope::sim::views::ring::holding_of(&props.picture.holdings, NodeId(id)).share_percent;
-    let badge = badge_text(member, hints, &suspected_by);
+    let badge = badge_text(node.status, member, hints, &suspected_by);
     // The node's share of the ring, as the viewing node's view has it (§4.2, §6.2).
     let badge = match (share > 0.0, badge.is_empty()) {
         (false, _) => badge,
@@ -363,8 +364,13 @@ fn member_class(status: MemberStatus) -> &'static str {
     }
 }
 
-fn badge_text(member: Option<MemberStatus>, hints: u64, suspected_by: &[String]) -> String {
+/// The node's state in words, so that no state is told by colour alone (issue 13): a crashed
+/// node is red *and* says "crashed".
+fn badge_text(status: &str, member: Option<MemberStatus>, hints: u64, suspected_by: &[String]) -> String {
     let mut parts = Vec::new();
+    if status != "up" {
+        parts.push(status.to_string());
+    }
     if let Some(status) = member.filter(|status| *status != MemberStatus::Normal) {
         parts.push(member_class(status).to_string());
     }
@@ -388,15 +394,21 @@ fn suspicion(suspected_by: &[String]) -> String {
 /// Whose view the ring is; before any node has reported its view (the first moments of a
 /// page with many nodes), it says so rather than draw an empty ring as if it were one.
 fn caption(props: &RingProps) -> Html {
-    let text = match props.viewer {
-        Some(id) => format!(
-            "ring as n{id} sees it · {}",
-            counted(props.picture.tokens.len() as u64, "token", "tokens")
+    // Two short lines in the top-left corner, the one place no node, badge or arc reaches even
+    // at the presenter's 29-unit type.
+    let (first, second) = match props.viewer {
+        Some(id) => (
+            format!("n{id}'s view"),
+            format!("· {}", counted(props.picture.tokens.len() as u64, "token", "tokens")),
         ),
         None if props.nodes.iter().any(|node| node.status == "up" || node.status == "starting") => {
-            "waiting for the nodes to report their view of the ring…".to_string()
+            ("waiting for".to_string(), "a view…".to_string())
         }
-        None => "no node is running: nobody has a view of the ring".to_string(),
+        None => ("no node runs:".to_string(), "no view".to_string()),
     };
-    html! { <text class="caption" x="10" y="590" data-testid="ring-caption">{ text }</text> }
+    html! {
+        <text class="caption" x="6" y="1em" data-testid="ring-caption">
+            { first }<tspan x="6" dy="1.15em">{ second }</tspan>
+        </text>
+    }
 }

@@ -122,6 +122,9 @@ pub struct PageState {
     pub tab: Tab,
     pub dark: bool,
     pub presenter: bool,
+    /// Okabe–Ito node colours and Paul Tol's message colours, safe for every common colour
+    /// vision deficiency (issue 13, need 6).
+    pub safe_colours: bool,
     /// `?embed`: a minimal frame for an iframe (the ring, time, one tab; docs/EMBED.md).
     pub embed: bool,
     pub help: bool,
@@ -146,6 +149,7 @@ impl Default for PageState {
             tab: Tab::Client,
             dark: false,
             presenter: false,
+            safe_colours: false,
             embed: false,
             help: false,
             rewound: None,
@@ -165,6 +169,7 @@ pub enum Action {
     SelectTab(Tab),
     ToggleDark,
     TogglePresenter,
+    ToggleSafeColours,
     /// The page is embedded (`?embed`): for the whole visit.
     Embed,
     ToggleHelp,
@@ -242,6 +247,7 @@ impl Reducible for PageState {
             Action::SelectTab(tab) => next.tab = tab,
             Action::ToggleDark => next.dark = !next.dark,
             Action::TogglePresenter => next.presenter = !next.presenter,
+            Action::ToggleSafeColours => next.safe_colours = !next.safe_colours,
             Action::Embed => next.embed = true,
             Action::ToggleHelp => next.help = !next.help,
             Action::Rewind(rewound) => next.rewound = rewound,
