@@ -11,7 +11,7 @@
 # 423 KB to 400 KB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET_BYTES=$((485 * 1000))
+BUDGET_BYTES=$((500 * 1000))
 total=0
 shopt -s nullglob
 files=(dist/*.wasm)

@@ -240,10 +240,7 @@ impl PastState {
                 self.acknowledged.insert(key, (at_ms, context.clone()));
             }
             Some(ClientResponse::Got { versions, .. }) => {
-                let missed = self.acknowledged.get(&key).is_some_and(|(acknowledged_at_ms, clock)| {
-                    *acknowledged_at_ms < requested_at_ms
-                        && !versions.iter().any(|version| version.clock.descends(clock))
-                });
+                let missed = misses_acknowledged(self.acknowledged.get(&key), requested_at_ms, versions);
                 self.stale_reads += u64::from(missed);
             }
             None => {}
@@ -332,6 +329,20 @@ impl PastState {
             Fault::NetworkChanged | Fault::ConfigChanged => {}
         }
     }
+}
+
+/// Whether a get asked at `requested_at_ms` missed the key's put `acknowledged` before it was
+/// asked: none of the versions it returned descends that put's clock. A sloppy quorum allows
+/// it (§4.6); the metrics count it and the Versions view and the Client panel mark it. The one
+/// home of what "stale read" means.
+pub fn misses_acknowledged(
+    acknowledged: Option<&(u64, VectorClock)>,
+    requested_at_ms: u64,
+    versions: &[crate::protocol::store::Version],
+) -> bool {
+    acknowledged.is_some_and(|(acknowledged_at_ms, clock)| {
+        *acknowledged_at_ms < requested_at_ms && !versions.iter().any(|version| version.clock.descends(clock))
+    })
 }
 
 #[cfg(test)]

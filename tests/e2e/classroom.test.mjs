@@ -399,3 +399,76 @@ test('the timeline steps by events and by seconds, from its buttons and from ←
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('Versions reads like Figure 3: each version with its value and clock, descent and the reconciliation drawn; the lane names stay in view; a stale read is marked in the diagram and the Client panel (§4.4, §4.6)', { timeout: 150_000 }, async () => {
+  const { page, errors } = await open();
+  // Figure 3, played through the console: D1 and D2 in turn, D3 and D4 on either side of a
+  // partition from D2's context, and D5 with the context of a get that returned both.
+  await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    const key = 'cart:alice';
+    const [d1] = await Promise.all([api.put(key, 'D1', { via: 1 }), api.settle(1000)]);
+    const [d2] = await Promise.all([api.put(key, 'D2', { via: 1, context: d1.context }), api.settle(1000)]);
+    await api.partition([[1, 2], [3, 4, 5]]);
+    await Promise.all([api.put(key, 'D3', { via: 1, context: d2.context }), api.settle(1000)]);
+    await Promise.all([api.put(key, 'D4', { via: 3, context: d2.context }), api.settle(1000)]);
+    await api.heal();
+    await api.settle(5000);
+    const [got] = await Promise.all([api.get(key, { via: 1 }), api.settle(1000)]);
+    await Promise.all([api.put(key, 'D5', { via: 1, context: got.context }), api.settle(1000)]);
+  });
+  await page.click('[data-testid="tab-versions"]');
+  await page.waitForSelector('#version-graph-svg g.version-node[data-version="D5"]');
+  const graph = await page.$$eval('#version-graph-svg g.version-node', (versions) => versions.map((version) => ({
+    name: version.dataset.version,
+    text: version.textContent,
+    latest: version.classList.contains('latest'),
+  })));
+  assert.deepEqual(graph.map((version) => version.name), ['D1', 'D2', 'D3', 'D4', 'D5']);
+  graph.forEach((version, index) => assert.match(version.text, new RegExp(`D${index + 1} "D${index + 1}"\\{n\\d:\\d`), version.text));
+  assert.deepEqual(graph.filter((version) => version.latest).map((version) => version.name), ['D5']);
+  assert.equal(await page.locator('#version-graph-svg .version-edge').count(), 5, 'D1→D2, D2→D3, D2→D4, D3→D5, D4→D5');
+  assert.equal(await page.locator('#version-graph-svg .version-edge.reconciles').count(), 2, 'the two edges into D5');
+  assert.match(await page.textContent('#version-graph-svg g.version-node[data-version="D5"] title'), /reconciles D3 and D4/);
+
+  // The space-time diagram scrolls under its lane names, and no label runs past its edge.
+  const lanes = await page.evaluate(() => {
+    const body = document.querySelector('#tab-panel');
+    body.scrollTop = body.scrollHeight;
+    const header = document.querySelector('.history-lanes').getBoundingClientRect();
+    const svg = document.querySelector('#history-svg').getBoundingClientRect();
+    const overflow = [...document.querySelectorAll('#history-svg .event-label')].filter((label) => label.getBoundingClientRect().right > svg.right + 0.5).length;
+    return { scrolled: body.scrollTop, headerTop: header.top, bodyTop: body.getBoundingClientRect().top, names: document.querySelector('.history-lanes').textContent, overflow };
+  });
+  assert.ok(lanes.scrolled > 0, 'the panel scrolled');
+  assert.ok(Math.abs(lanes.headerTop - lanes.bodyTop) < 2, `lane names at ${lanes.headerTop}, the panel's top at ${lanes.bodyTop}`);
+  assert.match(lanes.names, /n1.*n2.*n3/);
+  assert.equal(lanes.overflow, 0, 'labels past the drawing\'s right edge');
+
+  // §4.6: a put acknowledged on one side of a partition, then a get on the other side from the
+  // Client panel: its answer misses the put, and both the panel and the diagram say so.
+  await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.partition([[1, 2], [3, 4, 5]]);
+    const [got] = await Promise.all([api.get('cart:alice', { via: 1 }), api.settle(500)]);
+    await Promise.all([api.put('cart:alice', 'D6', { via: 1, context: got.context }), api.settle(1000)]);
+  });
+  await page.waitForTimeout(600); // the page folds the acknowledged put into its view
+  await page.click('[data-testid="tab-client"]');
+  await page.selectOption('[data-testid="via"]', 'n3');
+  await page.click('[data-testid="get"]');
+  await page.evaluate(() => window.dynamoscope.settle(1000));
+  await page.waitForSelector('[data-testid="stale-read"]');
+  assert.match(await page.textContent('[data-testid="stale-read"]'), /Stale read: none of these versions descends the put acknowledged at \d+ ms.*§4\.6/);
+  await page.click('[data-testid="tab-versions"]');
+  await page.waitForSelector('#history-svg .event.stale');
+  assert.match(await page.textContent('#history-svg .event.stale .event-label'), /stale read/);
+  // A get on the put's side is fresh: the panel says nothing of staleness.
+  await page.click('[data-testid="tab-client"]');
+  await page.selectOption('[data-testid="via"]', 'n1');
+  await page.click('[data-testid="get"]');
+  await page.evaluate(() => window.dynamoscope.settle(1000));
+  await page.waitForFunction(() => /One version|siblings/.test(document.querySelector('[data-testid="reply"]')?.textContent ?? '') && !document.querySelector('[data-testid="stale-read"]'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -88,7 +88,7 @@ for (const viewport of [{ width: 1280, height: 720 }, { width: 1920, height: 108
       assert.ok(timeline.top >= 0 && timeline.bottom <= height + 0.5, `${tab}: the timeline at ${timeline.top}–${timeline.bottom} of ${height}`);
     }
     // The measure saw every drawing, so a drawing that vanished cannot pass by having no text.
-    for (const drawing of ['ring-svg', 'history-svg', 'merkle-svg', 'gossip-svg', 'metric']) {
+    for (const drawing of ['ring-svg', 'history-svg', 'version-graph-svg', 'merkle-svg', 'gossip-svg', 'metric']) {
       assert.ok(drawings.has(drawing), `${drawing} measured, among ${[...drawings].join(', ')}`);
     }
     assert.deepEqual(small, []);

@@ -15,8 +15,10 @@ use crate::protocol::message::{
 use crate::protocol::observation::RepairSource;
 use crate::protocol::small_map::{SmallMap, SmallSet};
 use crate::protocol::store::Version;
+use crate::protocol::vclock::VectorClock;
 use crate::protocol::{NodeId, Observation};
 use crate::sim::checker::clock_text;
+use crate::sim::timeline::misses_acknowledged;
 use crate::sim::trace::{DropReason, Trace, TraceEvent};
 
 /// How many reply correlations (operation, forward, hint and request ids) are remembered at
@@ -116,6 +118,9 @@ pub enum HistoryKind {
         operation: OperationKind,
         context: Option<String>,
         error: Option<String>,
+        /// A get that missed a put acknowledged before it was asked
+        /// ([`crate::sim::timeline::misses_acknowledged`]).
+        stale: bool,
     },
 }
 
@@ -178,8 +183,8 @@ impl HistoryEvent {
             HistoryKind::ClientReply { error: Some(_), operation, .. } => {
                 format!("{} failed", operation_name(*operation))
             }
-            HistoryKind::ClientReply { operation: OperationKind::Get, .. } => {
-                format!("got {}", self.clocks.len())
+            HistoryKind::ClientReply { operation: OperationKind::Get, stale, .. } => {
+                format!("got {}{}", self.clocks.len(), if *stale { " · stale read" } else { "" })
             }
             HistoryKind::ClientReply { .. } => format!("put ok {first_clock}"),
         }
@@ -207,11 +212,16 @@ impl HistoryEvent {
             HistoryKind::Repaired { from, source } => {
                 format!("repaired from {from} by {}", source_name(*source))
             }
-            HistoryKind::ClientReply { operation, context, error } => {
+            HistoryKind::ClientReply { operation, context, error, stale } => {
                 let context =
                     context.as_ref().map(|context| format!(", context {context}")).unwrap_or_default();
                 let error = error.as_ref().map(|error| format!(": {error}")).unwrap_or_default();
-                format!("{} reply to the client{context}{error}", operation_name(*operation))
+                let stale = if *stale {
+                    "; a stale read: it misses a put acknowledged before it was asked (§4.6)"
+                } else {
+                    ""
+                };
+                format!("{} reply to the client{context}{error}{stale}", operation_name(*operation))
             }
             _ => self.label(),
         };
@@ -310,7 +320,10 @@ struct Fold<'a> {
     arrows: VecDeque<(usize, usize, MessageKind)>,
     in_flight: SmallMap<u64, InFlight>,
     /// Client requests for the key, by the node they arrived at.
-    requests: Recent<(NodeId, RequestId), OperationKind>,
+    /// A request's operation and when it was asked.
+    requests: Recent<(NodeId, RequestId), (OperationKind, u64)>,
+    /// The key's latest acknowledged put: when, and its clock.
+    acknowledged: Option<(u64, VectorClock)>,
     /// The key's replica operations, by coordinator: their replies name only the operation.
     operations: Recent<(NodeId, OperationId), ()>,
     /// The key's forwarded requests, by the forwarding node.
@@ -333,6 +346,7 @@ impl<'a> Fold<'a> {
             arrows: VecDeque::new(),
             in_flight: SmallMap::new(),
             requests: Recent::new(),
+            acknowledged: None,
             operations: Recent::new(),
             forwards: Recent::new(),
             hints: Recent::new(),
@@ -347,8 +361,20 @@ impl<'a> Fold<'a> {
                 self.requested(index, at_ms, node, request)
             }
             TraceEvent::ClientReplied { at_ms, node, request, result } => {
-                let Some(operation) = self.requests.remove(&(node, request)) else { return };
-                let (kind, clocks) = reply_event(operation, result);
+                let Some((operation, requested_at_ms)) = self.requests.remove(&(node, request)) else {
+                    return;
+                };
+                let stale = match &result {
+                    Ok(ClientResponse::Put { context, .. }) => {
+                        self.acknowledged = Some((at_ms, context.clone()));
+                        false
+                    }
+                    Ok(ClientResponse::Got { versions, .. }) => {
+                        misses_acknowledged(self.acknowledged.as_ref(), requested_at_ms, versions)
+                    }
+                    Err(_) => false,
+                };
+                let (kind, clocks) = reply_event(operation, result, stale);
                 self.label_pending_store(node, &clocks);
                 self.push(index, at_ms, node, kind, clocks);
             }
@@ -386,7 +412,7 @@ impl<'a> Fold<'a> {
             return;
         }
         let operation = request.operation.kind();
-        self.requests.insert(correlation, operation);
+        self.requests.insert(correlation, (operation, at_ms));
         let clocks = operation_clocks(&request.operation);
         self.push(index, at_ms, node, HistoryKind::ClientRequest { operation }, clocks);
     }
@@ -622,14 +648,14 @@ fn result_clocks(response: Option<&ClientResponse>) -> Vec<String> {
     }
 }
 
-fn reply_event(operation: OperationKind, result: ClientResult) -> (HistoryKind, Vec<String>) {
+fn reply_event(operation: OperationKind, result: ClientResult, stale: bool) -> (HistoryKind, Vec<String>) {
     let clocks = result_clocks(result.as_ref().ok());
     let (context, error) = match result {
         Ok(ClientResponse::Got { context, .. }) => (Some(clock_text(&context)), None),
         Ok(ClientResponse::Put { .. }) => (None, None),
         Err(error) => (None, Some(error.to_string())),
     };
-    (HistoryKind::ClientReply { operation, context, error }, clocks)
+    (HistoryKind::ClientReply { operation, context, error, stale }, clocks)
 }
 
 #[cfg(test)]
@@ -689,6 +715,32 @@ mod tests {
     fn descends(clock: &str, ancestor: &str) -> bool {
         let clock = counters(clock);
         counters(ancestor).iter().all(|(node, counter)| clock.get(node).copied().unwrap_or(0) >= *counter)
+    }
+
+    /// §4.6: with a sloppy quorum, "a get … may return an object that does not have the latest
+    /// updates": a put acknowledged on one side of a partition, then a get on the other side,
+    /// is a stale read, and the diagram marks it there; a get on the put's side is not.
+    #[test]
+    fn a_get_across_a_partition_from_an_acknowledged_put_is_marked_stale() {
+        let history = whole_history(&run(r#"{
+          "seed": 2007,
+          "duration_ms": 8000,
+          "actions": [
+            { "at_ms": 1000, "action": { "put": { "key": "cart:alice", "value": "book", "via": 1 } } },
+            { "at_ms": 2000, "action": { "partition": [[1, 2], [3, 4, 5]] } },
+            { "at_ms": 3000, "action": { "put": { "key": "cart:alice", "value": "lamp", "via": 1 } } },
+            { "at_ms": 4000, "action": { "get": { "key": "cart:alice", "via": 1 } } },
+            { "at_ms": 5000, "action": { "get": { "key": "cart:alice", "via": 3 } } }
+          ]
+        }"#));
+        let gets = replies(&history, OperationKind::Get);
+        let stale: Vec<bool> = gets
+            .iter()
+            .map(|event| matches!(event.kind, HistoryKind::ClientReply { stale, .. } if stale))
+            .collect();
+        assert_eq!(stale, [false, true], "{gets:#?}");
+        assert!(gets[1].label().ends_with("stale read"), "{}", gets[1].label());
+        assert!(gets[1].detail().contains("§4.6"));
     }
 
     /// §4.4: writes on both sides of a partition are concurrent, so after the heal a get

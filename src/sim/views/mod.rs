@@ -14,6 +14,7 @@ pub mod invariants;
 pub mod merkle;
 pub mod narration;
 pub mod ring;
+pub mod versions;
 
 /// A count and its noun, singular for one: `1 key`, `2 keys`, `0 keys`. The page says counts
 /// in words, and "1 keys repaired" reads wrong in front of a class.

@@ -28,6 +28,7 @@ use super::scenarios::{read_file, ScenarioMenu};
 use super::settings::Settings;
 use super::state::{Action as PageAction, PageState, Tab, Tool};
 use super::timeline::Timeline;
+use super::versions::VersionGraphDiagram;
 use crate::runtime::{PastMemory, SlotStatus};
 
 #[function_component(App)]
@@ -269,6 +270,9 @@ fn tab_body(
         </> },
         Tab::History => html! { <>
             <p class="muted">{ format!("Every version of {} across the nodes (§4.4). Pick the key in the Client tab.", page.key) }</p>
+            { frame.versions.clone().map(|graph| html! { <VersionGraphDiagram {graph} /> }).unwrap_or_default() }
+            <p class="versions-legend">{ "Figure 3's graph: an arrow from a version to the next that descends it; dashed into a put that reconciled siblings with their merged context. Heavy borders are the key's latest versions; dashed orange, siblings. Below, where each version went, node by node." }</p>
+            <button data-testid="export-versions" onclick={export("version-graph-svg", "version-graph.svg")}>{ "Export graph SVG" }</button>
             { frame.history.clone().map(|history| html! { <HistoryDiagram history={history} /> }).unwrap_or_default() }
             <button data-testid="export-history" onclick={export("history-svg", "versions.svg")}>{ "Export SVG" }</button>
         </> },
@@ -286,7 +290,8 @@ fn client_panel(page: &PageState, handlers: &Handlers) -> Html {
     let nodes: Vec<u32> = page.frame.nodes.iter().map(|node| node.id).collect();
     html! { <ClientPanel key_name={page.key.clone()} nodes={nodes} workload_on={page.frame.workload_on}
     on_key={handlers.dispatch.to_callback().reform(PageAction::SelectKey)} on_call={handlers.on_call.clone()}
-    on_workload={handlers.on_workload.clone()} /> }
+    on_workload={handlers.on_workload.clone()} now_ms={page.frame.now_ms}
+    acknowledged={page.frame.past.acknowledged.get(page.key.as_str()).cloned()} /> }
 }
 
 fn toolbar(page: &PageState, handlers: &Handlers) -> Html {

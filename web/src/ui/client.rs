@@ -7,6 +7,7 @@ use dynamoscope::protocol::store::Version;
 use dynamoscope::protocol::vclock::VectorClock;
 use dynamoscope::protocol::ClientOperation;
 use dynamoscope::sim::checker::clock_text;
+use dynamoscope::sim::timeline::misses_acknowledged;
 use dynamoscope::sim::workload::merge_carts;
 use yew::prelude::*;
 
@@ -26,6 +27,12 @@ pub struct ClientProps {
     pub on_key: Callback<String>,
     pub on_call: Callback<ClientCall>,
     pub on_workload: Callback<bool>,
+    /// The key's latest acknowledged put as the page has folded the trace (when, and its
+    /// clock), and the time now: a get asked now that misses it is a stale read.
+    #[prop_or_default]
+    pub acknowledged: Option<(u64, VectorClock)>,
+    #[prop_or_default]
+    pub now_ms: u64,
 }
 
 /// The last reply, as the panel shows it.
@@ -36,6 +43,8 @@ struct LastReply {
     /// A get's versions (siblings).
     siblings: Vec<Version>,
     context: Option<VectorClock>,
+    /// A get that missed a put acknowledged before it was asked, at that put's time (§4.6).
+    stale_after_ms: Option<u64>,
 }
 
 #[function_component(ClientPanel)]
@@ -44,14 +53,14 @@ pub fn client_panel(props: &ClientProps) -> Html {
     let via = use_state(|| props.nodes.first().copied().unwrap_or(1));
     let cart_mode = use_state(|| false);
     let reply = use_state(LastReply::default);
-    let on_reply = {
-        let reply = reply.clone();
-        Callback::from(move |result: ClientResult| reply.set(describe(result)))
-    };
     let send = |operation: ClientOperation| -> Callback<MouseEvent> {
-        let (on_call, on_reply, via) = (props.on_call.clone(), on_reply.clone(), *via);
+        let (on_call, reply, via) = (props.on_call.clone(), reply.clone(), *via);
+        // What was acknowledged when the request is asked, to judge a get's answer by.
+        let asked = (props.acknowledged.clone(), props.now_ms);
         Callback::from(move |_| {
-            on_call.emit(ClientCall { via, operation: operation.clone(), on_reply: on_reply.clone() })
+            let (reply, asked) = (reply.clone(), asked.clone());
+            let on_reply = Callback::from(move |result: ClientResult| reply.set(describe(result, &asked)));
+            on_call.emit(ClientCall { via, operation: operation.clone(), on_reply })
         })
     };
     let key = props.key_name.clone();
@@ -112,6 +121,11 @@ fn reply_view(reply: &LastReply, key: &str, send: &dyn Fn(ClientOperation) -> Ca
     html! {
         <div class={classes!("reply", reply.failed.then_some("failed"))} data-testid="reply">
             <p>{ &reply.text }</p>
+            if let Some(at_ms) = reply.stale_after_ms {
+                <p class="stale-read" data-testid="stale-read">{ format!(
+                    "Stale read: none of these versions descends the put acknowledged at {at_ms} ms, before this get was asked. A sloppy quorum allows it (§4.6)."
+                ) }</p>
+            }
             if !reply.siblings.is_empty() {
                 <ul class="siblings" data-testid="siblings" data-count={reply.siblings.len().to_string()}>
                     { for reply.siblings.iter().map(|version| html! {
@@ -124,7 +138,7 @@ fn reply_view(reply: &LastReply, key: &str, send: &dyn Fn(ClientOperation) -> Ca
     }
 }
 
-fn describe(result: ClientResult) -> LastReply {
+fn describe(result: ClientResult, asked: &(Option<(u64, VectorClock)>, u64)) -> LastReply {
     match result {
         Ok(ClientResponse::Put { context, coordinator }) => LastReply {
             text: format!(
@@ -135,6 +149,8 @@ fn describe(result: ClientResult) -> LastReply {
             ..LastReply::default()
         },
         Ok(ClientResponse::Got { versions, context, coordinator }) => LastReply {
+            stale_after_ms: misses_acknowledged(asked.0.as_ref(), asked.1, &versions)
+                .then(|| asked.0.as_ref().map_or(0, |(at_ms, _)| *at_ms)),
             text: match versions.len() {
                 0 => format!("Not found (coordinator n{})", coordinator.0),
                 1 => format!("One version (coordinator n{})", coordinator.0),

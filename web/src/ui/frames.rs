@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use dynamoscope::sim::promises::Allowances;
 use dynamoscope::sim::timeline::PastState;
-use dynamoscope::sim::views::{gossip, history, invariants, merkle, narration};
+use dynamoscope::sim::views::{gossip, history, invariants, merkle, narration, versions};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
@@ -22,6 +22,8 @@ const SLOW_REFRESH_WALL_MS: f64 = 400.0;
 /// Events a view folds at most, newest kept.
 const VIEW_EVENTS_MAX: usize = 400;
 const VIEW_ITEMS_MAX: usize = 64;
+/// Versions in the Figure 3 graph: a key a workload writes all day shows its latest ones.
+const VERSION_GRAPH_MAX: usize = 16;
 /// New action errors shown as notices per frame at most; the rest are counted, not shown.
 const ACTION_ERRORS_SHOWN_MAX: usize = 3;
 /// Lines of the run's narration under the ring.
@@ -222,6 +224,12 @@ fn gather(cluster: &Cluster, live: &Live, focus: &Focus, slow: bool) -> Frame {
                 Some(Rc::new(history::key_history(trace, &focus.key, end, VIEW_EVENTS_MAX)))
             }
             _ => previous.history.clone(),
+        },
+        versions: match (slow, tab) {
+            (true, Some(Tab::History)) => {
+                Some(Rc::new(versions::version_graph(trace, &focus.key, end, VERSION_GRAPH_MAX)))
+            }
+            _ => previous.versions.clone(),
         },
         spreads: match (slow, tab) {
             (true, Some(Tab::Gossip)) => Rc::new(gossip::gossip_spread(trace, end, VIEW_ITEMS_MAX)),

@@ -30,9 +30,20 @@ pub struct HistoryDiagramProps {
 #[function_component(HistoryDiagram)]
 pub fn history_diagram(props: &HistoryDiagramProps) -> Html {
     let history = &props.history;
-    let width = TIME_GUTTER + LANE_WIDTH * history.lanes.len().max(1) as f64;
+    // Wide enough for the longest label that starts in the last lane: nothing is clipped.
+    let labels_end = history.events.iter().map(|event| label_end(history, event)).fold(0.0, f64::max);
+    let width = (TIME_GUTTER + LANE_WIDTH * history.lanes.len().max(1) as f64).max(labels_end);
     let height = HEADER_HEIGHT + ROW_HEIGHT * history.events.len() as f64 + FOOTER_HEIGHT;
-    html! {
+    html! { <>
+        // The title and lane names again, pinned to the top of the panel as it scrolls (the drawing's own
+        // names, under them, go with an export).
+        <svg class="history history-lanes" aria-hidden="true" viewBox={format!("0 0 {width} {HEADER_HEIGHT}")}
+             width={width.to_string()} height={HEADER_HEIGHT.to_string()}>
+            <text class="history-title" x="4" y="14">{ title(history) }</text>
+            { for history.lanes.iter().enumerate().map(|(lane, node)| html! {
+                <text class="lane-label" x={lane_x(lane).to_string()} y={(HEADER_HEIGHT - 12.0).to_string()}>{ node.to_string() }</text>
+            }) }
+        </svg>
         <svg id="history-svg" class="history" viewBox={format!("0 0 {width} {height}")}
              width={width.to_string()} height={height.to_string()} role="img"
              aria-label={format!("Vector-clock history of {}", history.key)}>
@@ -42,7 +53,7 @@ pub fn history_diagram(props: &HistoryDiagramProps) -> Html {
             { for history.arrows.iter().map(|arrow| arrow_line(history, arrow)) }
             { for history.events.iter().enumerate().map(|(row, event)| event_row(history, row, event)) }
         </svg>
-    }
+    </> }
 }
 
 fn title(history: &KeyHistory) -> String {
@@ -122,6 +133,9 @@ fn event_class(event: &HistoryEvent) -> Classes {
         HistoryKind::Stored { siblings, .. } if *siblings > 1 => classes!("stored", "siblings"),
         HistoryKind::Stored { .. } => classes!("stored"),
         HistoryKind::SiblingsReconciled { .. } => classes!("reconciled"),
+        HistoryKind::ClientReply { operation: OperationKind::Get, error: None, stale: true, .. } => {
+            classes!("reply", "stale")
+        }
         HistoryKind::ClientReply { operation: OperationKind::Get, error: None, .. }
             if event.clocks.len() > 1 =>
         {
@@ -139,6 +153,11 @@ fn event_class(event: &HistoryEvent) -> Classes {
 
 fn marker_id(kind: MessageKind) -> String {
     format!("history-arrow-{}", kind.css_class())
+}
+
+/// Where the event's label ends, drawn at the label's generous character width.
+fn label_end(history: &KeyHistory, event: &HistoryEvent) -> f64 {
+    event_x(history, event) + DOT_RADIUS + 12.0 + event.label().chars().count() as f64 * LABEL_CHAR_WIDTH
 }
 
 fn lane_x(lane: usize) -> f64 {

@@ -22,6 +22,7 @@ mod scenarios;
 mod settings;
 mod state;
 mod timeline;
+mod versions;
 
 pub fn mount() {
     console_error_panic_hook::set_once();

@@ -12,6 +12,7 @@ use dynamoscope::sim::views::gossip::Spread;
 use dynamoscope::sim::views::history::KeyHistory;
 use dynamoscope::sim::views::invariants::LivePromises;
 use dynamoscope::sim::views::merkle::Exchange;
+use dynamoscope::sim::views::versions::VersionGraph;
 use yew::Reducible;
 
 use dynamoscope::sim::lesson::Show;
@@ -44,6 +45,8 @@ pub struct Frame {
     pub events: u64,
     /// The open tab's drawing data, derived from the trace (refreshed a few times a second).
     pub history: Option<Rc<KeyHistory>>,
+    /// The key's versions as Figure 3 draws them, derived with `history`.
+    pub versions: Option<Rc<VersionGraph>>,
     pub spreads: Rc<Vec<Spread>>,
     pub exchanges: Rc<Vec<Exchange>>,
     pub workload_on: bool,
