@@ -478,6 +478,42 @@ impl FabricCore {
         }
     }
 
+    /// The queue's keys of a message's copies in flight (a duplicated message has two).
+    fn copies_of(&self, message_id: u64) -> Vec<(u64, u64)> {
+        let is_it = |event: &Event| matches!(event.input, Input::Message { message_id: id, .. } if id == message_id);
+        self.queue.iter().filter(|(_, event)| is_it(event)).map(|(key, _)| *key).collect()
+    }
+
+    /// Drops every copy of a message in flight (`Action::DropMessage`); traced as dropped by a user.
+    pub fn drop_message(&mut self, message_id: u64) -> Result<(), ActionError> {
+        let copies = self.copies_of(message_id);
+        if copies.is_empty() {
+            return Err(ActionError::NotInFlight(message_id));
+        }
+        for key in copies {
+            self.queue.remove(&key);
+            self.trace_drop(message_id, DropReason::ByUser);
+        }
+        Ok(())
+    }
+
+    /// Delivers a message in flight (its first copy) at this instant, ahead of every event due
+    /// (`Action::DeliverNext`): the queue orders by (time, sequence), so it takes the time now
+    /// and a sequence below every other event's at that time.
+    pub fn deliver_next(&mut self, message_id: u64) -> Result<(), ActionError> {
+        let key = *self.copies_of(message_id).first().ok_or(ActionError::NotInFlight(message_id))?;
+        let front = match self.queue.first_key_value() {
+            Some(((at_ms, sequence), _)) if *at_ms == self.now_ms => sequence.checked_sub(1).ok_or_else(|| {
+                ActionError::Invalid("another message is already to be delivered next: step first".into())
+            })?,
+            _ => 0,
+        };
+        let event = self.queue.remove(&key).expect("a key just found in the queue");
+        self.queue.insert((self.now_ms, front), event);
+        self.fault(Fault::Reordered { message_id });
+        Ok(())
+    }
+
     fn trace_drop(&mut self, message_id: u64, reason: DropReason) {
         self.metrics.messages_dropped += 1;
         self.trace.push(&TraceEvent::Dropped { at_ms: self.now_ms, message_id, reason });

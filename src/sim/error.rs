@@ -36,12 +36,17 @@ pub enum ActionError {
     Disk(String),
     /// The page could not start a node's worker.
     Worker(String),
+    /// A message to drop or deliver next is not on the wire: delivered, dropped, or never sent.
+    NotInFlight(u64),
 }
 
 impl std::fmt::Display for ActionError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ActionError::NoSuchNode(node) => write!(formatter, "there is no node {node}"),
+            ActionError::NotInFlight(message_id) => {
+                write!(formatter, "message {message_id} is not in flight: delivered, dropped or never sent")
+            }
             ActionError::NodeExists(node) => write!(formatter, "node {node} already exists"),
             ActionError::NodeOutOfRange { node, max } => {
                 write!(formatter, "node ids run from 1 to {max}, not {}", node.0)

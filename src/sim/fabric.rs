@@ -204,6 +204,14 @@ impl Fabric {
         self.core.cut(from, to)
     }
 
+    pub fn drop_message(&mut self, message_id: u64) -> Result<(), ActionError> {
+        self.core.drop_message(message_id)
+    }
+
+    pub fn deliver_next(&mut self, message_id: u64) -> Result<(), ActionError> {
+        self.core.deliver_next(message_id)
+    }
+
     pub fn heal(&mut self) {
         self.core.heal();
     }

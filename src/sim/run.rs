@@ -152,6 +152,8 @@ impl Host for NativeHost<'_> {
             Action::Leave(node) => fabric.admin(node, AdminCommand::Leave),
             Action::Configure(change) => fabric.set_config(change.apply(fabric.config())),
             Action::Network(network) => fabric.set_network(network),
+            Action::DropMessage(message_id) => fabric.drop_message(message_id),
+            Action::DeliverNext(message_id) => fabric.deliver_next(message_id),
         }
     }
 

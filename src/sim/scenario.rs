@@ -135,6 +135,11 @@ pub enum Action {
     /// Change the quorum or conflict policy on every node.
     Configure(ConfigChange),
     Network(NetworkConfig),
+    /// A hand on the wire, as the DSLabs debugger lets students do: the message with this id
+    /// (the fabric numbers messages as they are sent) is dropped wherever it is in flight.
+    DropMessage(u64),
+    /// The message with this id is delivered next, at this instant, ahead of every other event.
+    DeliverNext(u64),
 }
 
 /// Declares [`ConfigChange`]: every [`ClusterConfig`] setting, each optional, so a change names
@@ -348,6 +353,10 @@ impl Action {
             }
             Action::Partition(groups) => validate_groups(path, groups),
             Action::Heal => Ok(()),
+            // The fabric numbers messages from 1.
+            Action::DropMessage(0) => Err(error(format!("{path}.drop_message"), "message ids start at 1")),
+            Action::DeliverNext(0) => Err(error(format!("{path}.deliver_next"), "message ids start at 1")),
+            Action::DropMessage(_) | Action::DeliverNext(_) => Ok(()),
             Action::Configure(change) => change
                 .apply(config)
                 .validate()

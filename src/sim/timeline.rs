@@ -326,7 +326,7 @@ impl PastState {
                 self.groups.clear();
                 self.cuts.clear();
             }
-            Fault::NetworkChanged | Fault::ConfigChanged => {}
+            Fault::NetworkChanged | Fault::ConfigChanged | Fault::Reordered { .. } => {}
         }
     }
 }

@@ -15,6 +15,8 @@ pub enum DropReason {
     Partitioned,
     NodeDown,
     QueueFull,
+    /// A user dropped it by hand (`Action::DropMessage`).
+    ByUser,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,6 +102,11 @@ pub enum Fault {
     ConfigChanged,
     /// A node was added to the fabric (not yet a ring member until it joins).
     Started(NodeId),
+    /// A user had this message delivered next, ahead of the messages sent before it
+    /// (`Action::DeliverNext`): the network reordered it.
+    Reordered {
+        message_id: u64,
+    },
 }
 
 impl TraceEvent {

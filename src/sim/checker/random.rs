@@ -197,6 +197,8 @@ pub fn scenario_traits(scenario: &Scenario) -> Vec<String> {
             Action::Join(_) => "join",
             Action::Leave(_) => "leave",
             Action::Configure(_) => "reconfiguration",
+            Action::DropMessage(_) => "message dropped by hand",
+            Action::DeliverNext(_) => "message delivered next",
             Action::Network(network) if network.loss_ppm > 0 => "loss burst",
             Action::Network(_) => "network restored",
         };

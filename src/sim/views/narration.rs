@@ -3,7 +3,7 @@
 //! left out: a line says who asked whom for what.
 
 use crate::protocol::message::{ClientOperation, Message};
-use crate::sim::trace::{Trace, TraceEvent};
+use crate::sim::trace::{DropReason, Fault, Trace, TraceEvent};
 
 /// Events looked at, newest first, to find the lines asked for: a bound on every refresh.
 const SCAN_EVENTS_MAX: usize = 4096;
@@ -45,8 +45,14 @@ pub fn say(event: &TraceEvent) -> Option<String> {
             let how = if result.is_ok() { "ok" } else { "failed" };
             Some(format!("{node} → client: {how}"))
         }
+        TraceEvent::Dropped { message_id, reason: DropReason::ByUser, .. } => {
+            Some(format!("you dropped message #{message_id}: the network lost it"))
+        }
         TraceEvent::Dropped { message_id, reason, .. } => {
             Some(format!("message #{message_id} lost: {reason:?}"))
+        }
+        TraceEvent::Fault { fault: Fault::Reordered { message_id }, .. } => {
+            Some(format!("you had message #{message_id} delivered next, ahead of those sent before it"))
         }
         _ => None,
     }

@@ -400,6 +400,8 @@ impl Cluster {
             }
             Action::Put { via, .. } | Action::Get { via, .. } => known(&via.unwrap_or(NodeId(1))),
             Action::Heal | Action::Join(_) | Action::Configure(_) | Action::Network(_) => Ok(()),
+            // Whether the message is still on the wire is known only when the action applies.
+            Action::DropMessage(_) | Action::DeliverNext(_) => Ok(()),
         }
     }
 
@@ -571,6 +573,8 @@ impl Host for PageHost<'_> {
                 cluster.network = network;
                 Ok(())
             }
+            Action::DropMessage(message_id) => cluster.core.drop_message(message_id),
+            Action::DeliverNext(message_id) => cluster.core.deliver_next(message_id),
         }
     }
 
