@@ -52,7 +52,9 @@ fn in_flight(simulation: &Simulation) -> Vec<(u64, u64, Message)> {
 fn to_first_replica_write(simulation: &mut Simulation) -> (u64, u64) {
     for at_ms in 1000..2000 {
         simulation.run_until(at_ms);
-        let write = in_flight(simulation).into_iter().find(|(_, _, message)| matches!(message, Message::ReplicaWrite { .. }));
+        let write = in_flight(simulation)
+            .into_iter()
+            .find(|(_, _, message)| matches!(message, Message::ReplicaWrite { .. }));
         if let Some((message_id, deliver_at_ms, _)) = write {
             return (message_id, deliver_at_ms);
         }
@@ -82,11 +84,18 @@ fn a_replica_write_dropped_by_hand_is_routed_around_and_replays() {
 
     let trace = events(&simulation);
     assert!(trace.iter().any(|event| matches!(event, TraceEvent::Dropped { message_id: id, reason: DropReason::ByUser, .. } if *id == message_id)));
-    assert!(!trace.iter().any(|event| matches!(event, TraceEvent::Delivered { message_id: id, .. } if *id == message_id)));
+    assert!(!trace
+        .iter()
+        .any(|event| matches!(event, TraceEvent::Delivered { message_id: id, .. } if *id == message_id)));
     let history = simulation.history();
     assert!(matches!(history[0].result, Ok(ClientResponse::Put { .. })), "{:?}", history[0].result);
-    let Ok(ClientResponse::Got { versions, .. }) = &history[1].result else { panic!("{:?}", history[1].result) };
-    assert_eq!(versions.iter().map(|version| version.value.as_slice()).collect::<Vec<_>>(), [b"book".as_slice()]);
+    let Ok(ClientResponse::Got { versions, .. }) = &history[1].result else {
+        panic!("{:?}", history[1].result)
+    };
+    assert_eq!(
+        versions.iter().map(|version| version.value.as_slice()).collect::<Vec<_>>(),
+        [b"book".as_slice()]
+    );
 
     let replayed = replay(&simulation);
     assert_eq!(replayed.fabric().trace().hash(), simulation.fabric().trace().hash());
@@ -108,9 +117,17 @@ fn a_message_delivered_next_overtakes_the_others_and_replays() {
     simulation.run();
 
     let after: Vec<TraceEvent> = events(&simulation).into_iter().skip(before).collect();
-    assert!(matches!(after[0], TraceEvent::Fault { fault: Fault::Reordered { message_id }, .. } if message_id == last), "{:?}", after[0]);
+    assert!(
+        matches!(after[0], TraceEvent::Fault { fault: Fault::Reordered { message_id }, .. } if message_id == last),
+        "{:?}",
+        after[0]
+    );
     let first_delivery = after.iter().find(|event| matches!(event, TraceEvent::Delivered { .. })).unwrap();
-    assert_eq!(first_delivery, &TraceEvent::Delivered { at_ms: now_ms, message_id: last }, "due at {last_due_ms} ms");
+    assert_eq!(
+        first_delivery,
+        &TraceEvent::Delivered { at_ms: now_ms, message_id: last },
+        "due at {last_due_ms} ms"
+    );
     assert!(matches!(simulation.history()[0].result, Ok(ClientResponse::Put { .. })));
 
     let replayed = replay(&simulation);
@@ -125,12 +142,16 @@ fn a_message_not_in_flight_is_refused_and_nothing_changes() {
     let (message_id, deliver_at_ms) = to_first_replica_write(&mut simulation);
     simulation.run_until(deliver_at_ms);
     let hash = simulation.fabric().trace().hash();
-    for action in [Action::DropMessage(message_id), Action::DeliverNext(message_id), Action::DropMessage(1 << 40)] {
+    for action in
+        [Action::DropMessage(message_id), Action::DeliverNext(message_id), Action::DropMessage(1 << 40)]
+    {
         let error = simulation.apply(action).unwrap_err();
         assert!(matches!(error, ActionError::NotInFlight(_)), "{error:?}");
         assert!(error.to_string().contains("is not in flight"), "{error}");
     }
     assert_eq!(simulation.fabric().trace().hash(), hash);
-    let refused = Scenario::from_json(&PUT_THEN_GET.replace(r#"{ "get": { "key": "cart:alice", "via": 3 } }"#, r#"{ "drop_message": 0 }"#));
+    let refused = Scenario::from_json(
+        &PUT_THEN_GET.replace(r#"{ "get": { "key": "cart:alice", "via": 3 } }"#, r#"{ "drop_message": 0 }"#),
+    );
     assert_eq!(refused.unwrap_err().path, "actions[1].action.drop_message");
 }

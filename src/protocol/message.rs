@@ -288,6 +288,21 @@ impl MessageKind {
         MessageKind::RangeTransfer,
     ];
 
+    /// The kind in words, as the page's legend and its messages in hand say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::ClientRequest => "client request",
+            MessageKind::ReplicaWrite => "replica write",
+            MessageKind::ReplicaRead => "replica read",
+            MessageKind::Hint => "hinted write",
+            MessageKind::Handoff => "hint handoff",
+            MessageKind::ReadRepair => "read repair",
+            MessageKind::Gossip => "gossip",
+            MessageKind::Merkle => "Merkle",
+            MessageKind::RangeTransfer => "range transfer",
+        }
+    }
+
     /// The CSS class the page colours this kind with.
     pub fn css_class(self) -> &'static str {
         match self {

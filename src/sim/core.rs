@@ -480,7 +480,8 @@ impl FabricCore {
 
     /// The queue's keys of a message's copies in flight (a duplicated message has two).
     fn copies_of(&self, message_id: u64) -> Vec<(u64, u64)> {
-        let is_it = |event: &Event| matches!(event.input, Input::Message { message_id: id, .. } if id == message_id);
+        let is_it =
+            |event: &Event| matches!(event.input, Input::Message { message_id: id, .. } if id == message_id);
         self.queue.iter().filter(|(_, event)| is_it(event)).map(|(key, _)| *key).collect()
     }
 
@@ -503,9 +504,11 @@ impl FabricCore {
     pub fn deliver_next(&mut self, message_id: u64) -> Result<(), ActionError> {
         let key = *self.copies_of(message_id).first().ok_or(ActionError::NotInFlight(message_id))?;
         let front = match self.queue.first_key_value() {
-            Some(((at_ms, sequence), _)) if *at_ms == self.now_ms => sequence.checked_sub(1).ok_or_else(|| {
-                ActionError::Invalid("another message is already to be delivered next: step first".into())
-            })?,
+            Some(((at_ms, sequence), _)) if *at_ms == self.now_ms => {
+                sequence.checked_sub(1).ok_or_else(|| {
+                    ActionError::Invalid("another message is already to be delivered next: step first".into())
+                })?
+            }
             _ => 0,
         };
         let event = self.queue.remove(&key).expect("a key just found in the queue");

@@ -472,3 +472,67 @@ test('Versions reads like Figure 3: each version with its value and clock, desce
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('messages in hand: a click on a message in flight drops it or delivers it next, as logged actions a share link replays to the same trace', { timeout: 150_000 }, async () => {
+  const browserContext = await context.browser.newContext({ viewport: { width: 1280, height: 720 }, reducedMotion: 'reduce' });
+  const page = await browserContext.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`${context.url}?sandbox&paused`);
+  await page.waitForFunction(() => window.dynamoscope !== undefined, null, { timeout: LOAD_TIMEOUT_MS });
+  await page.evaluate(async () => { window.dynamoscope.pause(); await window.dynamoscope.ready(); });
+  await page.evaluate(() => { window.dynamoscope.put('cart:alice', 'book', { via: 1 }).catch(() => {}); });
+  await page.click('g.node[data-node-id="1"]');
+  await page.click('[data-testid="tab-inspector"]');
+  // Step until a message from or to n1 is on the wire.
+  for (let step = 0; step < 20 && await page.locator('[data-testid="inspector-wire"] li').count() === 0; step++) {
+    await page.click('[data-testid="step-event"]');
+    await page.waitForTimeout(60);
+  }
+  const first = await page.$eval('[data-testid="inspector-wire"] li', (item) => ({ id: item.dataset.messageId, text: item.textContent }));
+  const [, from, to] = first.text.match(/n(\d+) → n(\d+)/);
+
+  // With reduced motion a message sits halfway along its link: click there.
+  const centre = (node) => page.$eval(`g.node[data-node-id="${node}"] circle.body`, (circle) => {
+    const box = circle.getBoundingClientRect();
+    return { x: box.left + box.width / 2, y: box.top + box.height / 2 };
+  });
+  const [a, b] = [await centre(from), await centre(to)];
+  await page.mouse.click((a.x + b.x) / 2, (a.y + b.y) / 2);
+  const held = page.locator('[data-testid="held-message"]');
+  await held.waitFor();
+  assert.match(await held.innerText(), new RegExp(`n${from} → n${to}`));
+  const heldId = await held.getAttribute('data-message-id');
+  await page.click('[data-testid="deliver-next"]');
+  await page.click('[data-testid="step-event"]');
+  await page.waitForFunction((id) => document.querySelector('[data-testid="narration"]').innerText.includes(`you had message #${id} delivered next`), heldId);
+
+  // The keyboard's way: the inspector lists the node's messages on the wire.
+  const other = `[data-testid="inspector-wire"] li:not([data-message-id="${heldId}"])`;
+  for (let step = 0; step < 20 && await page.locator(other).count() === 0; step++) {
+    await page.click('[data-testid="step-event"]');
+    await page.waitForTimeout(60);
+  }
+  const dropped = await page.getAttribute(other, 'data-message-id');
+  await page.focus(`[data-testid="inspector-wire"] li[data-message-id="${dropped}"] button[aria-label^="Drop"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => document.querySelector('[data-testid="narration"]').innerText.includes(`you dropped message #${id}`), dropped);
+
+  const original = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.settle(3000);
+    const scenario = api.exportScenario();
+    return { hash: api.traceHash(), now: api.now(), actions: JSON.stringify(scenario.actions) };
+  });
+  assert.match(original.actions, new RegExp(`"deliver_next":${heldId}`));
+  assert.match(original.actions, new RegExp(`"drop_message":${dropped}`));
+  await page.click('[data-testid="share"]');
+  await page.waitForSelector('[data-testid="notice"]');
+  const link = await page.evaluate(() => window.location.href);
+  const fresh = await browserContext.newPage();
+  await fresh.goto(link);
+  await fresh.waitForFunction((now) => window.dynamoscope?.now() === now, original.now, { timeout: LOAD_TIMEOUT_MS });
+  assert.equal(await fresh.evaluate(() => window.dynamoscope.traceHash()), original.hash, 'the share link replays the hand to the same trace');
+  assert.deepEqual(errors, []);
+  await browserContext.close();
+});

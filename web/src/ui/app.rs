@@ -112,6 +112,12 @@ fn ring_nodes(page: &PageState) -> Vec<RingNode> {
     }
 }
 
+/// The live messages from or to `node`, the first few: the keyboard's way to a message in hand.
+fn on_the_wire(frame: &super::state::Frame, node: u32) -> Vec<dynamoscope::sim::timeline::Flight> {
+    let touches = |flight: &&dynamoscope::sim::timeline::Flight| flight.from.0 == node || flight.to.0 == node;
+    frame.wire.flights.iter().filter(touches).take(super::inspector::WIRE_ROWS_MAX).cloned().collect()
+}
+
 fn shown_wire(page: &PageState) -> Rc<super::ring::Wire> {
     match &page.rewound {
         Some((at_ms, past)) => Rc::new(super::ring::wire_of(past, *at_ms)),
@@ -186,7 +192,7 @@ fn view(
                         key_name={page.key.clone()} viewer={viewer} selected={page.selected_node}
                         draft={page.partition_draft.clone()}
                         cut_from={match page.tool { Tool::Cut { from } => from, _ => None }} highlight={highlight}
-                        on_node={handlers.on_node.clone()} />
+                        on_node={handlers.on_node.clone()} on_hand={page.rewound.is_none().then(|| handlers.on_action.clone())} />
                     { narration(&page.frame.narration) }
                     if !page.embed { { legend() } }
                 </section>
@@ -257,7 +263,7 @@ fn tab_body(
                 None => (status, inspection, None),
             };
             html! { <Inspector node={node} status={status} inspection={inspection} key_name={page.key.clone()}
-            past={past}
+            past={past} wire={node.filter(|_| page.rewound.is_none()).map(|node| on_the_wire(frame, node)).unwrap_or_default()}
             merkle_depth={frame.config.merkle_depth} on_action={handlers.on_action.clone()} /> }
         }
         Tab::Client => html! {},
@@ -348,20 +354,10 @@ fn narration(lines: &[(u64, String)]) -> Html {
 }
 
 fn legend() -> Html {
-    let kinds = [
-        ("kind-client-request", "client request"),
-        ("kind-replica-write", "replica write"),
-        ("kind-replica-read", "replica read"),
-        ("kind-hint", "hinted write"),
-        ("kind-handoff", "hint handoff"),
-        ("kind-read-repair", "read repair"),
-        ("kind-gossip", "gossip"),
-        ("kind-merkle", "Merkle"),
-        ("kind-range-transfer", "range transfer"),
-    ];
+    use dynamoscope::protocol::message::MessageKind;
     html! {
         <ul class="legend">
-            { for kinds.iter().map(|(class, label)| html! { <li><span class={classes!("swatch", *class)}></span>{ *label }</li> }) }
+            { for MessageKind::ALL.iter().map(|kind| html! { <li><span class={classes!("swatch", kind.css_class())}></span>{ kind.name() }</li> }) }
             <li><span class="swatch drop-swatch">{ "✕" }</span>{ "lost" }</li>
         </ul>
     }
@@ -399,7 +395,7 @@ fn help(dispatch: &UseReducerDispatcher<PageState>) -> Html {
                     <tr><td><kbd>{ "P" }</kbd></td><td>{ "draw a partition: Enter on nodes puts them in group 1, then 2" }</td></tr>
                     <tr><td><kbd>{ "PageDown" }</kbd>{ " " }<kbd>{ "PageUp" }</kbd></td><td>{ "a lesson's Next and Back (a presenter's clicker)" }</td></tr>
                 </table>
-                <p>{ "Click a node to inspect it; crash, restart, wipe or make it leave from the inspector. Partition: pick the tool, click nodes into groups 1 and 2, then cut. The ring shows the key chosen in the Client tab: its top N replicas numbered, its fallbacks dashed." }</p>
+                <p>{ "Click a node to inspect it; crash, restart, wipe or make it leave from the inspector. Partition: pick the tool, click nodes into groups 1 and 2, then cut. The ring shows the key chosen in the Client tab: its top N replicas numbered, its fallbacks dashed. Click a message in flight to drop it or deliver it next (the inspector lists a node's messages for the keyboard); both are logged, so a share link replays them." }</p>
                 <p class="muted">{ "Click anywhere to close." }</p>
             </div>
         </div>

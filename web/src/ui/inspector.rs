@@ -6,6 +6,7 @@ use std::rc::Rc;
 use dynamoscope::protocol::node::NodeInspection;
 use dynamoscope::protocol::store::Version;
 use dynamoscope::sim::checker::clock_text;
+use dynamoscope::sim::timeline::Flight;
 use dynamoscope::sim::views::counted;
 use dynamoscope::sim::views::merkle::key_range_tree;
 use dynamoscope::sim::views::ring::{holding_of, holdings};
@@ -34,7 +35,13 @@ pub struct InspectorProps {
     #[prop_or_default]
     pub past: Option<Result<u64, String>>,
     pub on_action: Callback<Action>,
+    /// Live messages from or to the node, to drop or deliver next from the keyboard.
+    #[prop_or_default]
+    pub wire: Vec<Flight>,
 }
+
+/// Messages on the wire the inspector lists at most.
+pub const WIRE_ROWS_MAX: usize = 8;
 
 #[function_component(Inspector)]
 pub fn inspector(props: &InspectorProps) -> Html {
@@ -45,7 +52,10 @@ pub fn inspector(props: &InspectorProps) -> Html {
         <div class="inspector" data-testid="inspector" data-node-id={node.to_string()}>
             <h2>{ format!("n{node}") }<small>{ props.status.unwrap_or("unknown") }</small></h2>
             { match &props.past {
-                None => operator(node, props.status, &props.on_action),
+                None => html! { <>
+                    { operator(node, props.status, &props.on_action) }
+                    { wire(&props.wire, &props.on_action) }
+                </> },
                 Some(Ok(at_ms)) => html! {
                     <p class="past-note" data-testid="inspector-past">{ format!("n{node}'s memory at {}: its worker keeps no history, so the page re-ran the run's record up to then with the same node code. Back to live to act on it.", time_text(*at_ms)) }</p>
                 },
@@ -76,6 +86,30 @@ fn operator(node: u32, status: Option<&'static str>, on_action: &Callback<Action
             <button data-testid="leave" disabled={!running} onclick={act(Action::Leave(NodeId(node)))}
                     title="Hand its ranges on and leave the ring (§4.9)">{ "Leave" }</button>
         </div>
+    }
+}
+
+/// Messages in hand, as a click on a dot on the ring offers them.
+fn wire(flights: &[Flight], on_action: &Callback<Action>) -> Html {
+    if flights.is_empty() {
+        return html! {};
+    }
+    let act = |action: Action| on_action.reform(move |_: MouseEvent| action.clone());
+    html! {
+        <section data-testid="inspector-wire">
+            <h3>{ "On the wire: take a message in hand" }</h3>
+            <ul class="wire-list">
+                { for flights.iter().map(|flight| html! {
+                    <li data-message-id={flight.message_id.to_string()}>
+                        { format!("#{} n{} → n{}: {} ", flight.message_id, flight.from.0, flight.to.0, flight.kind.name()) }
+                        <button onclick={act(Action::DropMessage(flight.message_id))}
+                            aria-label={format!("Drop #{}", flight.message_id)}>{ "Drop" }</button>
+                        <button onclick={act(Action::DeliverNext(flight.message_id))}
+                            aria-label={format!("Deliver next #{}", flight.message_id)}>{ "Deliver next" }</button>
+                    </li>
+                }) }
+            </ul>
+        </section>
     }
 }
 

@@ -1,6 +1,7 @@
 //! The ring (§4.2): tokens and arcs coloured by node, the chosen key and its preference list,
 //! every node's status, the messages in flight, the ones lost, and the cuts of a partition.
-//! Everything is drawn from the trace's folded state and one node's membership view.
+//! Everything is drawn from the trace's folded state and one node's membership view. A click on
+//! a message in flight takes it in hand: drop it, or deliver it next (logged actions).
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -8,6 +9,7 @@ use std::rc::Rc;
 use dynamoscope::protocol::membership::MemberStatus;
 use dynamoscope::protocol::types::IntoOrdered;
 use dynamoscope::protocol::NodeId;
+use dynamoscope::sim::scenario::Action;
 use dynamoscope::sim::timeline::{Drop, Flight, PastState};
 use dynamoscope::sim::trace::DropReason;
 use dynamoscope::sim::views::counted;
@@ -80,12 +82,34 @@ pub struct RingProps {
     #[prop_or_default]
     pub highlight: Vec<u32>,
     pub on_node: Callback<u32>,
+    /// Live only (None while rewound: the past's messages are not on the wire now): what a
+    /// hand on a message in flight does.
+    #[prop_or_default]
+    pub on_hand: Option<Callback<Action>>,
 }
 
 #[function_component(Ring)]
 pub fn ring(props: &RingProps) -> Html {
     let places = node_places(&props.nodes);
     let canvas = use_node_ref();
+    let held = use_state(|| None::<u64>);
+    let svg_ref = use_node_ref();
+    let onclick = {
+        let (held, wire, now_ms, places, live) =
+            (held.clone(), props.wire.clone(), props.now_ms, places.clone(), props.on_hand.is_some());
+        let svg_ref = svg_ref.clone();
+        Callback::from(move |event: MouseEvent| {
+            // Yew delegates events, so the event's current target is not the drawing: its ref is.
+            let Some(svg) = svg_ref.cast::<web_sys::Element>() else { return };
+            let rect = svg.get_bounding_client_rect();
+            let scale = 600.0 / rect.width().max(1.0);
+            let (x, y) = (
+                (f64::from(event.client_x()) - rect.left()) * scale,
+                (f64::from(event.client_y()) - rect.top()) * scale,
+            );
+            held.set(live.then(|| flight_at(&wire, now_ms, &places, x, y)).flatten());
+        })
+    };
     {
         let (canvas, wire, now_ms, places) =
             (canvas.clone(), props.wire.clone(), props.now_ms, places.clone());
@@ -95,7 +119,7 @@ pub fn ring(props: &RingProps) -> Html {
     }
     html! {
         <div class="ring-box">
-        <svg id="ring-svg" class="ring" viewBox="0 0 600 600" role="group"
+        <svg id="ring-svg" ref={svg_ref} class="ring" viewBox="0 0 600 600" role="group" {onclick}
              aria-label="The consistent-hashing ring with its nodes and messages">
             <circle class="ring-line" cx={CENTRE.to_string()} cy={CENTRE.to_string()} r={RING_RADIUS.to_string()} />
             { arcs(&props.picture) }
@@ -108,8 +132,72 @@ pub fn ring(props: &RingProps) -> Html {
         </svg>
         // Messages move every frame: painted on a canvas over the ring, not diffed as elements.
         <canvas ref={canvas} class="flights" width={CANVAS_PIXELS.to_string()} height={CANVAS_PIXELS.to_string()} />
+        { held_message(props, &places, &held) }
         </div>
     }
+}
+
+/// How near a click must be to a message's dot to take it, in drawing units.
+const HAND_REACH: f64 = 14.0;
+
+/// The message in flight nearest (x, y), if one is within reach.
+fn flight_at(wire: &Wire, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>, x: f64, y: f64) -> Option<u64> {
+    let still = reduced_motion();
+    let distance = |flight: &Flight| {
+        let (fx, fy) = along(places, flight, if still { 0.5 } else { progress(flight, now_ms) })?;
+        Some(((fx - x).powi(2) + (fy - y).powi(2)).sqrt())
+    };
+    let nearest = wire
+        .flights
+        .iter()
+        .filter_map(|flight| Some((distance(flight)?, flight.message_id)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    (nearest.0 <= HAND_REACH).then_some(nearest.1)
+}
+
+/// The message in hand: a ring around its dot, what it is, and what the hand can do with it.
+/// Gone once the message has landed.
+fn held_message(
+    props: &RingProps,
+    places: &BTreeMap<u32, (f64, f64)>,
+    held: &UseStateHandle<Option<u64>>,
+) -> Html {
+    let (Some(message_id), Some(on_hand)) = (**held, props.on_hand.as_ref()) else { return html! {} };
+    let Some(flight) = props.wire.flights.iter().find(|flight| flight.message_id == message_id) else {
+        return html! {};
+    };
+    let fraction = if reduced_motion() { 0.5 } else { progress(flight, props.now_ms) };
+    let Some((x, y)) = along(places, flight, fraction) else { return html! {} };
+    let act = |action: Action| {
+        let (on_hand, held) = (on_hand.clone(), held.clone());
+        Callback::from(move |_: MouseEvent| {
+            on_hand.emit(action.clone());
+            held.set(None);
+        })
+    };
+    let what = format!("#{message_id} n{} → n{}: {}", flight.from.0, flight.to.0, flight.kind.name());
+    let close = {
+        let held = held.clone();
+        Callback::from(move |_: MouseEvent| held.set(None))
+    };
+    html! {
+        <div class="held-message" data-testid="held-message" data-message-id={message_id.to_string()}
+             style={format!("left: {:.1}%; top: {:.1}%", x / 6.0, y / 6.0)} role="group" aria-label={format!("Message {what}")}>
+            <p>{ what }</p>
+            <button data-testid="drop-message" onclick={act(Action::DropMessage(message_id))}
+                title="The network loses it: what do the nodes do? (a logged action)">{ "Drop" }</button>
+            <button data-testid="deliver-next" onclick={act(Action::DeliverNext(message_id))}
+                title="Delivered now, ahead of every message sent before it (a logged action)">{ "Deliver next" }</button>
+            <button class="close" aria-label="Put it back" onclick={close}>{ "×" }</button>
+        </div>
+    }
+}
+
+/// With `prefers-reduced-motion`, a message sits still halfway along its link.
+fn reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|query| query.matches())
 }
 
 /// Nodes sit evenly on an outer orbit in id order, so messages run between fixed points.
@@ -218,9 +306,7 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
     let scale = f64::from(CANVAS_PIXELS) / 600.0;
     // With `prefers-reduced-motion`, a message sits still halfway along its link while it
     // flies, instead of gliding.
-    let still = web_sys::window()
-        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
-        .is_some_and(|query| query.matches());
+    let still = reduced_motion();
     context.clear_rect(0.0, 0.0, f64::from(CANVAS_PIXELS), f64::from(CANVAS_PIXELS));
     // The theme's colours, read once per frame from the same CSS variables the legend uses.
     let style = web_sys::window().and_then(|window| window.get_computed_style(&canvas).ok().flatten());
