@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prints each wasm file's raw and gzipped size in dist/ and fails over the 485 KB gzip budget
+# Prints each wasm file's raw and gzipped size in dist/ and fails over the 500 KB gzip budget
 # (400 KB until the page learned to play and export scenario files, 470 KB until it learned to
-# play lessons, 480 KB until the first classroom fixes: ARCHITECTURE.md, "Decisions measured", says what each bought and where the
+# play lessons, 480 KB until the first classroom fixes, 485 KB until its last: ARCHITECTURE.md, "Decisions measured", says what each bought and where the
 # 400 KB goal is to be won back).
 #
 # Where the bytes go: `cargo install twiggy`, then `twiggy top` / `twiggy monos` on

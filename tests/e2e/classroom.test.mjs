@@ -2,7 +2,7 @@
 // and failed before its fix.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, openPausedCluster, useBrowser } from './harness.mjs';
+import { docsScreenshot, openPage, openPausedCluster, useBrowser } from './harness.mjs';
 
 const LOAD_TIMEOUT_MS = 60_000;
 const context = useBrowser(before, after);
@@ -97,7 +97,7 @@ test('with 32 nodes the ring never calls itself nobody\'s view with 0 tokens whi
     }).observe(document, { subtree: true, childList: true, characterData: true });
   });
   await page.goto(`${context.url}?sandbox&nodes=32`);
-  await page.waitForFunction(() => window.captions.some((caption) => caption.startsWith('ring as n')), null, { timeout: LOAD_TIMEOUT_MS });
+  await page.waitForFunction(() => window.captions.some((caption) => /^n\d+'s view/.test(caption)), null, { timeout: LOAD_TIMEOUT_MS });
   const captions = await page.evaluate(() => window.captions);
   assert.ok(captions.every((caption) => !caption.includes('no node runs') && !caption.includes('· 0 tokens')), captions.join(' | '));
   assert.match(captions.at(-1), /n\d+'s view\s*· 32 tokens/);
@@ -430,6 +430,7 @@ test('Versions reads like Figure 3: each version with its value and clock, desce
   assert.equal(await page.locator('#version-graph-svg .version-edge').count(), 5, 'D1→D2, D2→D3, D2→D4, D3→D5, D4→D5');
   assert.equal(await page.locator('#version-graph-svg .version-edge.reconciles').count(), 2, 'the two edges into D5');
   assert.match(await page.textContent('#version-graph-svg g.version-node[data-version="D5"] title'), /reconciles D3 and D4/);
+  await docsScreenshot(page, 'version-graph');
 
   // The space-time diagram scrolls under its lane names, and no label runs past its edge.
   const lanes = await page.evaluate(() => {
@@ -503,6 +504,7 @@ test('messages in hand: a click on a message in flight drops it or delivers it n
   await held.waitFor();
   assert.match(await held.innerText(), new RegExp(`n${from} → n${to}`));
   const heldId = await held.getAttribute('data-message-id');
+  await docsScreenshot(page, 'narration');
   await page.click('[data-testid="deliver-next"]');
   await page.click('[data-testid="step-event"]');
   await page.waitForFunction((id) => document.querySelector('[data-testid="narration"]').innerText.includes(`you had message #${id} delivered next`), heldId);

@@ -68,6 +68,15 @@ export async function screenshot(page, name) {
   return path;
 }
 
+// A screenshot the docs show: in target/e2e/, or in docs/ with UPDATE_SCREENSHOTS=1.
+export async function docsScreenshot(page, name) {
+  const directory = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs') : join(ROOT, 'target', 'e2e');
+  await mkdir(directory, { recursive: true });
+  const path = join(directory, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
 export { readFile };
 
 // Opens the page with the wall-clock pacing paused, once its console API is there: the test

@@ -4,9 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { POLICY, ROOT, readFile, useBrowser } from './harness.mjs';
+import { POLICY, ROOT, docsScreenshot, readFile, useBrowser } from './harness.mjs';
 
 const context = useBrowser(before, after);
 
@@ -81,13 +80,6 @@ async function courseServer(html, host = '127.0.0.1') {
   return { server, url: `http://${host}:${server.address().port}/` };
 }
 
-// Screenshots land in target/e2e/ (UPDATE_SCREENSHOTS=1 writes docs/ instead).
-async function screenshotPath(name) {
-  const directory = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs') : join(ROOT, 'target', 'e2e');
-  await mkdir(directory, { recursive: true });
-  return join(directory, name);
-}
-
 test('?embed inside a course page\'s iframe: the ring, the time controls, the chosen tab and the timeline, nothing else; it runs', { timeout: 120_000 }, async () => {
   const browserContext = await context.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await browserContext.newPage();
@@ -121,7 +113,7 @@ test('?embed inside a course page\'s iframe: the ring, the time controls, the ch
   const iframeBox = await page.locator('iframe').boundingBox();
   assert.ok(box.y + box.height <= iframeBox.y + iframeBox.height + 1, `timeline in view: ${JSON.stringify([box, iframeBox])}`);
   await page.waitForTimeout(300);
-  await page.screenshot({ path: await screenshotPath('embed.png') });
+  await docsScreenshot(page, 'embed');
   assert.deepEqual(errors, []);
   await browserContext.close();
   course.server.close();

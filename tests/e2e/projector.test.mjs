@@ -2,10 +2,8 @@
 // a projector's two sizes, a colour-blind-safe palette with states in words, and a phone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { useBrowser, ROOT } from './harness.mjs';
+import { docsScreenshot, useBrowser, ROOT } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { AxeBuilder } = require(`${ROOT}tools/node_modules/@axe-core/playwright`);
@@ -13,13 +11,6 @@ const TABS = ['client', 'inspector', 'metrics', 'gossip', 'versions', 'merkle', 
 /// The smallest type a class reads from the back of a room (issue 13, need 4).
 const PRESENTER_TEXT_PX_MIN = 18;
 const context = useBrowser(before, after);
-
-// Screenshots land in target/e2e/ (UPDATE_SCREENSHOTS=1 writes docs/ instead).
-async function screenshotPath(name) {
-  const directory = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs') : join(ROOT, 'target', 'e2e');
-  await mkdir(directory, { recursive: true });
-  return join(directory, name);
-}
 
 async function open(viewport, options = {}) {
   const browserContext = await context.browser.newContext({ viewport, ...options });
@@ -94,7 +85,7 @@ for (const viewport of [{ width: 1280, height: 720 }, { width: 1920, height: 108
     assert.deepEqual(small, []);
     if (viewport.width === 1280) {
       await page.click('[data-testid="tab-versions"]');
-      await page.screenshot({ path: await screenshotPath('presenter.png') });
+      await docsScreenshot(page, 'presenter');
     }
     assert.deepEqual(errors, []);
     await close();
@@ -176,7 +167,7 @@ test('a phone at 390×844: nothing is off-screen sideways, the clock and Fork ar
   assert.ok(foot.scrolled > 0, 'the page scrolled to the panel');
   assert.ok(foot.bottom <= foot.height + 0.5 && foot.top > foot.height / 2, `timeline at ${foot.top}–${foot.bottom} of ${foot.height}`);
   assert.ok(await inside('[data-testid="fork"]'));
-  await page.screenshot({ path: await screenshotPath('phone.png') });
+  await docsScreenshot(page, 'phone');
   assert.deepEqual(errors, []);
   await close();
 });

@@ -278,9 +278,15 @@ fn progress(flight: &Flight, now_ms: u64) -> f64 {
     (now_ms.saturating_sub(flight.sent_at_ms) as f64 / span_ms).clamp(0.0, 1.0)
 }
 
+/// Where a message is along its link: from the sender's edge to the receiver's, so a dot never
+/// covers a node's name (issue 13).
 fn along(places: &BTreeMap<u32, (f64, f64)>, flight: &Flight, fraction: f64) -> Option<(f64, f64)> {
     let (x0, y0) = places.get(&flight.from.0)?;
     let (x1, y1) = places.get(&flight.to.0)?;
+    let length = ((x1 - x0).powi(2) + (y1 - y0).powi(2)).sqrt().max(1.0);
+    // Off the node and its halo, but never past the link's middle on a short link.
+    let skip = ((NODE_RADIUS + 12.0) / length).min(0.45);
+    let fraction = skip + (1.0 - 2.0 * skip) * fraction;
     Some((x0 + (x1 - x0) * fraction, y0 + (y1 - y0) * fraction))
 }
 
@@ -304,12 +310,18 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
         return;
     };
     let scale = f64::from(CANVAS_PIXELS) / 600.0;
+    // The dots' radius in drawing units: larger in presenter mode (`--message-radius`).
+    let style = web_sys::window().and_then(|window| window.get_computed_style(&canvas).ok().flatten());
+    let radius = style
+        .as_ref()
+        .and_then(|style| style.get_property_value("--message-radius").ok())
+        .and_then(|radius| radius.trim().parse::<f64>().ok())
+        .unwrap_or(7.0);
     // With `prefers-reduced-motion`, a message sits still halfway along its link while it
     // flies, instead of gliding.
     let still = reduced_motion();
     context.clear_rect(0.0, 0.0, f64::from(CANVAS_PIXELS), f64::from(CANVAS_PIXELS));
     // The theme's colours, read once per frame from the same CSS variables the legend uses.
-    let style = web_sys::window().and_then(|window| window.get_computed_style(&canvas).ok().flatten());
     for kind in dynamoscope::protocol::message::MessageKind::ALL {
         let colour = style
             .as_ref()
@@ -320,8 +332,8 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
         for flight in wire.flights.iter().filter(|flight| flight.kind == kind) {
             let fraction = if still { 0.5 } else { progress(flight, now_ms) };
             if let Some((x, y)) = along(places, flight, fraction) {
-                context.move_to((x + 7.0) * scale, y * scale);
-                let _ = context.arc(x * scale, y * scale, 7.0 * scale, 0.0, std::f64::consts::TAU);
+                context.move_to((x + radius) * scale, y * scale);
+                let _ = context.arc(x * scale, y * scale, radius * scale, 0.0, std::f64::consts::TAU);
             }
         }
         context.fill();
