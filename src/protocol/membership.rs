@@ -770,11 +770,7 @@ fn bootstrap_partitions(members: &SmallSet<NodeId>, partitions: u32) -> SmallMap
     if partitions == 0 {
         return members.iter().map(|node| (*node, Vec::new())).collect();
     }
-    let mut assignment = ring::Assignment::new();
-    for node in members {
-        assignment = ring::assign_partitions_on_join(&assignment, *node, partitions);
-    }
-    assignment
+    ring::bootstrap_assignment(members.iter().copied(), partitions)
         .into_iter()
         .map(|(node, owned)| {
             (node, owned.into_iter().map(|partition| ring::partition_token(partition, partitions)).collect())

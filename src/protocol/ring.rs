@@ -237,22 +237,68 @@ pub fn assign_partitions_on_join(current: &Assignment, joiner: NodeId, partition
         .iter()
         .map(|(node, owned)| (*node, owned.range(..partitions).copied().into_btree_set()))
         .collect();
-    let owned: BTreeSet<u32> = next.values().flatten().copied().into_btree_set();
-    let mut taken: BTreeSet<u32> =
-        (0..partitions).filter(|partition| !owned.contains(partition)).into_btree_set();
+    // Every partition listed, sorted once: what is left of 0..Q nobody owns.
+    let mut owned: Vec<u32> = next.values().flatten().copied().collect();
+    owned.sort_unstable();
+    owned.dedup();
+    let unowned =
+        (0..partitions).filter(|partition| owned.binary_search(partition).is_err()).into_btree_set();
+    let mut loads = Loads::of(&next);
+    join_taking(&mut next, &mut loads, joiner, unowned, partitions);
+    next
+}
+
+/// Strategy 3 at boot (§6.2): `members` joining one after another from nothing, as
+/// [`assign_partitions_on_join`] would have them, each in turn (a property test holds the two
+/// equal). It keeps one heap of loads across the joins instead of copying the assignment and
+/// rescanning it at every join: every node boots with this view, and at 256 nodes the copies
+/// cost a node seconds (issue 14).
+pub fn bootstrap_assignment(members: impl IntoIterator<Item = NodeId>, partitions: u32) -> Assignment {
+    assert!(partitions > 0, "there is at least one partition");
+    let mut assignment = Assignment::new();
+    let mut loads = Loads::default();
+    for node in members {
+        assert!(!assignment.contains_key(&node), "{node} is listed twice");
+        // Only the first joiner finds partitions nobody owns: each join leaves every one owned.
+        let unowned = if assignment.is_empty() { (0..partitions).into_btree_set() } else { BTreeSet::new() };
+        join_taking(&mut assignment, &mut loads, node, unowned, partitions);
+    }
+    assignment
+}
+
+/// How many partitions each assigned node holds, largest first (ties: largest `NodeId`), kept
+/// in step with the assignment by the one function that changes both, [`join_taking`].
+#[derive(Default)]
+struct Loads(std::collections::BinaryHeap<(usize, NodeId)>);
+
+impl Loads {
+    fn of(assignment: &Assignment) -> Loads {
+        Loads(assignment.iter().map(|(node, owned)| (owned.len(), *node)).collect())
+    }
+}
+
+/// The join itself: the joiner takes `unowned`, then one partition at a time from the most
+/// loaded node until it holds floor(Q/S) (see [`assign_partitions_on_join`]).
+fn join_taking(
+    next: &mut Assignment,
+    loads: &mut Loads,
+    joiner: NodeId,
+    mut taken: BTreeSet<u32>,
+    partitions: u32,
+) {
     let joiner_share = partitions as usize / (next.len() + 1);
     for _ in 0..joiner_share {
         if taken.len() >= joiner_share {
             break;
         }
         let target = (taken.len() as u64 * u64::from(partitions) / joiner_share as u64) as u32;
-        let Some(partition) = take_from_most_loaded(&mut next, taken.len(), target, partitions) else {
+        let Some(partition) = take_from_most_loaded(next, loads, taken.len(), target, partitions) else {
             break;
         };
         taken.insert(partition);
     }
+    loads.0.push((taken.len(), joiner));
     next.insert(joiner, taken);
-    next
 }
 
 /// Removes from the most loaded node (ties: largest `NodeId`) its partition nearest `target`
@@ -260,17 +306,22 @@ pub fn assign_partitions_on_join(current: &Assignment, joiner: NodeId, partition
 /// `joiner_count`.
 fn take_from_most_loaded(
     assignment: &mut Assignment,
+    loads: &mut Loads,
     joiner_count: usize,
     target: u32,
     partitions: u32,
 ) -> Option<u32> {
-    let (_, owned) = assignment.iter_mut().max_by_key(|(node, owned)| (owned.len(), **node))?;
-    if owned.len() < joiner_count + 2 {
+    let &(load, node) = loads.0.peek()?;
+    if load < joiner_count + 2 {
         return None;
     }
+    let owned = assignment.get_mut(&node).expect("a loaded node is assigned");
+    debug_assert_eq!(owned.len(), load, "the loads follow the assignment");
     let nearest = owned.range(target..).next().or_else(|| owned.first()).copied()?;
     debug_assert!(nearest < partitions);
     owned.remove(&nearest);
+    loads.0.pop();
+    loads.0.push((load - 1, node));
     Some(nearest)
 }
 
@@ -624,6 +675,19 @@ mod tests {
                 }
             }
             prop_assert!(remainder < u128::from(partitions));
+        }
+
+        /// §6.2 strategy 3 at boot: the members joining one by one through the boot's shortcut
+        /// own exactly what joining them one by one through `assign_partitions_on_join` gives.
+        #[test]
+        fn the_boot_assignment_is_the_sequence_of_joins_section_6_2(
+            partitions in 1u32..300,
+            members in prop::collection::btree_set(0u32..40, 0..30),
+        ) {
+            let sequential = members
+                .iter()
+                .fold(Assignment::new(), |assignment, node| assign_partitions_on_join(&assignment, NodeId(*node), partitions));
+            prop_assert_eq!(bootstrap_assignment(members.iter().map(|node| NodeId(*node)), partitions), sequential);
         }
 
         /// §6.2 strategy 3: after any sequence of joins and leaves every partition has one owner
