@@ -46,7 +46,15 @@ pub enum PartitionStrategy {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ring {
     tokens: Vec<(Token, NodeId)>,
+    /// Distinct nodes holding tokens: a clockwise walk stops once it has met them all.
+    node_count: usize,
+    /// Words of a bitset of node ids up to the largest here: a walk marks whom it has met in
+    /// it instead of a tree set (issue 14: every request walks the ring).
+    id_words: usize,
 }
+
+/// Node-id bitsets larger than this many words (ids past 65,535) fall back to a tree set.
+const ID_WORDS_MAX: usize = 1024;
 
 impl Ring {
     /// A ring of the given tokens. Two nodes claiming one token is resolved for the smaller
@@ -55,7 +63,11 @@ impl Ring {
         let mut tokens: Vec<(Token, NodeId)> = tokens.into_iter().collect();
         tokens.sort_unstable();
         tokens.dedup_by_key(|(token, _)| *token);
-        Ring { tokens }
+        let mut nodes: Vec<NodeId> = tokens.iter().map(|(_, node)| *node).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let id_words = nodes.last().map_or(0, |node| node.0 as usize / 64 + 1);
+        Ring { tokens, node_count: nodes.len(), id_words }
     }
 
     /// Strategy 3: one token per partition, at the partition's end (§6.2).
@@ -164,14 +176,29 @@ impl Ring {
 
     /// Up to `limit` distinct nodes in clockwise order from `position`.
     fn distinct_nodes_clockwise(&self, position: RingPosition, limit: usize) -> Vec<NodeId> {
-        let mut seen = BTreeSet::new();
-        let mut chosen = Vec::new();
-        for (_, node) in self.clockwise_from(position) {
-            if chosen.len() >= limit {
-                break;
+        let wanted = limit.min(self.node_count);
+        let mut chosen = Vec::with_capacity(wanted);
+        if self.id_words <= ID_WORDS_MAX {
+            let mut seen = vec![0u64; self.id_words];
+            for (_, node) in self.clockwise_from(position) {
+                if chosen.len() >= wanted {
+                    break;
+                }
+                let (word, bit) = (node.0 as usize / 64, 1u64 << (node.0 % 64));
+                if seen[word] & bit == 0 {
+                    seen[word] |= bit;
+                    chosen.push(*node);
+                }
             }
-            if seen.insert(*node) {
-                chosen.push(*node);
+        } else {
+            let mut seen = BTreeSet::new();
+            for (_, node) in self.clockwise_from(position) {
+                if chosen.len() >= wanted {
+                    break;
+                }
+                if seen.insert(*node) {
+                    chosen.push(*node);
+                }
             }
         }
         chosen
@@ -385,6 +412,25 @@ mod tests {
     }
 
     /// §4.3: the walk is clockwise, so it wraps from the largest token to the smallest.
+    /// §4.3: the walk is the same whether it marks nodes in its bitset or, for ids past the
+    /// bitset's bound, in a tree set.
+    #[test]
+    fn preference_lists_are_the_same_for_small_and_huge_node_ids_section_4_3() {
+        let tokens = [(10, 3), (20, 1), (30, 3), (40, 2), (50, 1)];
+        let small = Ring::new(tokens.iter().map(|(token, node)| (*token, NodeId(*node))));
+        let huge = Ring::new(tokens.iter().map(|(token, node)| (*token, NodeId(*node + 100_000))));
+        for position in [0, 15, 35, 45, 60] {
+            let shifted: Vec<NodeId> = small
+                .extended_preference_list(position)
+                .iter()
+                .map(|node| NodeId(node.0 + 100_000))
+                .collect();
+            assert_eq!(huge.extended_preference_list(position), shifted);
+            assert_eq!(huge.preference_list(position, 2), shifted[..2]);
+        }
+        assert_eq!(small.extended_preference_list(15), node_ids(&[1, 3, 2]));
+    }
+
     #[test]
     fn preference_list_wraps_past_the_last_token_section_4_3() {
         let ring = ring_of(&[(10, 1), (20, 2), (30, 3)]);
