@@ -106,6 +106,9 @@ pub struct Node {
     pub(super) now_ms: u64,
     pub(super) current_ring: Ring,
     pub(super) future_ring: Ring,
+    /// How many times the rings were rebuilt from the view: once at boot, then only when the
+    /// membership view changes (issue 14's test holds it; a rebuild walks every token).
+    ring_builds: u64,
     pub(super) operations: SmallMap<OperationId, Operation>,
     pub(super) forwards: SmallMap<RequestId, Forwarding>,
     /// Rounds this boot has coordinated; with `boot_ms` and the incarnation it names each one.
@@ -176,6 +179,7 @@ impl Node {
             now_ms: 0,
             current_ring: Ring::default(),
             future_ring: Ring::default(),
+            ring_builds: 0,
             operations: SmallMap::new(),
             forwards: SmallMap::new(),
             next_operation: 0,
@@ -408,6 +412,12 @@ impl Node {
     pub(super) fn refresh_rings(&mut self) {
         self.current_ring = self.durable.view.current_ring();
         self.future_ring = self.durable.view.future_ring();
+        self.ring_builds += 1;
+    }
+
+    /// How many times this process rebuilt its rings from its membership view.
+    pub fn ring_builds(&self) -> u64 {
+        self.ring_builds
     }
 
     pub(super) fn next_operation_id(&mut self) -> OperationId {
