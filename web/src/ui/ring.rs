@@ -499,7 +499,10 @@ fn caption(props: &RingProps) -> Html {
             format!("n{id}'s view"),
             format!("· {}", counted(props.picture.tokens.len() as u64, "token", "tokens")),
         ),
-        None if props.nodes.iter().any(|node| node.status == "up" || node.status == "starting") => {
+        // Before the first frame lists the nodes, they are all about to start.
+        None if props.nodes.is_empty()
+            || props.nodes.iter().any(|node| node.status == "up" || node.status == "starting") =>
+        {
             ("waiting for".to_string(), "a view…".to_string())
         }
         None => ("no node runs:".to_string(), "no view".to_string()),
