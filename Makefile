@@ -4,7 +4,7 @@ SHELL := bash
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS := fallback
 
-.PHONY: serve test setup build check-long clean
+.PHONY: serve test setup build bench check-long clean
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +23,11 @@ check-long: setup
 
 build: setup
 	trunk build --release
+
+# Issue 14's speed goals measured in one table (several minutes; not part of `make test`).
+bench: build
+	cargo build --locked --profile fast --bin dynamoscope --features cli
+	node scripts/bench.mjs
 
 clean:
 	cargo clean

@@ -46,15 +46,11 @@ pub enum PartitionStrategy {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ring {
     tokens: Vec<(Token, NodeId)>,
-    /// Distinct nodes holding tokens: a clockwise walk stops once it has met them all.
-    node_count: usize,
-    /// Words of a bitset of node ids up to the largest here: a walk marks whom it has met in
-    /// it instead of a tree set (issue 14: every request walks the ring).
-    id_words: usize,
+    /// The distinct nodes holding tokens, ascending: a clockwise walk marks whom it has met by
+    /// their place here instead of in a tree set, and stops once it has met them all (issue
+    /// 14: every request walks the ring).
+    nodes: Vec<NodeId>,
 }
-
-/// Node-id bitsets larger than this many words (ids past 65,535) fall back to a tree set.
-const ID_WORDS_MAX: usize = 1024;
 
 impl Ring {
     /// A ring of the given tokens. Two nodes claiming one token is resolved for the smaller
@@ -63,11 +59,9 @@ impl Ring {
         let mut tokens: Vec<(Token, NodeId)> = tokens.into_iter().collect();
         tokens.sort_unstable();
         tokens.dedup_by_key(|(token, _)| *token);
-        let mut nodes: Vec<NodeId> = tokens.iter().map(|(_, node)| *node).collect();
-        nodes.sort_unstable();
-        nodes.dedup();
-        let id_words = nodes.last().map_or(0, |node| node.0 as usize / 64 + 1);
-        Ring { tokens, node_count: nodes.len(), id_words }
+        // Through a tree set the page already instantiates: a sort of its own costs the wasm.
+        let nodes: Vec<NodeId> = tokens.iter().map(|(_, node)| *node).into_btree_set().into_iter().collect();
+        Ring { tokens, nodes }
     }
 
     /// Strategy 3: one token per partition, at the partition's end (§6.2).
@@ -176,29 +170,19 @@ impl Ring {
 
     /// Up to `limit` distinct nodes in clockwise order from `position`.
     fn distinct_nodes_clockwise(&self, position: RingPosition, limit: usize) -> Vec<NodeId> {
-        let wanted = limit.min(self.node_count);
+        let wanted = limit.min(self.nodes.len());
         let mut chosen = Vec::with_capacity(wanted);
-        if self.id_words <= ID_WORDS_MAX {
-            let mut seen = vec![0u64; self.id_words];
-            for (_, node) in self.clockwise_from(position) {
-                if chosen.len() >= wanted {
-                    break;
-                }
-                let (word, bit) = (node.0 as usize / 64, 1u64 << (node.0 % 64));
-                if seen[word] & bit == 0 {
-                    seen[word] |= bit;
-                    chosen.push(*node);
-                }
+        let mut seen = vec![false; self.nodes.len()];
+        for (_, node) in self.clockwise_from(position) {
+            if chosen.len() >= wanted {
+                break;
             }
-        } else {
-            let mut seen = BTreeSet::new();
-            for (_, node) in self.clockwise_from(position) {
-                if chosen.len() >= wanted {
-                    break;
-                }
-                if seen.insert(*node) {
-                    chosen.push(*node);
-                }
+            let Ok(place) = self.nodes.binary_search(node) else {
+                unreachable!("{node} holds a token, so it is among the ring's nodes")
+            };
+            if !seen[place] {
+                seen[place] = true;
+                chosen.push(*node);
             }
         }
         chosen
@@ -264,12 +248,8 @@ pub fn assign_partitions_on_join(current: &Assignment, joiner: NodeId, partition
         .iter()
         .map(|(node, owned)| (*node, owned.range(..partitions).copied().into_btree_set()))
         .collect();
-    // Every partition listed, sorted once: what is left of 0..Q nobody owns.
-    let mut owned: Vec<u32> = next.values().flatten().copied().collect();
-    owned.sort_unstable();
-    owned.dedup();
-    let unowned =
-        (0..partitions).filter(|partition| owned.binary_search(partition).is_err()).into_btree_set();
+    let owned: BTreeSet<u32> = next.values().flatten().copied().into_btree_set();
+    let unowned = (0..partitions).filter(|partition| !owned.contains(partition)).into_btree_set();
     let mut loads = Loads::of(&next);
     join_taking(&mut next, &mut loads, joiner, unowned, partitions);
     next
@@ -412,8 +392,8 @@ mod tests {
     }
 
     /// §4.3: the walk is clockwise, so it wraps from the largest token to the smallest.
-    /// §4.3: the walk is the same whether it marks nodes in its bitset or, for ids past the
-    /// bitset's bound, in a tree set.
+    /// §4.3: the walk marks nodes by their place among the ring's nodes, so their ids may be
+    /// anything: small and huge ids walk alike.
     #[test]
     fn preference_lists_are_the_same_for_small_and_huge_node_ids_section_4_3() {
         let tokens = [(10, 3), (20, 1), (30, 3), (40, 2), (50, 1)];
