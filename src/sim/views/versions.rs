@@ -195,11 +195,19 @@ mod tests {
       ]
     }"#;
 
-    fn graph(text: &str, versions_max: usize) -> VersionGraph {
-        let mut simulation = Simulation::new(Scenario::from_json(text).unwrap(), TraceMode::Full).unwrap();
+    /// Figure 3 played, its graph up to the last instant before `before_ms`.
+    fn graph(before_ms: u64, versions_max: usize) -> VersionGraph {
+        let mut simulation =
+            Simulation::new(Scenario::from_json(FIGURE_3).unwrap(), TraceMode::Full).unwrap();
         simulation.run();
         let trace = simulation.fabric().trace();
-        version_graph(trace, "cart:alice", trace.len() as usize, versions_max)
+        let end = trace.events().take_while(|event| event.at_ms() < before_ms).count();
+        version_graph(trace, "cart:alice", end, versions_max)
+    }
+
+    fn values(graph: &VersionGraph, latest_only: bool) -> Vec<&str> {
+        let versions = graph.versions.iter().filter(|version| version.latest || !latest_only);
+        versions.map(|version| version.value.as_str()).collect()
     }
 
     fn edges_by_value(graph: &VersionGraph) -> Vec<(String, String, bool)> {
@@ -223,9 +231,8 @@ mod tests {
     /// else is drawn between the versions than the paper draws.
     #[test]
     fn figure_3_played_draws_the_papers_graph() {
-        let graph = graph(FIGURE_3, 64);
-        let values: Vec<&str> = graph.versions.iter().map(|version| version.value.as_str()).collect();
-        assert_eq!(values, ["D1", "D2", "D3", "D4", "D5"], "{graph:#?}");
+        let graph = graph(u64::MAX, 64);
+        assert_eq!(values(&graph, false), ["D1", "D2", "D3", "D4", "D5"], "{graph:#?}");
         let edge = |from: &str, to: &str, reconciles| (from.to_string(), to.to_string(), reconciles);
         assert_eq!(
             edges_by_value(&graph),
@@ -240,40 +247,22 @@ mod tests {
         let depth = |value: &str| graph.versions.iter().find(|version| version.value == value).unwrap().depth;
         assert_eq!([depth("D1"), depth("D2"), depth("D3"), depth("D4"), depth("D5")], [0, 1, 2, 2, 3]);
         assert_eq!((graph.depth(), graph.breadth()), (4, 2));
-        let latest: Vec<&str> = graph
-            .versions
-            .iter()
-            .filter(|version| version.latest)
-            .map(|version| version.value.as_str())
-            .collect();
-        assert_eq!(latest, ["D5"]);
+        assert_eq!(values(&graph, true), ["D5"]);
     }
 
     /// Before the heal's reconciliation the two sides' versions are both latest: siblings.
     #[test]
     fn at_an_earlier_instant_the_graph_ends_in_two_siblings() {
-        let mut simulation =
-            Simulation::new(Scenario::from_json(FIGURE_3).unwrap(), TraceMode::Full).unwrap();
-        simulation.run();
-        let trace = simulation.fabric().trace();
-        let end = trace.events().take_while(|event| event.at_ms() < 12_500).count();
-        let graph = version_graph(trace, "cart:alice", end, 64);
-        let latest: Vec<&str> = graph
-            .versions
-            .iter()
-            .filter(|version| version.latest)
-            .map(|version| version.value.as_str())
-            .collect();
-        assert_eq!(latest, ["D3", "D4"]);
+        let graph = graph(12_500, 64);
+        assert_eq!(values(&graph, true), ["D3", "D4"]);
         assert!(graph.edges.iter().all(|edge| !edge.reconciles));
     }
 
     /// The graph keeps the latest versions and counts the rest, so a long run stays drawable.
     #[test]
     fn only_the_latest_versions_are_kept_and_the_rest_counted() {
-        let graph = graph(FIGURE_3, 3);
-        let values: Vec<&str> = graph.versions.iter().map(|version| version.value.as_str()).collect();
-        assert_eq!(values, ["D3", "D4", "D5"]);
+        let graph = graph(u64::MAX, 3);
+        assert_eq!(values(&graph, false), ["D3", "D4", "D5"]);
         assert_eq!(graph.versions_cut, 2);
         assert_eq!(edges_by_value(&graph).len(), 2);
     }

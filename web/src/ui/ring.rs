@@ -144,7 +144,7 @@ const HAND_REACH: f64 = 14.0;
 fn flight_at(wire: &Wire, now_ms: u64, places: &BTreeMap<u32, (f64, f64)>, x: f64, y: f64) -> Option<u64> {
     let still = reduced_motion();
     let distance = |flight: &Flight| {
-        let (fx, fy) = along(places, flight, if still { 0.5 } else { progress(flight, now_ms) })?;
+        let (fx, fy) = dot_at(places, flight, now_ms, still)?;
         Some(((fx - x).powi(2) + (fy - y).powi(2)).sqrt())
     };
     let nearest = wire
@@ -166,8 +166,7 @@ fn held_message(
     let Some(flight) = props.wire.flights.iter().find(|flight| flight.message_id == message_id) else {
         return html! {};
     };
-    let fraction = if reduced_motion() { 0.5 } else { progress(flight, props.now_ms) };
-    let Some((x, y)) = along(places, flight, fraction) else { return html! {} };
+    let Some((x, y)) = dot_at(places, flight, props.now_ms, reduced_motion()) else { return html! {} };
     let act = |action: Action| {
         let (on_hand, held) = (on_hand.clone(), held.clone());
         Callback::from(move |_: MouseEvent| {
@@ -272,6 +271,18 @@ fn key_marker(props: &RingProps, places: &BTreeMap<u32, (f64, f64)>) -> Html {
     }
 }
 
+/// Where a flying message's dot is drawn at `now_ms`: along its link, or halfway and still
+/// when `still` (`prefers-reduced-motion`). The canvas, a click and the message in hand all ask
+/// here, so a click lands on the dot drawn.
+fn dot_at(
+    places: &BTreeMap<u32, (f64, f64)>,
+    flight: &Flight,
+    now_ms: u64,
+    still: bool,
+) -> Option<(f64, f64)> {
+    along(places, flight, if still { 0.5 } else { progress(flight, now_ms) })
+}
+
 /// Where along its link a message is at `now_ms`, from 0 (sent) to 1 (due).
 fn progress(flight: &Flight, now_ms: u64) -> f64 {
     let span_ms = flight.deliver_at_ms.saturating_sub(flight.sent_at_ms).max(1) as f64;
@@ -330,8 +341,7 @@ fn draw_flights(canvas: &NodeRef, wire: &Wire, now_ms: u64, places: &BTreeMap<u3
         context.set_fill_style_str(if colour.trim().is_empty() { "#888" } else { colour.trim() });
         context.begin_path();
         for flight in wire.flights.iter().filter(|flight| flight.kind == kind) {
-            let fraction = if still { 0.5 } else { progress(flight, now_ms) };
-            if let Some((x, y)) = along(places, flight, fraction) {
+            if let Some((x, y)) = dot_at(places, flight, now_ms, still) {
                 context.move_to((x + radius) * scale, y * scale);
                 let _ = context.arc(x * scale, y * scale, radius * scale, 0.0, std::f64::consts::TAU);
             }
