@@ -25,6 +25,7 @@
 //!   missed meanwhile is what anti-entropy is for), two handoff intervals later, once hinted
 //!   handoff has brought back what the stand-ins kept.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 
 use super::merkle::{MerkleHash, MerkleTree};
@@ -60,7 +61,7 @@ const STEP_ANSWER_TIMEOUTS: u64 = 2;
 pub const STEP_RETRIES_MAX: u32 = 4;
 
 /// One side of a running comparison: the tree built when it began.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Exchange {
     tree: MerkleTree,
     touched_ms: u64,
@@ -76,7 +77,7 @@ pub struct Exchange {
 
 /// Pairs (range, peer) to compare soon, oldest first, without duplicates, each with the time
 /// from which it may start.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RepairQueue {
     pairs: VecDeque<(KeyRange, NodeId, u64)>,
 }

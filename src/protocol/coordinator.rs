@@ -1,6 +1,7 @@
 //! get and put (§4.5, §5): routing to the key's top N, coordination with a sloppy quorum
 //! (§4.6), and read repair (§5).
 
+use serde::{Deserialize, Serialize};
 use super::message::{
     ClientError, ClientOperation, ClientRequest, ClientResponse, ClientResult, Message, OperationId,
     OperationKind, RequestId,
@@ -14,7 +15,7 @@ use super::types::{Key, NodeId};
 use super::vclock::{ClockKind, VectorClock};
 
 /// One replica request of an operation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
     /// The top-N node this stand-in replaces, if it is a fallback (§4.6).
     hint_for: Option<NodeId>,
@@ -24,7 +25,7 @@ pub struct Target {
 }
 
 /// A get or put this node coordinates.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Operation {
     request: RequestId,
     /// The node that forwarded the request, or None for this node's own client.
@@ -92,7 +93,7 @@ impl Operation {
 }
 
 /// A request this node handed to a node of the key's top N.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Forwarding {
     request: ClientRequest,
     /// The node waited for now.

@@ -5,6 +5,7 @@
 //! fed every message, it learned the rhythm of client traffic and took the silence after a busy
 //! period for the failure of every peer.
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 use super::config::FailureDetector;
@@ -17,20 +18,20 @@ use super::types::NodeId;
 /// Inter-arrival samples kept per peer for phi accrual.
 const ARRIVAL_WINDOW_MAX: usize = 1000;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Arrivals {
     last_ms: Option<u64>,
     intervals_ms: VecDeque<u64>,
 }
 
 /// Since when a peer is unreachable, and when it was last probed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Suspicion {
     since_ms: u64,
     probed_ms: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Detector {
     kind: FailureDetector,
     unreachable: SmallMap<NodeId, Suspicion>,

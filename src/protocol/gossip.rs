@@ -8,6 +8,7 @@
 //! timeout, to the receivers the ring names at the time, so a receiver that leaves in turn is
 //! replaced rather than waited for. A leaver turns Left once every receiver confirmed each of
 //! its ranges; anything written to it meanwhile it still holds, and hands on from Left.
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::membership::{MemberRecord, MemberStatus};
@@ -26,7 +27,7 @@ pub const SEED_GOSSIP_EVERY_ROUNDS: u64 = 5;
 /// request timeout, a receiver that stays silent gets the range again every 8 s.
 pub const HANDOVER_BACKOFF_DOUBLINGS_MAX: u32 = 3;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Direction {
     /// A joiner asked for the range.
     Pull,
@@ -35,7 +36,7 @@ enum Direction {
     Handover,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingTransfer {
     range: KeyRange,
     peer: NodeId,
@@ -49,7 +50,7 @@ struct PendingTransfer {
 }
 
 /// One range this node holds but does not replicate, on its way to the nodes that do.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Handover {
     /// The replicas of the range on the ring the keys go to, in preference-list order.
     receivers: Vec<NodeId>,
@@ -69,7 +70,7 @@ impl Handover {
 /// Range transfers this node is part of. At most one transfer per (range, receiver) is in
 /// flight, and ranges are those of the ring, so both maps are bounded by the ring's ranges
 /// times N (plus a joiner's pulls).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Transfers {
     next_id: u64,
     pending: SmallMap<u64, PendingTransfer>,

@@ -62,6 +62,16 @@ impl HintStore {
         self.hints.len()
     }
 
+    /// The volatile confirmations, which a disk never holds but a node moved whole carries
+    /// ([`super::node::Node::state_bytes`]).
+    pub(super) fn confirmations(&self) -> &BTreeMap<HintId, SmallSet<NodeId>> {
+        &self.confirmed
+    }
+
+    pub(super) fn set_confirmations(&mut self, confirmed: BTreeMap<HintId, SmallSet<NodeId>>) {
+        self.confirmed = confirmed;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.hints.is_empty()
     }

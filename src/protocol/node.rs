@@ -97,14 +97,22 @@ pub const OUTPUTS_MAX: usize = 1 << 16;
 /// Client operations a coordinator runs at once.
 pub const OPERATIONS_MAX: usize = 4096;
 
+/// Everything a running process holds, durable and volatile: it serializes whole
+/// ([`Node::state_bytes`], with the hint store's volatile confirmations beside it) so a host can
+/// move a node between threads mid-run. The rings are rebuilt from the view on arrival and
+/// outputs are drained before a move, so neither travels.
+#[derive(Serialize, Deserialize)]
 pub struct Node {
     pub(super) config: ClusterConfig,
     pub(super) id: NodeId,
+    #[serde(with = "rng_state")]
     pub(super) rng: ChaCha8Rng,
     pub(super) durable: Durable,
     pub(super) durable_changed: bool,
     pub(super) now_ms: u64,
+    #[serde(skip)]
     pub(super) current_ring: Ring,
+    #[serde(skip)]
     pub(super) future_ring: Ring,
     /// How many times the rings were rebuilt from the view: once at boot, then only when the
     /// membership view changes (issue 14's test holds it; a rebuild walks every token).
@@ -126,7 +134,28 @@ pub struct Node {
     pub(super) transfers: Transfers,
     pub(super) gossip_round: u64,
     pub(super) pending_gossip: SmallMap<NodeId, u64>,
+    #[serde(skip)]
     pub(super) outputs: Vec<Output>,
+}
+
+/// A generator travels as its seed, stream and position, so the moved node draws exactly the
+/// numbers it would have drawn where it was.
+mod rng_state {
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(rng: &ChaCha8Rng, serializer: S) -> Result<S::Ok, S::Error> {
+        (rng.get_seed(), rng.get_stream(), rng.get_word_pos()).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ChaCha8Rng, D::Error> {
+        let (seed, stream, word_pos): ([u8; 32], u64, u128) = Deserialize::deserialize(deserializer)?;
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(stream);
+        rng.set_word_pos(word_pos);
+        Ok(rng)
+    }
 }
 
 impl Node {
@@ -164,6 +193,27 @@ impl Node {
         durable.incarnation += 1;
         let mut node = Node::start(config, id, seed, durable);
         node.durable_changed = true;
+        Ok(node)
+    }
+
+    /// The whole process as bytes, volatile state included (operations in flight, suspicions,
+    /// exchanges, transfers, the generator's position): [`Node::from_state_bytes`] continues it
+    /// exactly where it stopped. Taken between inputs, with its outputs drained.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        assert!(self.outputs.is_empty(), "a node moves between inputs, with its outputs drained");
+        // The hint store's confirmations are volatile, so the durable state leaves them out.
+        postcard::to_allocvec(&(self, self.durable.hints.confirmations())).expect("a node always serializes")
+    }
+
+    /// The node [`Node::state_bytes`] wrote, its rings rebuilt from its view (which is not a
+    /// membership change: [`Node::ring_builds`] does not count it).
+    pub fn from_state_bytes(bytes: &[u8]) -> Result<Node, String> {
+        let (mut node, confirmations): (Node, _) =
+            postcard::from_bytes(bytes).map_err(|error| format!("unreadable node state: {error}"))?;
+        node.durable.hints.set_confirmations(confirmations);
+        node.config.validate().map_err(|error| error.to_string())?;
+        node.current_ring = node.durable.view.current_ring();
+        node.future_ring = node.durable.view.future_ring();
         Ok(node)
     }
 

@@ -142,15 +142,18 @@ impl Fabric {
         self.complete(instant)
     }
 
-    /// Step 2 of the host contract, in process: each input to its node as the core walks them.
     fn complete(&mut self, instant: Instant) -> usize {
-        let at_ms = instant.at_ms;
-        let nodes = &mut self.nodes;
-        self.core.complete(instant, |id, input| {
-            let node = nodes.get_mut(&id).expect("the core delivers only to running nodes");
-            deliver(node, at_ms, input);
-            node.drain_outputs().collect()
-        })
+        complete_in_process(&mut self.core, &mut self.nodes, instant)
+    }
+
+    /// Moves every running node through its state bytes ([`Node::state_bytes`]), as the page
+    /// does when a fast-forward hands its nodes back to their workers: the run goes on as if
+    /// nothing happened (`tests/node_moves.rs` holds it).
+    pub fn move_nodes(&mut self) -> Result<(), String> {
+        for node in self.nodes.values_mut() {
+            *node = Node::from_state_bytes(&node.state_bytes())?;
+        }
+        Ok(())
     }
 
     /// The process dies: volatile state is lost, the disk keeps what the node had persisted.
@@ -231,6 +234,18 @@ impl Fabric {
     pub fn is_healed(&self) -> bool {
         self.core.is_healed()
     }
+}
+
+/// Step 2 of the host contract, in process: each input to its node as the core walks them. The
+/// native fabric and the page's fast-forward (its nodes in the page's thread) both use it;
+/// returns how many inputs were delivered.
+pub fn complete_in_process(core: &mut FabricCore, nodes: &mut SmallMap<NodeId, Node>, instant: Instant) -> usize {
+    let at_ms = instant.at_ms;
+    core.complete(instant, |id, input| {
+        let node = nodes.get_mut(&id).expect("the core delivers only to running nodes");
+        deliver(node, at_ms, input);
+        node.drain_outputs().collect()
+    })
 }
 
 /// Hands one input to a node: the one place a host calls `handle_*`.

@@ -88,6 +88,12 @@ impl Simulation {
         self.fabric.run_before(until_ms);
     }
 
+    /// Moves every running node through its state bytes between two instants, as the page's
+    /// fast-forward does ([`Fabric::move_nodes`]).
+    pub fn move_nodes(&mut self) -> Result<(), String> {
+        self.fabric.move_nodes()
+    }
+
     /// Applies one action now. Tests call this for what a user would click.
     pub fn apply(&mut self, action: Action) -> Result<Option<RequestId>, ActionError> {
         self.script.apply(&mut NativeHost(&mut self.fabric), action)
