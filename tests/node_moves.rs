@@ -38,7 +38,11 @@ fn moved_nodes_reach_the_golden_hashes_of_faults_membership_and_handoff() {
     for name in ["golden-faults.json", "golden-membership.json", "hinted-handoff.json"] {
         let scenario = file(name);
         let recorded = scenario.trace_hash.clone().expect("a golden scenario records its hash");
-        assert_eq!(format!("{:016x}", hash(&scenario, true)), recorded, "{name}: moving the nodes changed the run");
+        assert_eq!(
+            format!("{:016x}", hash(&scenario, true)),
+            recorded,
+            "{name}: moving the nodes changed the run"
+        );
     }
 }
 
@@ -59,7 +63,11 @@ fn moved_nodes_match_the_unmoved_run_over_random_checker_scenarios() {
     let seeds: u64 = std::env::var("NODE_MOVE_SEEDS").ok().and_then(|seeds| seeds.parse().ok()).unwrap_or(12);
     for seed in 1..=seeds {
         let scenario = random_scenario(seed);
-        assert_eq!(hash(&scenario, true), hash(&scenario, false), "seed {seed}: moving the nodes changed the run");
+        assert_eq!(
+            hash(&scenario, true),
+            hash(&scenario, false),
+            "seed {seed}: moving the nodes changed the run"
+        );
     }
 }
 

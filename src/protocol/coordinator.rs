@@ -1,7 +1,6 @@
 //! get and put (§4.5, §5): routing to the key's top N, coordination with a sloppy quorum
 //! (§4.6), and read repair (§5).
 
-use serde::{Deserialize, Serialize};
 use super::message::{
     ClientError, ClientOperation, ClientRequest, ClientResponse, ClientResult, Message, OperationId,
     OperationKind, RequestId,
@@ -13,6 +12,7 @@ use super::small_map::SmallMap;
 use super::store::{merged_context, reconcile, PutOutcome, Version};
 use super::types::{Key, NodeId};
 use super::vclock::{ClockKind, VectorClock};
+use serde::{Deserialize, Serialize};
 
 /// One replica request of an operation.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -239,7 +239,11 @@ impl Fabric {
 /// Step 2 of the host contract, in process: each input to its node as the core walks them. The
 /// native fabric and the page's fast-forward (its nodes in the page's thread) both use it;
 /// returns how many inputs were delivered.
-pub fn complete_in_process(core: &mut FabricCore, nodes: &mut SmallMap<NodeId, Node>, instant: Instant) -> usize {
+pub fn complete_in_process(
+    core: &mut FabricCore,
+    nodes: &mut SmallMap<NodeId, Node>,
+    instant: Instant,
+) -> usize {
     let at_ms = instant.at_ms;
     core.complete(instant, |id, input| {
         let node = nodes.get_mut(&id).expect("the core delivers only to running nodes");

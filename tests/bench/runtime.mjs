@@ -1,40 +1,48 @@
 // Browser runtime benchmark (not part of `make test`): messages delivered per second through
 // real node workers with 8 and 32 nodes, against the raw postMessage ceiling measured in the
 // same page (empty echo workers in lockstep rounds, one transferred buffer each). Each size
-// runs idle (gossip and timers only) and under 64 closed-loop clients putting keys.
-// Run after `make build`:  node tests/bench/runtime.mjs
+// runs idle (gossip and timers only) and under the run's own 64 key-value clients.
+// Run after `make build`:  node tests/bench/runtime.mjs   (BENCH_DIST=dir serves another build)
 import { startServer, launchBrowser, openPage } from '../e2e/harness.mjs';
 
 const VIRTUAL_MS = Number(process.env.VIRTUAL_MS ?? 20_000);
-const { server, url } = await startServer();
+const { server, url } = await startServer(process.env.BENCH_DIST);
 const { browser, close } = await launchBrowser();
 
-async function measure(nodes, clients) {
-  const { page } = await openPage(browser, `${url}?nodes=${nodes}`);
+// The page's fast-forward (`settle`) under the run's own clients: a scenario whose workload is
+// the one `dynamoscope run --workload kv --clients 64` plays (1,000 keys, Zipf, half reads,
+// 100 ms think time), so the page and the native bench run the same clients. Clients driven
+// from JavaScript through the console would wait for the page's event loop between answers,
+// and measure the promise machinery rather than the cluster.
+function scenario(nodes, clients) {
+  return {
+    seed: 2007,
+    config: { initial_members: Array.from({ length: nodes }, (_, index) => index + 1) },
+    duration_ms: 1_000 + VIRTUAL_MS,
+    ...(clients > 0 ? {
+      workload: { kind: 'key_value', clients, keys: 1000, distribution: { kind: 'zipf', exponent: 1.0 }, read_ppm: 500000, think_ms: 100 },
+    } : {}),
+  };
+}
+
+async function measure(nodes, clients, place = 'page') {
+  const { page } = await openPage(browser, `${url}?nodes=${nodes}&sandbox&paused`);
   await page.waitForFunction(() => window.dynamoscope !== undefined);
   await page.evaluate(() => window.dynamoscope.pause());
-  const runtime = await page.evaluate(async ({ virtualMs, clients, nodes }) => {
+  const runtime = await page.evaluate(async ({ virtualMs, scenario, place }) => {
     const api = window.dynamoscope;
     await api.ready();
+    api.fastForwardIn(place);
+    await api.play(scenario);
     await api.settle(1_000);
-    // Closed-loop clients: each puts its own key again as soon as the last put answered.
-    let running = true;
-    const client = async (index) => {
-      for (let round = 0; running; round += 1) {
-        await api.put(`key-${index}`, `value-${round}`, { via: 1 + (index % nodes) }).catch(() => {});
-      }
-    };
     const before = api.stats();
     const started = performance.now();
-    const loops = Array.from({ length: clients }, (_, index) => client(index));
     await api.settle(virtualMs);
     const wallMs = performance.now() - started;
     const after = api.stats();
     const fabricBusyMs = after.fabricBusyMs - before.fabricBusyMs;
-    running = false;
-    await Promise.race([Promise.all(loops), api.settle(5_000)]);
-    return { wallMs, fabricBusyMs, delivered: after.messagesDelivered - before.messagesDelivered, events: after.events - before.events };
-  }, { virtualMs: VIRTUAL_MS, clients, nodes });
+    return { wallMs, fabricBusyMs, delivered: after.messagesDelivered - before.messagesDelivered, events: after.events - before.events, hash: api.traceHash() };
+  }, { virtualMs: VIRTUAL_MS, scenario: scenario(nodes, clients), place });
   const ceiling = await page.evaluate(async (nodes) => {
     const source = 'onmessage = (event) => postMessage(event.data, [event.data.buffer]);';
     const blob = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
@@ -57,11 +65,13 @@ async function measure(nodes, clients) {
   return {
     nodes,
     clients,
+    fast_forward_in: place,
     virtual_ms: VIRTUAL_MS,
     wall_ms: Math.round(runtime.wallMs),
     messages_delivered: runtime.delivered,
     messages_delivered_per_second: Math.round(deliveredPerSecond),
     trace_events: runtime.events,
+    trace_hash: runtime.hash,
     // The page thread's share of the run spent in the fabric: low means a worker of its own
     // would only add a hop between the fabric and the drawing.
     fabric_busy_share: Number((runtime.fabricBusyMs / runtime.wallMs).toFixed(3)),
@@ -71,29 +81,21 @@ async function measure(nodes, clients) {
   };
 }
 
-// Rewind: a busy run until the trace holds REPLAY_EVENTS events, then the wall time to fold
+// Rewind: a busy run (the run's own 64 clients) until the trace holds REPLAY_EVENTS events, then the wall time to fold
 // the trace up to its last instant and up to its middle.
 async function measureReplay(events) {
-  const { page } = await openPage(browser, `${url}?nodes=8`);
+  const { page } = await openPage(browser, `${url}?nodes=8&sandbox&paused`);
   await page.waitForFunction(() => window.dynamoscope !== undefined);
   await page.evaluate(() => window.dynamoscope.pause());
-  const result = await page.evaluate(async (events) => {
+  const result = await page.evaluate(async ({ events, scenario }) => {
     const api = window.dynamoscope;
     await api.ready();
-    let running = true;
-    const client = async (index) => {
-      for (let round = 0; running; round += 1) {
-        await api.put(`key-${index}`, `value-${round}`, { via: 1 + (index % 8) }).catch(() => {});
-      }
-    };
-    const loops = Array.from({ length: 64 }, (_, index) => client(index));
-    while (api.stats().events < events) await api.settle(1_000);
-    running = false;
-    await Promise.race([Promise.all(loops), api.settle(5_000)]);
+    await api.play(scenario);
+    while (api.stats().events < events && api.now() + 5_000 < scenario.duration_ms) await api.settle(5_000);
     const end = await api.rewind(api.now());
     const middle = await api.rewind(Math.floor(api.now() / 2));
     return { events: end.events, endWallMs: end.wallMs, middleEvents: middle.events, middleWallMs: middle.wallMs };
-  }, events);
+  }, { events, scenario: { ...scenario(8, 64), duration_ms: 3_600_000 } });
   await page.close();
   return {
     replay_trace_events: result.events,
@@ -106,7 +108,9 @@ async function measureReplay(events) {
 console.log(JSON.stringify(await measureReplay(Number(process.env.REPLAY_EVENTS ?? 1_000_000))));
 for (const nodes of [8, 32]) {
   for (const clients of [0, 64]) {
-    console.log(JSON.stringify(await measure(nodes, clients)));
+    for (const place of ['workers', 'page']) {
+      console.log(JSON.stringify(await measure(nodes, clients, place)));
+    }
   }
 }
 await close();

@@ -17,6 +17,13 @@ pub enum ToWorker {
     Step { now_ms: u64, inputs: Vec<Input> },
     /// Asks for a copy of the node's state, for the inspector; changes nothing.
     Inspect,
+    /// Lends the node to the page for a fast-forward: the worker answers [`FromWorker::Lent`]
+    /// with the whole node and holds none until [`ToWorker::Take`]. Sent only at rest (every
+    /// step committed), so nothing is lost with it.
+    Lend,
+    /// The node comes back from the page's fast-forward, whole (`Node::state_bytes`): the
+    /// worker writes its disk, then answers [`FromWorker::Taken`].
+    Take { state: Vec<u8> },
 }
 
 /// Where a node worker's node starts from.
@@ -44,7 +51,12 @@ pub enum FromWorker {
     /// Every step answered so far is committed to IndexedDB. The page applies no crash, wipe
     /// or other action while a commit is pending, so no fault ever loses a step it saw.
     Committed,
-    /// The node's state, answering [`ToWorker::Inspect`]; None before the node started.
+    /// The whole node, answering [`ToWorker::Lend`].
+    Lent { state: Vec<u8> },
+    /// The node is back and its disk is written, answering [`ToWorker::Take`].
+    Taken,
+    /// The node's state, answering [`ToWorker::Inspect`]; None before the node started or
+    /// while it is lent.
     Inspection(Option<Box<NodeInspection>>),
     /// The worker refused a message; the page shows the reason.
     Rejected { reason: String },
@@ -94,6 +106,10 @@ mod tests {
         assert_eq!(decode::<ToWorker>(&encode(&step)), Ok(step));
         let stepped = FromWorker::Stepped { outputs: vec![Vec::new()], commit_pending: true };
         assert_eq!(decode::<FromWorker>(&encode(&stepped)), Ok(stepped));
+        let take = ToWorker::Take { state: vec![1, 2, 3] };
+        assert_eq!(decode::<ToWorker>(&encode(&take)), Ok(take));
+        let lent = FromWorker::Lent { state: vec![4, 5] };
+        assert_eq!(decode::<FromWorker>(&encode(&lent)), Ok(lent));
     }
 
     #[test]

@@ -71,6 +71,10 @@ async fn handle_bytes(state: &Rc<RefCell<Option<Running>>>, bytes: &[u8]) -> Fro
         (ToWorker::Inspect, _) => Ok(FromWorker::Inspection(
             state.borrow().as_ref().map(|running| Box::new(running.node.inspect())),
         )),
+        (ToWorker::Lend, true) => Ok(lend(state)),
+        (ToWorker::Lend, false) => Err("asked to lend a node it does not hold".into()),
+        (ToWorker::Take { state: bytes }, false) => take(state, &bytes).await,
+        (ToWorker::Take { .. }, true) => Err("given a node while it holds one".into()),
     };
     result.unwrap_or_else(|reason| FromWorker::Rejected { reason })
 }
@@ -96,6 +100,25 @@ async fn start(
     disk::write(&database, id.0, &node.durable_bytes()).await?;
     *state.borrow_mut() = Some(Running { node, database, dirty: false, writing: false });
     Ok(FromWorker::Started { outputs })
+}
+
+/// Gives the whole node to the page (a fast-forward runs it there) and holds nothing meanwhile.
+/// The page lends only at rest, so no disk write is under way.
+fn lend(state: &Rc<RefCell<Option<Running>>>) -> FromWorker {
+    let running = state.borrow_mut().take().expect("checked by the caller");
+    debug_assert!(!running.writing && !running.dirty, "a node is lent only once its disk is committed");
+    FromWorker::Lent { state: running.node.state_bytes() }
+}
+
+/// Takes the node back from the page, whole, and writes its disk before answering: what the
+/// fast-forward did is on disk before anything may crash it.
+async fn take(state: &Rc<RefCell<Option<Running>>>, bytes: &[u8]) -> Result<FromWorker, String> {
+    let mut node = Node::from_state_bytes(bytes)?;
+    let database = disk::open().await?;
+    node.take_durable_changed();
+    disk::write(&database, node.id().0, &node.durable_bytes()).await?;
+    *state.borrow_mut() = Some(Running { node, database, dirty: false, writing: false });
+    Ok(FromWorker::Taken)
 }
 
 /// Hands the inputs to the node and answers at once; the disk write runs behind the answer

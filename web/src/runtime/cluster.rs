@@ -20,6 +20,7 @@ use dynamoscope::sim::script::{Host, Keep, Script};
 use dynamoscope::sim::trace::TraceMode;
 use dynamoscope::sim::workload::{CoordinatorChoice, WorkloadConfig};
 
+use super::in_page::InPage;
 use super::stepping::Step;
 use super::workers::{Slot, SlotStatus};
 
@@ -64,6 +65,18 @@ pub struct Cluster {
     /// Nodes that join the ring as soon as their worker started.
     pub(super) joining: BTreeSet<NodeId>,
     pub(super) step: Option<Step>,
+    /// Where the nodes are during a fast-forward in the page (`in_page.rs`); None: in their
+    /// workers.
+    pub(super) in_page: Option<InPage>,
+    /// The channel that starts a fast-forward's next slice, while one is due.
+    pub(super) next_slice: Option<web_sys::MessageChannel>,
+    /// Something due needed the workers: the next instant runs there before the nodes may move
+    /// into the page again.
+    pub(super) workers_first: bool,
+    /// Whether a fast-forward may move the nodes into the page (`fastForwardIn`).
+    pub(super) fast_forward_in_page: bool,
+    /// How many times the nodes moved into the page, for `stats()`.
+    pub(super) fast_forwards_in_page: u64,
     /// What is left of an instant begun by single-event stepping.
     pub(super) open: Option<Instant>,
     /// Told once the step in flight is over (`step()` and `stepEvent()` resolve).
@@ -134,6 +147,11 @@ impl Cluster {
                 wiped: BTreeSet::new(),
                 joining: BTreeSet::new(),
                 step: None,
+                in_page: None,
+                next_slice: None,
+                workers_first: false,
+                fast_forward_in_page: true,
+                fast_forwards_in_page: 0,
                 open: None,
                 step_waiters: Vec::new(),
                 fabric_busy_ms: 0.0,
@@ -199,6 +217,7 @@ impl Cluster {
         }
         self.slots.clear();
         self.step = None;
+        self.in_page = None;
         self.open = None;
         for waiter in std::mem::take(&mut self.step_waiters) {
             waiter();
@@ -370,6 +389,11 @@ impl Cluster {
         }
         match action {
             Action::Crash(_) | Action::Wipe(_) => self.at_rest(),
+            // A process starts in a worker: the nodes come back from the page first.
+            Action::Restart(_) => self.between_instants() && self.in_page.is_none(),
+            Action::Join(node) if !self.slots.contains_key(node) => {
+                self.between_instants() && self.in_page.is_none()
+            }
             _ => self.between_instants(),
         }
     }
@@ -411,6 +435,9 @@ impl Cluster {
         if !self.at_rest() {
             return Err("debugPanic: pause first, so no step is in flight".into());
         }
+        // A node the page held would panic the page itself: a panic is isolated only in a worker,
+        // so from here on fast-forwards keep the nodes in their workers.
+        self.fast_forward_in_page = false;
         self.core.admin(NodeId(node), AdminCommand::DebugPanic).map_err(|error| error.to_string())
     }
 

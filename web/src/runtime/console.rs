@@ -51,6 +51,7 @@ pub fn install(cluster: Rc<RefCell<Cluster>>) -> Result<(), JsValue> {
     define(&api, "put", put_function(cluster.clone()))?;
     define(&api, "get", get_function(cluster.clone()))?;
     define(&api, "speed", speed_function(cluster.clone()))?;
+    define(&api, "fastForwardIn", fast_forward_in_function(cluster.clone()))?;
     define(&api, "stepEvent", step_event_function(cluster.clone()))?;
     define(&api, "rewind", rewind_function(cluster.clone()))?;
     define(&api, "shareUrl", share_url_function(cluster.clone()))?;
@@ -405,6 +406,24 @@ fn speed_function(cluster: Rc<RefCell<Cluster>>) -> Function {
     .unchecked_into()
 }
 
+/// `fastForwardIn("page" | "workers")`: where a fast-forward runs its nodes. "page" (the
+/// default) moves them into the page's thread while the cluster runs as fast as it can;
+/// "workers" keeps them in their workers throughout, as a set pace always does. Both give the
+/// same trace; the benchmarks compare them.
+fn fast_forward_in_function(cluster: Rc<RefCell<Cluster>>) -> Function {
+    Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |place: JsValue| {
+        let in_page = match place.as_string().as_deref() {
+            Some("page") => true,
+            Some("workers") => false,
+            _ => return Err(error("fastForwardIn(place): \"page\" or \"workers\"")),
+        };
+        cluster.borrow_mut().set_fast_forward_in_page(in_page);
+        Ok(JsValue::UNDEFINED)
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
 /// `step()`: runs the rest of the current instant, or else the next one, whatever its time;
 /// resolves once its outputs are in.
 fn step_function(cluster: Rc<RefCell<Cluster>>) -> Function {
@@ -584,6 +603,11 @@ fn stats_function(cluster: Rc<RefCell<Cluster>>) -> Function {
             ("events", cluster.trace_events()),
         ];
         let _ = Reflect::set(&object, &"fabricBusyMs".into(), &cluster.fabric_busy_ms().into());
+        let _ = Reflect::set(
+            &object,
+            &"fastForwardsInPage".into(),
+            &(cluster.fast_forwards_in_page() as f64).into(),
+        );
         for (name, value) in entries {
             let _ = Reflect::set(&object, &name.into(), &(value as f64).into());
         }

@@ -11,6 +11,7 @@ use crate::wire::{decode, encode, FromWorker, ToWorker};
 
 mod cluster;
 pub mod console;
+mod in_page;
 pub mod lesson;
 pub mod lesson_console;
 pub mod link;

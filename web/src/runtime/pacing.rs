@@ -5,6 +5,8 @@
 use dynamoscope::sim::script::is_end_reached;
 
 use super::cluster::Cluster;
+use super::in_page::SLICE_INSTANTS_MAX;
+use super::workers::wall_now_ms;
 
 /// Instants one pump may run, so a fast-forward never freezes the page.
 const INSTANTS_PER_PUMP_MAX: usize = 256;
@@ -73,7 +75,9 @@ impl Cluster {
 
     /// No instant is in flight and every answered step is committed to its node's disk.
     pub(super) fn at_rest(&self) -> bool {
-        self.between_instants() && !self.slots.values().any(|slot| slot.commit_pending)
+        self.between_instants()
+            && self.in_page.is_none()
+            && !self.slots.values().any(|slot| slot.commit_pending)
     }
 
     /// No instant is in flight, not even half of one: where the native fabric applies actions.
@@ -84,7 +88,19 @@ impl Cluster {
     /// Starts the next instant if it is due, no instant is in flight and no worker is loading.
     /// Deferred actions go first, then the script's, so a busy cluster cannot starve them.
     pub(super) fn pump(&mut self) {
-        for _ in 0..INSTANTS_PER_PUMP_MAX {
+        if !self.place_nodes() {
+            return;
+        }
+        // With the nodes in the page, a slice runs until its share of the thread is spent;
+        // with them in their workers, each instant waits for their answers.
+        let in_page = self.runs_in_page();
+        let (rounds, started_wall_ms) =
+            if in_page { (SLICE_INSTANTS_MAX, wall_now_ms()) } else { (INSTANTS_PER_PUMP_MAX, 0.0) };
+        for round in 0..rounds {
+            if in_page && self.slice_spent(started_wall_ms, round) {
+                self.fabric_busy_ms += wall_now_ms() - started_wall_ms;
+                return self.next_slice_soon();
+            }
             if self.step.is_some() {
                 return;
             }
@@ -98,7 +114,8 @@ impl Cluster {
                 continue;
             }
             if !self.apply_deferred() || self.is_loading() {
-                return;
+                // What waits may need the nodes in their workers (a crash, a restart).
+                return self.move_out_for_workers();
             }
             let now_ms = self.core.now_ms();
             let horizon_ms = match self.settle_to_ms {
@@ -108,19 +125,40 @@ impl Cluster {
             };
             let horizon_ms = self.end.map_or(horizon_ms, |(end_ms, _)| horizon_ms.min(end_ms.max(now_ms)));
             if !self.apply_script_until(horizon_ms) {
-                return;
+                return self.move_out_for_workers();
             }
             if self.end_reached() {
+                if in_page {
+                    return self.move_out();
+                }
                 return self.stop_at_end();
             }
             match self.core.next_event_ms().filter(|at_ms| *at_ms <= horizon_ms) {
                 Some(next_ms) => {
                     self.spend_budget_to(next_ms);
                     let instant = self.core.begin_instant().expect("an event is due");
-                    self.post_step(instant);
+                    if in_page {
+                        self.complete_in_page(instant);
+                    } else {
+                        self.post_step(instant);
+                    }
                 }
-                None => return self.rest_at(horizon_ms),
+                None if in_page && self.settle_to_ms == Some(horizon_ms) => {
+                    // The fast-forward reached its end: the nodes go home before it is over.
+                    self.spend_budget_to(horizon_ms);
+                    return self.move_out();
+                }
+                None => {
+                    if in_page {
+                        self.fabric_busy_ms += wall_now_ms() - started_wall_ms;
+                    }
+                    return self.rest_at(horizon_ms);
+                }
             }
+        }
+        if in_page {
+            self.fabric_busy_ms += wall_now_ms() - started_wall_ms;
+            self.next_slice_soon();
         }
     }
 

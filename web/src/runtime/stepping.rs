@@ -22,7 +22,7 @@ impl Cluster {
     /// Runs the rest of the current instant, or else exactly the next one, whatever its time
     /// (the "next instant" button); `done` hears when its outputs are in.
     pub fn step_once(&mut self, done: Box<dyn FnOnce()>) {
-        if self.step.is_some() || !self.is_ready() || !self.apply_deferred() {
+        if self.step.is_some() || self.in_page.is_some() || !self.is_ready() || !self.apply_deferred() {
             return done();
         }
         if self.open.is_some() {
@@ -48,7 +48,7 @@ impl Cluster {
     /// returns what it is; `done` hears when its outputs are in. An instant's inputs are
     /// delivered in the same order as by [`Cluster::step_once`], so the trace is the same.
     pub fn step_event(&mut self, done: Box<dyn FnOnce()>) -> Option<(u64, NodeId, Input)> {
-        if self.step.is_some() || !self.is_ready() || !self.apply_deferred() {
+        if self.step.is_some() || self.in_page.is_some() || !self.is_ready() || !self.apply_deferred() {
             done();
             return None;
         }
@@ -123,6 +123,7 @@ impl Cluster {
             return false;
         }
         let Step { instant, replies } = self.step.take().expect("checked above");
+        self.workers_first = false;
         let mut replies: BTreeMap<NodeId, std::vec::IntoIter<Vec<Output>>> =
             replies.into_iter().map(|(node, outputs)| (node, outputs.into_iter())).into_btree_map();
         let slots = &mut self.slots;
@@ -132,6 +133,13 @@ impl Cluster {
             }
             replies.get_mut(&node).and_then(Iterator::next).unwrap_or_default()
         });
+        self.instant_over();
+        true
+    }
+
+    /// What follows every instant, wherever its nodes ran: replies to the script and the
+    /// page's waiters, deferred actions, the stepping buttons' waiters.
+    pub(super) fn instant_over(&mut self) {
         self.route_replies();
         self.apply_deferred();
         for waiter in std::mem::take(&mut self.step_waiters) {
@@ -139,6 +147,5 @@ impl Cluster {
         }
         // No snapshot per instant: the page pulls one per frame through `publish`, so a
         // fast-forward is not slowed by redrawing what nobody can see.
-        true
     }
 }

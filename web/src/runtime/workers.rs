@@ -171,6 +171,8 @@ impl Cluster {
                 self.fail(node, reason)
             }
             WorkerEvent::Message(FromWorker::Panicked { message }) => self.fail(node, message),
+            WorkerEvent::Message(FromWorker::Lent { state }) => self.on_lent(node, state),
+            WorkerEvent::Message(FromWorker::Taken) => self.returned(Some(node)),
             WorkerEvent::Message(FromWorker::Inspection(inspection)) => {
                 if let Some(inspection) = inspection {
                     self.inspections.insert(node, Rc::new(*inspection));
@@ -226,7 +228,8 @@ impl Cluster {
     }
 
     /// A worker that threw is marked failed; the fabric and the other nodes go on.
-    fn fail(&mut self, node: NodeId, reason: String) {
+    pub(super) fn fail(&mut self, node: NodeId, reason: String) {
+        self.forget_in_page(node);
         if let Some(slot) = self.slots.get_mut(&node) {
             slot.worker = None;
             slot.status = SlotStatus::Failed(reason);
@@ -249,7 +252,10 @@ impl Cluster {
 
     /// Asks every running node for a copy of its state; answers arrive in
     /// [`Cluster::inspections`].
-    pub fn request_inspections(&self) {
+    pub fn request_inspections(&mut self) {
+        if self.inspect_in_page() {
+            return;
+        }
         for slot in self.slots.values().filter(|slot| slot.status == SlotStatus::Up) {
             if let Some(worker) = slot.worker.as_ref() {
                 worker.post(&ToWorker::Inspect);
@@ -266,6 +272,9 @@ impl Cluster {
             .filter(|(_, slot)| slot.status == SlotStatus::Up && slot.worker.is_some())
             .map(|(id, _)| *id)
             .collect();
+        if self.inspect_in_page() {
+            return done();
+        }
         self.looking.extend(up);
         self.look_waiters.push(done);
         self.request_inspections();

@@ -119,7 +119,7 @@ fn request_frame(callback: &FrameCallback) {
 }
 
 fn frame(
-    cluster: &Rc<RefCell<Cluster>>,
+    cell: &Rc<RefCell<Cluster>>,
     live: &Rc<RefCell<Live>>,
     focus: &Rc<RefCell<Focus>>,
     dispatch: &UseReducerDispatcher<PageState>,
@@ -128,8 +128,8 @@ fn frame(
     let mut live = live.borrow_mut();
     let elapsed_ms = (wall_ms - live.last_frame_ms).clamp(1.0, 250.0);
     live.last_frame_ms = wall_ms;
-    cluster.borrow_mut().advance(elapsed_ms as u64);
-    let cluster = cluster.borrow();
+    cell.borrow_mut().advance(elapsed_ms as u64);
+    let cluster = cell.borrow();
     // A fast-forward is a blur anyway: drawing it a few times a second leaves the page's
     // thread to the fabric.
     if cluster.is_settling() && wall_ms - live.last_drawn_ms < SETTLING_DRAW_WALL_MS {
@@ -154,7 +154,6 @@ fn frame(
         let focus = focus.borrow();
         live.slow_focus = (focus.tab, focus.key.clone());
         live.inspected_at_ms = cluster.now_ms();
-        cluster.request_inspections();
     }
     live.frame = Rc::new(next);
     dispatch.dispatch(Action::Frame(live.frame.clone()));
@@ -165,6 +164,11 @@ fn frame(
         dispatch.dispatch(Action::Notice(super::state::Notice { text, error: true }));
     }
     live.action_errors_shown = errors.len();
+    drop(cluster);
+    if slow {
+        // Answered by the workers a little later, or at once by nodes the page holds.
+        cell.borrow_mut().request_inspections();
+    }
     slow
 }
 
