@@ -6,6 +6,8 @@
 import { startServer, launchBrowser, openPage } from '../e2e/harness.mjs';
 
 const VIRTUAL_MS = Number(process.env.VIRTUAL_MS ?? 20_000);
+// Idle runs go ten virtual minutes, the goal's own span, so the nodes' moves are counted once.
+const IDLE_VIRTUAL_MS = Number(process.env.IDLE_VIRTUAL_MS ?? 600_000);
 const { server, url } = await startServer(process.env.BENCH_DIST);
 const { browser, close } = await launchBrowser();
 
@@ -14,11 +16,15 @@ const { browser, close } = await launchBrowser();
 // 100 ms think time), so the page and the native bench run the same clients. Clients driven
 // from JavaScript through the console would wait for the page's event loop between answers,
 // and measure the promise machinery rather than the cluster.
+function virtualMs(clients) {
+  return clients > 0 ? VIRTUAL_MS : IDLE_VIRTUAL_MS;
+}
+
 function scenario(nodes, clients) {
   return {
     seed: 2007,
     config: { initial_members: Array.from({ length: nodes }, (_, index) => index + 1) },
-    duration_ms: 1_000 + VIRTUAL_MS,
+    duration_ms: 1_000 + virtualMs(clients),
     ...(clients > 0 ? {
       workload: { kind: 'key_value', clients, keys: 1000, distribution: { kind: 'zipf', exponent: 1.0 }, read_ppm: 500000, think_ms: 100 },
     } : {}),
@@ -42,11 +48,15 @@ async function measure(nodes, clients, place = 'page') {
     const after = api.stats();
     const fabricBusyMs = after.fabricBusyMs - before.fabricBusyMs;
     return { wallMs, fabricBusyMs, delivered: after.messagesDelivered - before.messagesDelivered, events: after.events - before.events, hash: api.traceHash() };
-  }, { virtualMs: VIRTUAL_MS, scenario: scenario(nodes, clients), place });
+  }, { virtualMs: virtualMs(clients), scenario: scenario(nodes, clients), place });
+  // The echo worker is served from the page's own origin: the page's policy (worker-src
+  // 'self') refuses a blob: worker, which would leave this waiting forever.
+  await page.route('**/bench-echo-worker.js', (route) => route.fulfill({
+    contentType: 'text/javascript',
+    body: 'onmessage = (event) => postMessage(event.data, [event.data.buffer]);',
+  }));
   const ceiling = await page.evaluate(async (nodes) => {
-    const source = 'onmessage = (event) => postMessage(event.data, [event.data.buffer]);';
-    const blob = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-    const workers = Array.from({ length: nodes }, () => new Worker(blob));
+    const workers = Array.from({ length: nodes }, () => new Worker('bench-echo-worker.js'));
     const round = () => Promise.all(workers.map((worker) => new Promise((resolve) => {
       worker.onmessage = resolve;
       const bytes = new Uint8Array(64);
@@ -66,7 +76,7 @@ async function measure(nodes, clients, place = 'page') {
     nodes,
     clients,
     fast_forward_in: place,
-    virtual_ms: VIRTUAL_MS,
+    virtual_ms: virtualMs(clients),
     wall_ms: Math.round(runtime.wallMs),
     messages_delivered: runtime.delivered,
     messages_delivered_per_second: Math.round(deliveredPerSecond),
@@ -105,6 +115,30 @@ async function measureReplay(events) {
   };
 }
 
+// Reaching the end of a ten-minute run with the page's workload box on (eight cart clients,
+// about 13 requests a virtual second), from its start: what a share link, Fork or a lesson's Back
+// replays before it shows anything.
+async function measureTenMinutes(place) {
+  const { page } = await openPage(browser, `${url}?sandbox&paused`);
+  await page.waitForFunction(() => window.dynamoscope !== undefined);
+  const result = await page.evaluate(async (place) => {
+    const api = window.dynamoscope;
+    await api.ready();
+    api.fastForwardIn(place);
+    await api.play({
+      seed: 2007,
+      duration_ms: 600_000,
+      workload: { kind: 'cart', clients: 8, carts: 4, items: 6, remove_ppm: 0, think_ms: 1200 },
+    });
+    const started = performance.now();
+    await api.settle(600_000);
+    return { wallMs: performance.now() - started, events: api.stats().events, hash: api.traceHash() };
+  }, place);
+  await page.close();
+  return { ten_minute_run_in: place, reach_end_wall_ms: Math.round(result.wallMs), trace_events: result.events, trace_hash: result.hash };
+}
+
+console.log(JSON.stringify(await measureTenMinutes('page')));
 console.log(JSON.stringify(await measureReplay(Number(process.env.REPLAY_EVENTS ?? 1_000_000))));
 for (const nodes of [8, 32]) {
   for (const clients of [0, 64]) {

@@ -100,6 +100,13 @@ impl Cluster {
         true
     }
 
+    /// Sends the nodes home at once if the pace no longer wants them in the page.
+    pub(super) fn place_nodes_now(&mut self) {
+        if self.runs_in_page() && !self.wants_speed() {
+            self.move_out();
+        }
+    }
+
     /// Asks every running worker for its node.
     fn move_in(&mut self) {
         let mut waiting = BTreeSet::new();

@@ -37,12 +37,17 @@ impl Cluster {
         }
         self.speed_virtual_ms_per_second = virtual_ms_per_second;
         self.budget_ms = 0;
+        // Nodes the fastest pace moved into the page go home for a set pace.
+        self.place_nodes_now();
         Ok(())
     }
 
     pub fn set_paused(&mut self, paused: bool) {
         self.paused = paused;
         self.budget_ms = 0;
+        // Nodes the fastest pace moved into the page go home while paused, so the stepping
+        // buttons find them in their workers.
+        self.place_nodes_now();
     }
 
     pub fn is_paused(&self) -> bool {
