@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openPausedCluster, useBrowser, ROOT } from './harness.mjs';
 
@@ -77,4 +77,32 @@ test('fastForwardIn refuses anything but "page" or "workers"', { timeout: 60_000
     try { window.dynamoscope.fastForwardIn('gpu'); return null; } catch (error) { return String(error.message ?? error); }
   });
   assert.match(message, /"page" or "workers"/);
+});
+
+test('the fastest pace runs its nodes in the page; pausing sends them home, where a step runs, and the run replays natively', { timeout: 120_000 }, async () => {
+  const { page, errors } = await openPausedCluster(context.browser, context.url);
+  const outcome = await page.evaluate(async () => {
+    const api = window.dynamoscope;
+    await api.ready();
+    const movesBefore = api.stats().fastForwardsInPage;
+    await api.speed(Infinity);
+    api.resume();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    api.pause();
+    const pausedAt = api.now();
+    // The nodes are on their way home; a step waits for nothing else once they are there.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = api.now();
+    await api.step();
+    return { moves: api.stats().fastForwardsInPage - movesBefore, pausedAt, before, after: api.now(), scenario: api.exportScenario() };
+  });
+  assert.ok(outcome.moves >= 1, 'the fastest pace moved the nodes into the page');
+  assert.ok(outcome.pausedAt > 500, `virtual time ran ahead: ${outcome.pausedAt} ms`);
+  assert.ok(outcome.after > outcome.before, `a step after pausing ran an instant on the workers (${outcome.before} → ${outcome.after})`);
+  const path = join(ROOT, 'target', 'e2e', 'fastest-pace-run.json');
+  await mkdir(join(ROOT, 'target', 'e2e'), { recursive: true });
+  await writeFile(path, JSON.stringify(outcome.scenario));
+  const native = JSON.parse(execFileSync(CLI, ['run', path, '--json'], { encoding: 'utf8' })).trace_hash;
+  assert.equal(native, outcome.scenario.trace_hash, 'dynamoscope run on the export gives the page hash');
+  assert.deepEqual(errors, []);
 });
