@@ -182,7 +182,8 @@ impl Cluster {
         }
     }
 
-    /// A node's worker failed while the nodes were away from it: the page forgets the node.
+    /// A node's worker failed while the nodes were away from it: the page forgets the node, and
+    /// a move that waited only for it is over.
     pub(super) fn forget_in_page(&mut self, id: NodeId) {
         match self.in_page.as_mut() {
             Some(InPage::Gathering { waiting, nodes }) => {
@@ -197,6 +198,8 @@ impl Cluster {
             }
             None => {}
         }
+        self.gathered();
+        self.returned(None);
     }
 
     /// Step 2 of the host contract with the nodes in the page, as the native fabric does it.

@@ -229,7 +229,6 @@ impl Cluster {
 
     /// A worker that threw is marked failed; the fabric and the other nodes go on.
     pub(super) fn fail(&mut self, node: NodeId, reason: String) {
-        self.forget_in_page(node);
         if let Some(slot) = self.slots.get_mut(&node) {
             slot.worker = None;
             slot.status = SlotStatus::Failed(reason);
@@ -244,6 +243,8 @@ impl Cluster {
             // Its answer will never come: it handled nothing.
             step.instant.forget(node);
         }
+        // Once the core has it down, so a fast-forward that goes on never delivers to it.
+        self.forget_in_page(node);
         self.notify();
         if self.finish_step_if_answered() {
             self.pump();
