@@ -98,7 +98,13 @@ if (!process.env.NATIVE_ONLY) {
   if (interactive) row('browser: time to interactive, 32 nodes', interactive.time_to_interactive_ms_32_nodes, 1000, 'ms', false, 'node tests/bench/frames.mjs');
 }
 // The size budget's own measure (one home for it): scripts/size.sh's total.
-const sizes = execFileSync(join(ROOT, 'scripts/size.sh')).toString();
+// Without a release build in dist/ (NATIVE_ONLY on a fresh clone) the row is left out, said so.
+let sizes = '';
+try {
+  sizes = execFileSync(join(ROOT, 'scripts/size.sh'), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+} catch (error) {
+  say(`no wasm row: ${String(error.stderr ?? error.message).trim()}`);
+}
 const wasmBytes = Number((sizes.match(/total (\d+) bytes gzip/) ?? [])[1] ?? 0);
 if (wasmBytes > 0) row('page: wasm, gzipped', wasmBytes / 1000, 400, 'KB', false, 'scripts/size.sh');
 

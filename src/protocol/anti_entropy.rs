@@ -33,7 +33,7 @@ use super::message::{KeyVersions, Message};
 use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::ring_position;
-use super::store::{sibling_set_digest, VersionedStore};
+use super::store::VersionedStore;
 use super::types::IntoOrdered;
 use super::types::{KeyRange, NodeId};
 
@@ -437,26 +437,16 @@ impl Node {
 
     fn entries_in_leaves(&self, tree: &MerkleTree, leaves: &[u32]) -> Vec<KeyVersions> {
         let leaves: BTreeSet<u32> = leaves.iter().copied().into_btree_set();
-        self.durable
-            .store
-            .keys()
-            .filter(|(key, _)| {
-                let position = ring_position(key.as_bytes());
-                tree.range().contains(position) && leaves.contains(&tree.leaf_of(position))
-            })
-            .map(|(key, versions)| (key.clone(), versions.to_vec()))
-            .collect()
+        let held = self.durable.store.in_range_by_key(tree.range());
+        let wanted = held.into_iter().filter(|held| leaves.contains(&tree.leaf_of(held.position)));
+        wanted.map(|held| (held.key.clone(), held.versions.to_vec())).collect()
     }
 }
 
 /// The Merkle tree of a store's keys in `range`: what a node compares during anti-entropy, and
 /// what its inspector draws.
 pub fn store_tree(store: &VersionedStore, range: KeyRange, depth: u32) -> MerkleTree {
-    let entries = store.keys().filter_map(|(key, versions)| {
-        let position = ring_position(key.as_bytes());
-        range.contains(position).then(|| (position, sibling_set_digest(versions)))
-    });
-    MerkleTree::build(range, depth, entries)
+    MerkleTree::build(range, depth, store.in_range(range).map(|(position, _, digest)| (position, digest)))
 }
 
 #[cfg(test)]

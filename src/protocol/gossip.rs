@@ -9,7 +9,7 @@
 //! replaced rather than waited for. A leaver turns Left once every receiver confirmed each of
 //! its ranges; anything written to it meanwhile it still holds, and hands on from Left.
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::membership::{MemberRecord, MemberStatus};
 use super::message::{KeyVersions, Message};
@@ -17,7 +17,6 @@ use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::{ring_position, Ring};
 use super::small_map::SmallMap;
-use super::store::sibling_set_digest;
 use super::types::{KeyRange, NodeId};
 
 /// Every this many rounds a node gossips with a seed, so no logical partition lasts (§4.8.2).
@@ -254,12 +253,8 @@ impl Node {
     }
 
     fn entries_in_range(&self, range: KeyRange) -> Vec<KeyVersions> {
-        self.durable
-            .store
-            .keys()
-            .filter(|(key, _)| range.contains(ring_position(key.as_bytes())))
-            .map(|(key, versions)| (key.clone(), versions.to_vec()))
-            .collect()
+        let held = self.durable.store.in_range_by_key(range);
+        held.into_iter().map(|held| (held.key.clone(), held.versions.to_vec())).collect()
     }
 
     fn send_range_request(&mut self, peer: NodeId, transfer: u64, range: KeyRange) {
@@ -388,9 +383,9 @@ impl Node {
     /// stays held and is handed on from Left; a key no plan covers yet (it arrived since, or
     /// the node restarted) keeps it Leaving; so does an empty future ring, nobody to hand to.
     fn leave_handed_over(&self) -> bool {
-        self.durable.store.keys().all(|(key, _)| {
+        self.durable.store.in_ring_order().all(|(position, _, _)| {
             !self.future_ring.is_empty() && {
-                let range = self.future_ring.range_of(ring_position(key.as_bytes()));
+                let range = self.future_ring.range_of(position);
                 self.transfers.handovers.get(&range).is_some_and(Handover::confirmed_once)
             }
         })
@@ -495,27 +490,17 @@ impl Node {
     /// A digest of this node's keys in `range` and their sibling sets: a receiver that
     /// confirmed contents of the same digest holds every version this node holds there.
     fn range_digest(&self, range: KeyRange) -> u64 {
-        self.durable
-            .store
-            .keys()
-            .filter(|(key, _)| range.contains(ring_position(key.as_bytes())))
-            .fold(DIGEST_OFFSET_BASIS, |digest, (key, versions)| digest_key(digest, key, versions))
+        range_digest(&self.durable.store, range)
     }
 
     /// Every receiver confirmed what this node holds of `range`: drop the keys of it this node
     /// does not replicate.
     fn drop_range(&mut self, range: KeyRange) {
         let placement = self.placement();
-        let stale: Vec<String> = self
-            .durable
-            .store
-            .keys()
-            .map(|(key, _)| key)
-            .filter(|key| {
-                let position = ring_position(key.as_bytes());
-                range.contains(position) && !placement.keeps(position)
-            })
-            .cloned()
+        let held = self.durable.store.in_range(range);
+        let stale: Vec<String> = held
+            .filter(|(position, _, _)| !placement.keeps(*position))
+            .map(|(_, key, _)| key.clone())
             .collect();
         for key in &stale {
             self.durable.store.remove(key);
@@ -547,15 +532,17 @@ const DIGEST_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const DIGEST_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a over the key's bytes and its sibling set's digest, folded into `digest`.
-fn digest_key(digest: u64, key: &str, versions: &[super::store::Version]) -> u64 {
-    let bytes = key.as_bytes().iter().copied().chain(sibling_set_digest(versions).to_be_bytes());
+fn digest_key(digest: u64, key: &str, sibling_set_digest: u64) -> u64 {
+    let bytes = key.as_bytes().iter().copied().chain(sibling_set_digest.to_be_bytes());
     bytes.fold(digest, |digest, byte| (digest ^ u64::from(byte)).wrapping_mul(DIGEST_PRIME))
 }
 
 /// The ranges of the target ring holding keys of `store` that `placement` does not keep, each
-/// with its N replicas there and the digest of all of the store's keys in it
-/// ([`Node::range_digest`]'s: what a transfer sends). None on an empty target ring, which has
-/// nobody to hand to.
+/// with its N replicas there and the digest of all of the store's keys in it ([`range_digest`]:
+/// what a transfer sends). None on an empty target ring, which has nobody to hand to.
+///
+/// It walks the store in ring order a range at a time: one preference list per range that holds
+/// keys, and the keys of ranges this node replicates are skipped, not read.
 fn displaced_ranges(
     store: &super::store::VersionedStore,
     placement: &Placement<'_>,
@@ -565,28 +552,37 @@ fn displaced_ranges(
     if ring.is_empty() {
         return displaced;
     }
-    // Ranges whose every key is kept: this node replicates them on the target ring.
-    let mut kept: BTreeSet<KeyRange> = BTreeSet::new();
-    for (key, _) in store.keys() {
-        let position = ring_position(key.as_bytes());
+    let mut positions = store.in_ring_order().map(|(position, _, _)| position).peekable();
+    // The range that wraps past zero is met twice (its head and its tail), so is judged once.
+    let mut judged_wrapping = false;
+    // Each pass moves past one range that holds keys: bounded by the ring's ranges, plus one.
+    while let Some(position) = positions.next() {
         let range = ring.range_of(position);
-        if kept.contains(&range) || displaced.contains_key(&range) {
-            continue;
+        let wraps = range.start_exclusive >= range.end_inclusive;
+        if !(wraps && std::mem::replace(&mut judged_wrapping, true)) {
+            let receivers = ring.preference_list(range.end_inclusive, placement.n);
+            let keeps_all = receivers.contains(&placement.me)
+                || store.in_range(range).all(|(position, _, _)| placement.keeps(position));
+            if !keeps_all {
+                let digest = range_digest(store, range);
+                displaced.insert(range, (receivers, digest));
+            }
         }
-        let receivers = ring.preference_list(range.end_inclusive, placement.n);
-        if receivers.contains(&placement.me) {
-            kept.insert(range);
-        } else if !placement.keeps(position) {
-            displaced.insert(range, (receivers, DIGEST_OFFSET_BASIS));
+        if range.is_whole_ring() || (wraps && position > range.end_inclusive) {
+            break;
         }
-    }
-    for (key, versions) in store.keys() {
-        let range = ring.range_of(ring_position(key.as_bytes()));
-        if let Some((_, digest)) = displaced.get_mut(&range) {
-            *digest = digest_key(*digest, key, versions);
-        }
+        // Skip the rest of this range: every later key is past its end (or, for the wrapping
+        // range's head, in its tail at the ring's end).
+        while positions.next_if(|next| range.contains(*next) && *next <= range.end_inclusive).is_some() {}
     }
     displaced
+}
+
+/// A digest of `store`'s keys in `range` and their sibling sets: a receiver that confirmed
+/// contents of the same digest holds every version the sender held there.
+fn range_digest(store: &super::store::VersionedStore, range: KeyRange) -> u64 {
+    let held = store.in_range_by_key(range);
+    held.iter().fold(DIGEST_OFFSET_BASIS, |digest, held| digest_key(digest, held.key, held.digest))
 }
 
 #[cfg(test)]
@@ -595,6 +591,7 @@ mod tests {
     use crate::protocol::config::ClusterConfig;
     use crate::protocol::message::{ClientOperation, ClientRequest, RequestId};
     use crate::protocol::node::{AdminCommand, Output};
+    use std::collections::BTreeSet;
 
     /// A RangeTransfer the node sent.
     #[derive(Clone, Debug, PartialEq)]

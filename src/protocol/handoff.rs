@@ -17,7 +17,7 @@ use super::observation::{Observation, RepairSource};
 use super::ring::ring_position;
 use super::small_map::{SmallMap, SmallSet};
 use super::store::{reconcile, Version};
-use super::types::{Key, NodeId};
+use super::types::{IntoOrdered, Key, NodeId};
 
 /// Hints a node keeps at most; past it the least recently written is dropped (and observed).
 pub const HINTS_MAX: usize = 4096;
@@ -47,14 +47,35 @@ struct Added {
 
 /// The stand-in's separate store of hinted replicas (§4.6: "a separate local database").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredHints")]
 pub struct HintStore {
     hints: BTreeMap<HintId, Hint>,
     next_id: u64,
+    /// Each hint's id by (key, owner): a read looks up its key's hints instead of scanning up to
+    /// [`HINTS_MAX`] of them (issue 14). Derived from `hints`, so never written: reading a
+    /// store rebuilds it.
+    #[serde(skip_serializing)]
+    by_key: BTreeMap<(Key, NodeId), HintId>,
     /// For hints whose owner left the ring: the key's current replicas that confirmed holding
     /// the versions so far. Volatile: after a restart the stand-in offers them to every replica
     /// again, which merges them idempotently.
     #[serde(skip)]
     confirmed: BTreeMap<HintId, SmallSet<NodeId>>,
+}
+
+/// What a hint store writes; the index is rebuilt on reading, the confirmations start empty.
+#[derive(Deserialize)]
+struct StoredHints {
+    hints: BTreeMap<HintId, Hint>,
+    next_id: u64,
+}
+
+impl From<StoredHints> for HintStore {
+    fn from(stored: StoredHints) -> Self {
+        let by_key =
+            stored.hints.iter().map(|(id, hint)| ((hint.key.clone(), hint.owner), *id)).into_btree_map();
+        HintStore { hints: stored.hints, next_id: stored.next_id, by_key, confirmed: BTreeMap::new() }
+    }
 }
 
 impl HintStore {
@@ -82,32 +103,40 @@ impl HintStore {
 
     /// Versions of `key` held for any owner.
     pub fn versions_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Version> + 'a {
-        self.hints.values().filter(move |hint| hint.key == key).flat_map(|hint| hint.versions.iter().cloned())
+        // Most reads find no hint at all: no bounds to build then.
+        let bounds = (!self.hints.is_empty())
+            .then(|| (key.to_owned(), NodeId(0))..=(key.to_owned(), NodeId(u32::MAX)));
+        let ids = bounds.into_iter().flat_map(|bounds| self.by_key.range(bounds).map(|(_, id)| *id));
+        ids.flat_map(|id| self.hints[&id].versions.iter().cloned())
     }
 
     /// Adds a version to the hint for (owner, key), creating it if needed. A version that
     /// changes an existing hint gives it a new id: an id always names the versions a handoff
     /// carried, so a confirmation deletes only what was delivered.
     fn add(&mut self, owner: NodeId, key: Key, version: Version, now_ms: u64) -> Added {
-        let existing =
-            self.hints.iter().find(|(_, hint)| hint.owner == owner && hint.key == key).map(|(id, _)| *id);
-        if let Some(old) = existing {
-            let hint = self.hints.get_mut(&old).expect("found above");
-            let mut versions = hint.versions.clone();
-            versions.push(version);
-            let versions = reconcile(&versions);
-            if versions == hint.versions {
-                return Added { hint: old, replaces: Some(old), dropped: None };
-            }
-            let mut hint = self.hints.remove(&old).expect("found above");
-            self.confirmed.remove(&old);
-            hint.versions = versions;
-            let hint_id = self.insert(hint);
-            return Added { hint: hint_id, replaces: Some(old), dropped: None };
+        let wanted = (key, owner);
+        if let Some(old) = self.by_key.get(&wanted).copied() {
+            return self.append(old, version);
         }
+        let (key, owner) = wanted;
         let dropped = if self.hints.len() >= HINTS_MAX { self.remove(self.first_id()) } else { None };
         let hint = self.insert(Hint { owner, key, versions: vec![version], stored_at_ms: now_ms });
         Added { hint, replaces: None, dropped }
+    }
+
+    /// Adds `version` to the hint `old`, which gets a new id if its versions change.
+    fn append(&mut self, old: HintId, version: Version) -> Added {
+        let hint = self.hints.get(&old).expect("the index names held hints");
+        let mut versions = hint.versions.clone();
+        versions.push(version);
+        let versions = reconcile(&versions);
+        if versions == hint.versions {
+            return Added { hint: old, replaces: Some(old), dropped: None };
+        }
+        let (_, mut hint) = self.remove(Some(old)).expect("held above");
+        hint.versions = versions;
+        let hint_id = self.insert(hint);
+        Added { hint: hint_id, replaces: Some(old), dropped: None }
     }
 
     fn first_id(&self) -> Option<HintId> {
@@ -117,14 +146,18 @@ impl HintStore {
     fn insert(&mut self, hint: Hint) -> HintId {
         self.next_id += 1;
         let id = HintId(self.next_id);
+        self.by_key.insert((hint.key.clone(), hint.owner), id);
         self.hints.insert(id, hint);
+        debug_assert_eq!(self.by_key.len(), self.hints.len(), "one hint per (key, owner)");
         id
     }
 
     fn remove(&mut self, id: Option<HintId>) -> Option<(HintId, Hint)> {
         let id = id?;
         self.confirmed.remove(&id);
-        self.hints.remove(&id).map(|hint| (id, hint))
+        let hint = self.hints.remove(&id)?;
+        self.by_key.remove(&(hint.key.clone(), hint.owner));
+        Some((id, hint))
     }
 }
 
@@ -335,6 +368,35 @@ mod tests {
         let added = store.add(NodeId(2), "one more".into(), version(1, 1), 1);
         assert_eq!(added.dropped.map(|(id, hint)| (id, hint.key)), Some((HintId(1), "k0".to_string())));
         assert_eq!(store.len(), HINTS_MAX);
+    }
+
+    /// §4.6: a read finds its key's hints for every owner through the (key, owner) index, after
+    /// appends, new ids, drops past the bound and removals, and after the store is written and
+    /// read back (the index is rebuilt on reading).
+    #[test]
+    fn a_read_finds_its_keys_hints_for_every_owner_section_4_6() {
+        let mut store = HintStore::default();
+        for index in 0..HINTS_MAX as u64 + 40 {
+            let (owner, key) = (NodeId(2 + (index % 3) as u32), format!("k{}", index % 1500));
+            store.add(owner, key, version(1 + (index % 2) as u32, index), index);
+        }
+        let removed: Vec<HintId> = store.hints.keys().step_by(7).copied().collect();
+        for id in removed {
+            store.remove(Some(id));
+        }
+        let read_back: HintStore = postcard::from_bytes(&postcard::to_allocvec(&store).unwrap()).unwrap();
+        for held in [&store, &read_back] {
+            assert_eq!(held.by_key.len(), held.hints.len());
+            let mut found = 0;
+            for index in [0, 1, 2, 7, 499, 1000, 1499, 1500] {
+                let key = format!("k{index}");
+                let hinted = held.hints.values().filter(|hint| hint.key == key);
+                let scanned = reconcile(&hinted.flat_map(|hint| hint.versions.clone()).collect::<Vec<_>>());
+                assert_eq!(reconcile(&held.versions_of(&key).collect::<Vec<_>>()), scanned, "{key}");
+                found += scanned.len();
+            }
+            assert!(found > 0, "some of the keys read have hints");
+        }
     }
 
     /// §4.6: the stand-in may delete the hint "once the transfer succeeds". A version appended

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::types::{Key, Value};
+use super::ring::ring_position;
+use super::types::{IntoOrdered, Key, KeyRange, RingPosition, Value};
 use super::vclock::{ClockOrder, VectorClock};
 
 /// One version of an object: its causal history, its bytes and when its coordinator wrote it.
@@ -39,18 +40,56 @@ pub enum PutOutcome {
     Obsolete,
 }
 
-/// Every key's version set, keyed in `BTreeMap` order.
+/// Every key's version set, keyed in `BTreeMap` order, and an index of the keys in ring order.
+///
+/// The index is what keeps a node's cost per message flat as its store grows (issue 14): a
+/// Merkle tree, a transfer or a handover reads the keys of one range from it, in ring order,
+/// with each sibling set's digest already computed, instead of hashing every key it holds. It
+/// is derived from `keys` alone, so it is never written to disk: reading a store rebuilds it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredKeys")]
 pub struct VersionedStore {
     /// Never holds an empty set; each set is sorted by `Version`'s `Ord` without duplicates.
     keys: BTreeMap<Key, Vec<Version>>,
     policy: ConflictPolicy,
+    /// (ring position, key) of every key in `keys`, to its sibling set's digest.
+    #[serde(skip_serializing)]
+    by_position: BTreeMap<(RingPosition, Key), u64>,
+}
+
+/// One key a store holds, as [`VersionedStore::in_range_by_key`] lists it.
+pub struct Held<'a> {
+    pub position: RingPosition,
+    pub key: &'a Key,
+    pub versions: &'a [Version],
+    /// [`sibling_set_digest`] of `versions`.
+    pub digest: u64,
+}
+
+/// What a store writes: its keys and its policy; the ring-order index is rebuilt on reading.
+#[derive(Deserialize)]
+struct StoredKeys {
+    keys: BTreeMap<Key, Vec<Version>>,
+    policy: ConflictPolicy,
+}
+
+impl From<StoredKeys> for VersionedStore {
+    fn from(stored: StoredKeys) -> Self {
+        let by_position = stored
+            .keys
+            .iter()
+            .map(|(key, versions)| {
+                ((ring_position(key.as_bytes()), key.clone()), sibling_set_digest(versions))
+            })
+            .into_btree_map();
+        VersionedStore { keys: stored.keys, policy: stored.policy, by_position }
+    }
 }
 
 impl VersionedStore {
     /// An empty store resolving conflicts with `policy`.
     pub fn new(policy: ConflictPolicy) -> Self {
-        VersionedStore { keys: BTreeMap::new(), policy }
+        VersionedStore { keys: BTreeMap::new(), policy, by_position: BTreeMap::new() }
     }
 
     /// The conflict policy in force.
@@ -71,29 +110,97 @@ impl VersionedStore {
     /// Adds `version` to `key`'s set by syntactic reconciliation (§4.4), or under
     /// `LastWriteWins` folds it into the single version kept.
     pub fn put(&mut self, key: &str, version: Version) -> PutOutcome {
+        let outcome = self.put_unindexed(key, version);
+        if matches!(outcome, PutOutcome::Stored { .. }) {
+            self.index(key);
+        }
+        outcome
+    }
+
+    /// Merges a peer's sibling set for `key` (read repair, hinted handoff, anti-entropy);
+    /// returns how many of its versions were stored.
+    pub fn put_all(&mut self, key: &str, versions: &[Version]) -> usize {
+        let outcomes = versions.iter().map(|version| self.put_unindexed(key, version.clone()));
+        let stored = outcomes.filter(|outcome| matches!(outcome, PutOutcome::Stored { .. })).count();
+        if stored > 0 {
+            self.index(key);
+        }
+        stored
+    }
+
+    /// The put itself; the caller indexes the key if the set changed.
+    fn put_unindexed(&mut self, key: &str, version: Version) -> PutOutcome {
         let policy = self.policy;
-        let versions = self.keys.entry(key.to_owned()).or_default();
+        // Most puts land on a key already held: look it up before allocating its name.
+        let versions = match self.keys.get_mut(key) {
+            Some(versions) => versions,
+            None => self.keys.entry(key.to_owned()).or_default(),
+        };
         match policy {
             ConflictPolicy::Siblings => put_sibling(versions, version),
             ConflictPolicy::LastWriteWins => put_last_write_wins(versions, version),
         }
     }
 
-    /// Merges a peer's sibling set for `key` (read repair, hinted handoff, anti-entropy);
-    /// returns how many of its versions were stored.
-    pub fn put_all(&mut self, key: &str, versions: &[Version]) -> usize {
-        let outcomes = versions.iter().map(|version| self.put(key, version.clone()));
-        outcomes.filter(|outcome| matches!(outcome, PutOutcome::Stored { .. })).count()
+    /// Records `key`'s current sibling set digest in the ring-order index.
+    fn index(&mut self, key: &str) {
+        let versions = self.keys.get(key).expect("a key is indexed just after a put stored it");
+        let digest = sibling_set_digest(versions);
+        self.by_position.insert((ring_position(key.as_bytes()), key.to_owned()), digest);
+        debug_assert_eq!(self.by_position.len(), self.keys.len(), "the index holds every key once");
     }
 
     /// Forgets `key`, returning its versions.
     pub fn remove(&mut self, key: &str) -> Vec<Version> {
-        self.keys.remove(key).unwrap_or_default()
+        let Some(versions) = self.keys.remove(key) else { return Vec::new() };
+        self.by_position.remove(&(ring_position(key.as_bytes()), key.to_owned()));
+        versions
     }
 
     /// Every key with its versions, in key order.
     pub fn keys(&self) -> impl Iterator<Item = (&Key, &[Version])> {
         self.keys.iter().map(|(key, versions)| (key, versions.as_slice()))
+    }
+
+    /// Every key in ring order: its position, name and sibling set digest.
+    pub fn in_ring_order(&self) -> impl Iterator<Item = (RingPosition, &Key, u64)> + '_ {
+        self.by_position.iter().map(|((position, key), digest)| (*position, key, *digest))
+    }
+
+    /// The keys in `range`, in ring order from the range's start: each one's position, name and sibling set digest
+    /// ([`sibling_set_digest`]). Costs the range's keys, not the store's.
+    pub fn in_range(&self, range: KeyRange) -> impl Iterator<Item = (RingPosition, &Key, u64)> + '_ {
+        // (start, end] as at most two inclusive spans: a range that wraps past zero is two (a
+        // range starting at the ring's last position starts at zero: one).
+        let first = range.start_exclusive.wrapping_add(1);
+        let (head, tail) = if range.is_whole_ring() {
+            ((0, RingPosition::MAX), None)
+        } else if first <= range.end_inclusive {
+            ((first, range.end_inclusive), None)
+        } else {
+            ((first, RingPosition::MAX), Some((0, range.end_inclusive)))
+        };
+        let span = move |(low, high): (RingPosition, RingPosition)| {
+            self.by_position
+                .range((low, Key::new())..)
+                .take_while(move |((position, _), _)| *position <= high)
+                .map(|((position, key), digest)| (*position, key, *digest))
+        };
+        std::iter::once(head).chain(tail).flat_map(span)
+    }
+
+    /// The keys in `range` in key order: the order transfers, repairs and range digests use,
+    /// whatever the ring's order.
+    pub fn in_range_by_key(&self, range: KeyRange) -> Vec<Held<'_>> {
+        let by_key =
+            self.in_range(range).map(|(position, key, digest)| (key, (position, digest))).into_btree_map();
+        let held = by_key.into_iter().map(|(key, (position, digest))| Held {
+            position,
+            key,
+            versions: self.get(key),
+            digest,
+        });
+        held.collect()
     }
 
     /// How many keys hold versions.
@@ -424,6 +531,51 @@ mod tests {
             prop_assert_eq!(&forward, &backward);
             prop_assert_eq!(sibling_set_digest(forward.get(KEY)), sibling_set_digest(backward.get(KEY)));
             prop_assert_eq!(sibling_set_digest(&versions), sibling_set_digest(&shuffled));
+        }
+
+        /// §4.7: the ring-order index a Merkle tree, a transfer and a handover read lists exactly
+        /// the keys of the range, with their current digests, after any mix of puts, merges and
+        /// removals, and again after the store is written and read back (the index is not
+        /// written; reading rebuilds it). Ranges include ones that wrap past zero, the whole ring
+        /// and one starting at the ring's last position.
+        #[test]
+        fn the_ring_order_index_lists_a_ranges_keys_section_4_7(
+            operations in prop::collection::vec((0u8..3, 0usize..24, any_version()), 0..60),
+            bounds in prop::collection::vec((any::<u128>(), any::<u128>()), 1..6),
+        ) {
+            let mut store = VersionedStore::new(ConflictPolicy::Siblings);
+            for (kind, key, version) in operations {
+                let key = format!("k{key}");
+                match kind {
+                    0 => { store.put(&key, version); }
+                    1 => { store.put_all(&key, &[version.clone(), version]); }
+                    _ => { store.remove(&key); }
+                }
+            }
+            let read_back: VersionedStore = postcard::from_bytes(&postcard::to_allocvec(&store).unwrap()).unwrap();
+            prop_assert_eq!(&read_back, &store);
+            let mut ranges: Vec<KeyRange> = bounds
+                .into_iter()
+                .map(|(start_exclusive, end_inclusive)| KeyRange { start_exclusive, end_inclusive })
+                .collect();
+            ranges.push(KeyRange { start_exclusive: 7, end_inclusive: 7 });
+            ranges.push(KeyRange { start_exclusive: u128::MAX, end_inclusive: u128::MAX / 2 });
+            for held in [&store, &read_back] {
+                for range in &ranges {
+                    let mut expected: Vec<(RingPosition, &Key, u64)> = held
+                        .keys()
+                        .map(|(key, versions)| (ring_position(key.as_bytes()), key, sibling_set_digest(versions)))
+                        .filter(|(position, _, _)| range.contains(*position))
+                        .collect();
+                    // Ring order from the range's start: a wrapping range lists its head first.
+                    expected.sort_by_key(|(position, _, _)| position.wrapping_sub(range.start_exclusive));
+                    prop_assert_eq!(held.in_range(*range).collect::<Vec<_>>(), expected.clone());
+                    let by_key: Vec<&Key> = held.in_range_by_key(*range).iter().map(|held| held.key).collect();
+                    expected.sort_by_key(|(_, key, _)| *key);
+                    prop_assert_eq!(by_key, expected.iter().map(|(_, key, _)| *key).collect::<Vec<_>>());
+                }
+                prop_assert_eq!(held.in_ring_order().count(), held.len());
+            }
         }
 
         /// §6: under last write wins replicas converge on one version whatever the arrival order,

@@ -573,16 +573,47 @@ fn taken_by_held_version(put: &PutRecord, clock: &VectorClock, held: &[&Version]
 /// One replica's sibling set for a key.
 pub type Held<'a> = (NodeId, &'a [Version]);
 
-/// Keys whose live replicas hold different sibling sets, each with two replicas that differ.
+/// Keys whose live replicas hold different sibling sets, each with two replicas that differ, in
+/// key order.
+///
+/// Range by range, as anti-entropy compares (§4.7): the live replicas of a range agree when
+/// they list the same keys with the same sibling set digests, read in ring order from the
+/// stores' index, with no lookup per key. Only a range where they differ is compared key by key,
+/// on the sets themselves. A key no live replica holds cannot differ between them. (The digests
+/// cannot go stale: the store's sets change only through the calls that recompute them.)
 pub fn disagreements<'a, 'b>(
     holders: &'b Holders<'a>,
 ) -> impl Iterator<Item = (&'a str, Held<'a>, Held<'a>)> + 'b {
-    holders.keys().into_iter().filter_map(|key| {
-        let replicas = holders.replicas(key);
-        let first = *replicas.first()?;
-        let other = replicas.iter().find(|(_, versions)| *versions != first.1)?;
-        Some((key, first, *other))
-    })
+    let mut found: BTreeMap<&'a str, (Held<'a>, Held<'a>)> = BTreeMap::new();
+    for (range, _) in holders.ring.ranges() {
+        let preference = holders.ring.preference_list(range.end_inclusive, holders.replicas_n);
+        let live: Vec<(NodeId, &'a Durable)> = preference
+            .into_iter()
+            .filter_map(|node| holders.nodes.get(&node).map(|held| (node, *held)))
+            .collect();
+        let Some(&(first, first_durable)) = live.first() else { continue };
+        let listed = |durable: &'a Durable| durable.store.in_range(range);
+        if live[1..].iter().all(|(_, replica)| listed(replica).eq(listed(first_durable))) {
+            continue;
+        }
+        // The first live replica compares every key it holds; another reports those it lacks.
+        for (id, durable) in &live {
+            for (_, key, _) in listed(durable) {
+                let first_versions = first_durable.store.get(key);
+                if *id != first && !first_versions.is_empty() {
+                    continue;
+                }
+                let differs = live.iter().find(|(_, replica)| replica.store.get(key) != first_versions);
+                if let Some((other, other_durable)) = differs {
+                    found.insert(
+                        key.as_str(),
+                        ((first, first_versions), (*other, other_durable.store.get(key))),
+                    );
+                }
+            }
+        }
+    }
+    found.into_iter().map(|(key, (first, other))| (key, first, other))
 }
 
 pub fn convergence(holders: &Holders, keys: &mut BTreeSet<Key>) -> Findings {
@@ -1075,5 +1106,42 @@ mod tests {
         script.replied(2, Ok(ClientResponse::Got { versions, context, coordinator: COORDINATOR }));
         let Verdict::Violated(message) = script.integrity() else { panic!("the foreign value passed") };
         assert!(message.contains("returned \"apple\", which no put wrote to c"), "{message}");
+    }
+
+    proptest::proptest! {
+        /// §4.7: the convergence rule, walking each node's keys in ring order with one
+        /// preference list per range, finds exactly the keys (and the replicas named) that
+        /// comparing every key's live replicas one key at a time finds, whichever nodes are down.
+        #[test]
+        fn disagreements_match_a_key_by_key_comparison_section_4_7(
+            // Node 0 stands for every node: a put every replica took, so ranges agree too.
+            holdings in proptest::collection::vec((0u32..=5, 0usize..40, 0u8..3), 0..150),
+            down in proptest::collection::vec(1u32..=5, 0..3),
+        ) {
+            let config = ClusterConfig::default();
+            let base = crate::protocol::Node::new(config.clone(), NodeId(1), 7).unwrap().durable().clone();
+            let mut durables: BTreeMap<NodeId, Durable> =
+                config.initial_members.iter().map(|id| (*id, base.clone())).collect();
+            for (node, key, value) in holdings {
+                for (_, durable) in durables.iter_mut().filter(|(id, _)| node == 0 || id.0 == node) {
+                    durable.store.put(&format!("k{key}"), version(&value.to_string()));
+                }
+            }
+            let live = durables.iter().filter(|(id, _)| !down.contains(&id.0)).map(|(id, durable)| (*id, durable));
+            let holders = Holders::new(live.collect(), &config);
+            let key_by_key: Vec<(&str, NodeId, NodeId)> = holders
+                .keys()
+                .into_iter()
+                .filter_map(|key| {
+                    let replicas = holders.replicas(key);
+                    let first = *replicas.first()?;
+                    let other = replicas.iter().find(|(_, versions)| *versions != first.1)?;
+                    Some((key, first.0, other.0))
+                })
+                .collect();
+            let found: Vec<(&str, NodeId, NodeId)> =
+                disagreements(&holders).map(|(key, first, other)| (key, first.0, other.0)).collect();
+            proptest::prop_assert_eq!(found, key_by_key);
+        }
     }
 }
