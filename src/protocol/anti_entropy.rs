@@ -437,9 +437,10 @@ impl Node {
 
     fn entries_in_leaves(&self, tree: &MerkleTree, leaves: &[u32]) -> Vec<KeyVersions> {
         let leaves: BTreeSet<u32> = leaves.iter().copied().into_btree_set();
-        let held = self.durable.store.in_range_by_key(tree.range());
-        let wanted = held.into_iter().filter(|held| leaves.contains(&tree.leaf_of(held.position)));
-        wanted.map(|held| (held.key.clone(), held.versions.to_vec())).collect()
+        let store = &self.durable.store;
+        let held = store.in_range_by_key(tree.range()).into_iter();
+        let wanted = held.filter(|key| leaves.contains(&tree.leaf_of(ring_position(key.as_bytes()))));
+        wanted.map(|key| (key.to_owned(), store.get(key).to_vec())).collect()
     }
 }
 

@@ -17,6 +17,7 @@ use super::node::{Node, Timer};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::{ring_position, Ring};
 use super::small_map::SmallMap;
+use super::store::sibling_set_digest;
 use super::types::{KeyRange, NodeId};
 
 /// Every this many rounds a node gossips with a seed, so no logical partition lasts (§4.8.2).
@@ -253,8 +254,12 @@ impl Node {
     }
 
     fn entries_in_range(&self, range: KeyRange) -> Vec<KeyVersions> {
-        let held = self.durable.store.in_range_by_key(range);
-        held.into_iter().map(|held| (held.key.clone(), held.versions.to_vec())).collect()
+        let store = &self.durable.store;
+        store
+            .in_range_by_key(range)
+            .into_iter()
+            .map(|key| (key.to_owned(), store.get(key).to_vec()))
+            .collect()
     }
 
     fn send_range_request(&mut self, peer: NodeId, transfer: u64, range: KeyRange) {
@@ -581,8 +586,8 @@ fn displaced_ranges(
 /// A digest of `store`'s keys in `range` and their sibling sets: a receiver that confirmed
 /// contents of the same digest holds every version the sender held there.
 fn range_digest(store: &super::store::VersionedStore, range: KeyRange) -> u64 {
-    let held = store.in_range_by_key(range);
-    held.iter().fold(DIGEST_OFFSET_BASIS, |digest, held| digest_key(digest, held.key, held.digest))
+    let held = store.in_range_by_key(range).into_iter();
+    held.fold(DIGEST_OFFSET_BASIS, |digest, key| digest_key(digest, key, sibling_set_digest(store.get(key))))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::observation::{Observation, RepairSource};
 use super::ring::ring_position;
 use super::small_map::{SmallMap, SmallSet};
 use super::store::{reconcile, Version};
-use super::types::{IntoOrdered, Key, NodeId};
+use super::types::{Key, NodeId, RingPosition};
 
 /// Hints a node keeps at most; past it the least recently written is dropped (and observed).
 pub const HINTS_MAX: usize = 4096;
@@ -51,11 +51,12 @@ struct Added {
 pub struct HintStore {
     hints: BTreeMap<HintId, Hint>,
     next_id: u64,
-    /// Each hint's id by (key, owner): a read looks up its key's hints instead of scanning up to
-    /// [`HINTS_MAX`] of them (issue 14). Derived from `hints`, so never written: reading a
-    /// store rebuilds it.
+    /// How many hints (for any owner) hold each key, by (ring position, key): a read of a key
+    /// with no hint, the common case, looks it up instead of scanning up to [`HINTS_MAX`] hints
+    /// (issue 14). The versioned store's index type, so the page's wasm holds one copy of the
+    /// map's code. Derived from `hints`, so never written: reading a store rebuilds it.
     #[serde(skip_serializing)]
-    by_key: BTreeMap<(Key, NodeId), HintId>,
+    by_key: BTreeMap<(RingPosition, Key), u64>,
     /// For hints whose owner left the ring: the key's current replicas that confirmed holding
     /// the versions so far. Volatile: after a restart the stand-in offers them to every replica
     /// again, which merges them idempotently.
@@ -72,9 +73,12 @@ struct StoredHints {
 
 impl From<StoredHints> for HintStore {
     fn from(stored: StoredHints) -> Self {
-        let by_key =
-            stored.hints.iter().map(|(id, hint)| ((hint.key.clone(), hint.owner), *id)).into_btree_map();
-        HintStore { hints: stored.hints, next_id: stored.next_id, by_key, confirmed: BTreeMap::new() }
+        let mut store = HintStore { next_id: stored.next_id, ..HintStore::default() };
+        for (id, hint) in stored.hints {
+            store.index(&hint.key, 1);
+            store.hints.insert(id, hint);
+        }
+        store
     }
 }
 
@@ -103,22 +107,35 @@ impl HintStore {
 
     /// Versions of `key` held for any owner.
     pub fn versions_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Version> + 'a {
-        // Most reads find no hint at all: no bounds to build then.
-        let bounds = (!self.hints.is_empty())
-            .then(|| (key.to_owned(), NodeId(0))..=(key.to_owned(), NodeId(u32::MAX)));
-        let ids = bounds.into_iter().flat_map(|bounds| self.by_key.range(bounds).map(|(_, id)| *id));
-        ids.flat_map(|id| self.hints[&id].versions.iter().cloned())
+        let hinted = self.holds_key(key).then_some(&self.hints).into_iter().flatten();
+        hinted.filter(move |(_, hint)| hint.key == key).flat_map(|(_, hint)| hint.versions.iter().cloned())
+    }
+
+    /// Whether any hint holds `key`: one lookup, no scan.
+    fn holds_key(&self, key: &str) -> bool {
+        !self.hints.is_empty() && self.by_key.get(&(ring_position(key.as_bytes()), key.to_owned())).is_some()
+    }
+
+    /// Counts `change` (+1 or -1) hints holding `key`, forgetting a key no hint holds.
+    fn index(&mut self, key: &str, change: i64) {
+        let place = (ring_position(key.as_bytes()), key.to_owned());
+        let count = self.by_key.get(&place).copied().unwrap_or(0).checked_add_signed(change);
+        match count.expect("a key's hints are counted in and out once each") {
+            0 => self.by_key.remove(&place),
+            count => self.by_key.insert(place, count),
+        };
     }
 
     /// Adds a version to the hint for (owner, key), creating it if needed. A version that
     /// changes an existing hint gives it a new id: an id always names the versions a handoff
     /// carried, so a confirmation deletes only what was delivered.
     fn add(&mut self, owner: NodeId, key: Key, version: Version, now_ms: u64) -> Added {
-        let wanted = (key, owner);
-        if let Some(old) = self.by_key.get(&wanted).copied() {
+        let existing = self.holds_key(&key).then(|| {
+            self.hints.iter().find(|(_, hint)| hint.owner == owner && hint.key == key).map(|(id, _)| *id)
+        });
+        if let Some(old) = existing.flatten() {
             return self.append(old, version);
         }
-        let (key, owner) = wanted;
         let dropped = if self.hints.len() >= HINTS_MAX { self.remove(self.first_id()) } else { None };
         let hint = self.insert(Hint { owner, key, versions: vec![version], stored_at_ms: now_ms });
         Added { hint, replaces: None, dropped }
@@ -126,7 +143,7 @@ impl HintStore {
 
     /// Adds `version` to the hint `old`, which gets a new id if its versions change.
     fn append(&mut self, old: HintId, version: Version) -> Added {
-        let hint = self.hints.get(&old).expect("the index names held hints");
+        let hint = self.hints.get(&old).expect("found by the caller");
         let mut versions = hint.versions.clone();
         versions.push(version);
         let versions = reconcile(&versions);
@@ -146,9 +163,8 @@ impl HintStore {
     fn insert(&mut self, hint: Hint) -> HintId {
         self.next_id += 1;
         let id = HintId(self.next_id);
-        self.by_key.insert((hint.key.clone(), hint.owner), id);
+        self.index(&hint.key, 1);
         self.hints.insert(id, hint);
-        debug_assert_eq!(self.by_key.len(), self.hints.len(), "one hint per (key, owner)");
         id
     }
 
@@ -156,7 +172,7 @@ impl HintStore {
         let id = id?;
         self.confirmed.remove(&id);
         let hint = self.hints.remove(&id)?;
-        self.by_key.remove(&(hint.key.clone(), hint.owner));
+        self.index(&hint.key, -1);
         Some((id, hint))
     }
 }
@@ -370,7 +386,7 @@ mod tests {
         assert_eq!(store.len(), HINTS_MAX);
     }
 
-    /// §4.6: a read finds its key's hints for every owner through the (key, owner) index, after
+    /// §4.6: a read finds its key's hints for every owner through the index of hinted keys, after
     /// appends, new ids, drops past the bound and removals, and after the store is written and
     /// read back (the index is rebuilt on reading).
     #[test]
@@ -386,7 +402,8 @@ mod tests {
         }
         let read_back: HintStore = postcard::from_bytes(&postcard::to_allocvec(&store).unwrap()).unwrap();
         for held in [&store, &read_back] {
-            assert_eq!(held.by_key.len(), held.hints.len());
+            let counted: u64 = held.by_key.values().sum();
+            assert_eq!(counted, held.hints.len() as u64, "every hint is counted under its key");
             let mut found = 0;
             for index in [0, 1, 2, 7, 499, 1000, 1499, 1500] {
                 let key = format!("k{index}");

@@ -1,7 +1,7 @@
 //! The local versioned store: each key holds the set of versions no other version supersedes
 //! (§4.4), and the set is kept in one canonical order so replicas that agree hash alike (§4.7).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -55,15 +55,6 @@ pub struct VersionedStore {
     /// (ring position, key) of every key in `keys`, to its sibling set's digest.
     #[serde(skip_serializing)]
     by_position: BTreeMap<(RingPosition, Key), u64>,
-}
-
-/// One key a store holds, as [`VersionedStore::in_range_by_key`] lists it.
-pub struct Held<'a> {
-    pub position: RingPosition,
-    pub key: &'a Key,
-    pub versions: &'a [Version],
-    /// [`sibling_set_digest`] of `versions`.
-    pub digest: u64,
 }
 
 /// What a store writes: its keys and its policy; the ring-order index is rebuilt on reading.
@@ -190,17 +181,10 @@ impl VersionedStore {
     }
 
     /// The keys in `range` in key order: the order transfers, repairs and range digests use,
-    /// whatever the ring's order.
-    pub fn in_range_by_key(&self, range: KeyRange) -> Vec<Held<'_>> {
-        let by_key =
-            self.in_range(range).map(|(position, key, digest)| (key, (position, digest))).into_btree_map();
-        let held = by_key.into_iter().map(|(key, (position, digest))| Held {
-            position,
-            key,
-            versions: self.get(key),
-            digest,
-        });
-        held.collect()
+    /// whatever the ring's order. (A set of names: a map of them would be one more map
+    /// instantiated in the page's wasm.)
+    pub fn in_range_by_key(&self, range: KeyRange) -> BTreeSet<&str> {
+        self.in_range(range).map(|(_, key, _)| key.as_str()).into_btree_set()
     }
 
     /// How many keys hold versions.
@@ -570,9 +554,9 @@ mod tests {
                     // Ring order from the range's start: a wrapping range lists its head first.
                     expected.sort_by_key(|(position, _, _)| position.wrapping_sub(range.start_exclusive));
                     prop_assert_eq!(held.in_range(*range).collect::<Vec<_>>(), expected.clone());
-                    let by_key: Vec<&Key> = held.in_range_by_key(*range).iter().map(|held| held.key).collect();
+                    let by_key: Vec<&str> = held.in_range_by_key(*range).into_iter().collect();
                     expected.sort_by_key(|(_, key, _)| *key);
-                    prop_assert_eq!(by_key, expected.iter().map(|(_, key, _)| *key).collect::<Vec<_>>());
+                    prop_assert_eq!(by_key, expected.iter().map(|(_, key, _)| key.as_str()).collect::<Vec<_>>());
                 }
                 prop_assert_eq!(held.in_ring_order().count(), held.len());
             }
