@@ -4,8 +4,8 @@
 //
 // The page posts its compiled WebAssembly.Module first (NodeWorker::spawn), so each worker
 // instantiates it rather than fetching and compiling the same wasm again; the page waits for the
-// node's Ready before it posts anything else. Anything else first (an older page) falls back to
-// the file beside this one.
+// node's Ready before it posts anything else. Anything else arriving first falls back to
+// fetching the file beside this one.
 import init from './app.js';
 
 const first = await new Promise((resolve) => {

@@ -11,8 +11,8 @@ const { server, url } = await startServer();
 const { browser, close } = await launchBrowser();
 
 // Navigation start to every node up and drawn, the page answering its console.
-async function timeToInteractive(nodes) {
-  const { page } = await openPage(browser, `${url}?nodes=${nodes}`);
+async function timeToInteractive(nodes, base = url) {
+  const { page } = await openPage(browser, `${base}?nodes=${nodes}`);
   await page.waitForFunction((count) => document.querySelectorAll('g.node[data-status="up"]').length === count,
     nodes, { timeout: 60_000, polling: 'raf' });
   const ms = await page.evaluate(() => performance.now());
@@ -70,6 +70,24 @@ async function frameTimes(nodes) {
       in_flight_median: inFlight[Math.floor(inFlight.length / 2)],
     };
   }, FRAMES_WALL_MS);
+}
+
+// BEFORE_DIST=<another build's dist/>: time to interactive with 32 nodes, that build and this one
+// served side by side and alternating ROUNDS times in one browser (a change measured against
+// its baseline in the same run, as the machine is shared); medians, then nothing else.
+if (process.env.BEFORE_DIST) {
+  const before = await startServer(process.env.BEFORE_DIST);
+  const rounds = { before: [], after: [] };
+  for (let round = 0; round < Number(process.env.ROUNDS ?? 4); round += 1) {
+    rounds.before.push(await timeToInteractive(32, before.url));
+    rounds.after.push(await timeToInteractive(32));
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  console.log(JSON.stringify({ ...rounds, median_before_ms: median(rounds.before), median_after_ms: median(rounds.after) }));
+  await close();
+  before.server.close();
+  server.close();
+  process.exit(0);
 }
 
 console.log(JSON.stringify({ time_to_interactive_ms_5_nodes: await timeToInteractive(5) }));
