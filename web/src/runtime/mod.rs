@@ -77,9 +77,6 @@ impl NodeWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        // The page's own compiled module goes first: the worker instantiates it instead of
-        // fetching and compiling the same wasm again, once per node (time to interactive).
-        worker.post_message(&wasm_bindgen::module()).map_err(describe)?;
         Ok(NodeWorker { worker, _on_message: on_message, _on_error: on_error })
     }
 
