@@ -77,6 +77,11 @@ impl NodeWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // The page's own compiled module goes first: the worker instantiates it instead of
+        // fetching and compiling the same wasm again, once per node (time to interactive).
+        if posts_module() {
+            worker.post_message(&wasm_bindgen::module()).map_err(describe)?;
+        }
         Ok(NodeWorker { worker, _on_message: on_message, _on_error: on_error })
     }
 
@@ -137,11 +142,17 @@ fn loader_url() -> Result<String, String> {
 /// runs a node instead of mounting the page. A same-origin file, not a blob: URL, so the page's
 /// Content-Security-Policy can allow workers from 'self' only.
 fn make_loader_url() -> Result<String, String> {
-    let base = match WORKER_BASE.with(|cell| cell.get().cloned()) {
-        Some(base) => base,
-        None => page_directory()?,
-    };
-    Ok(format!("{base}worker.js"))
+    match WORKER_BASE.with(|cell| cell.get().cloned()) {
+        Some(base) => Ok(format!("{base}worker.js")),
+        // `?module`: the worker waits for the module `NodeWorker::spawn` posts.
+        None => Ok(format!("{}worker.js?module", page_directory()?)),
+    }
+}
+
+/// Whether workers get the page's own compiled module. Not under [`set_worker_base`]: those
+/// workers load another build's glue, which this module does not fit, so they fetch its wasm.
+fn posts_module() -> bool {
+    WORKER_BASE.with(|cell| cell.get().is_none())
 }
 
 fn page_directory() -> Result<String, String> {
