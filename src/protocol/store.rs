@@ -158,8 +158,8 @@ impl VersionedStore {
         self.by_position.iter().map(|((position, key), digest)| (*position, key, *digest))
     }
 
-    /// The keys in `range`, in ring order from the range's start: each one's position, name and sibling set digest
-    /// ([`sibling_set_digest`]). Costs the range's keys, not the store's.
+    /// The keys in `range`, in ring order from the range's start: each one's position, name and
+    /// sibling set digest ([`sibling_set_digest`]). Costs the range's keys, not the store's.
     pub fn in_range(&self, range: KeyRange) -> impl Iterator<Item = (RingPosition, &Key, u64)> + '_ {
         // (start, end] as at most two inclusive spans: a range that wraps past zero is two (a
         // range starting at the ring's last position starts at zero: one).
