@@ -65,7 +65,12 @@ test('under the policy, a lesson and a cluster\'s workers run, nothing leaves th
   const origin = new URL(context.url).origin;
   const away = requests.filter((url) => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:'));
   assert.deepEqual(away, [], 'every request goes to the page\'s own origin');
-  assert.ok(requests.some((url) => url.endsWith('/worker.js')), 'the node workers load worker.js from the origin');
+  const workers = requests.filter((url) => new URL(url).pathname.endsWith('/worker.js'));
+  assert.ok(workers.length > 0, 'the node workers load worker.js from the origin');
+  assert.ok(workers.every((url) => new URL(url).search === '?module'), 'each worker is told to take the page\'s compiled module');
+  // The page's two loads fetch the wasm; the workers instantiate the page's module instead.
+  const wasmFetches = requests.filter((url) => new URL(url).pathname.endsWith('.wasm'));
+  assert.ok(wasmFetches.length <= 2 && workers.length > 2, `the wasm is fetched ${wasmFetches.length} times for ${workers.length} workers`);
   assert.deepEqual(errors.filter((text) => !text.includes('inline script')), []);
   await browserContext.close();
 });
