@@ -113,7 +113,7 @@ impl HintStore {
 
     /// Whether any hint holds `key`: one lookup, no scan.
     fn holds_key(&self, key: &str) -> bool {
-        !self.hints.is_empty() && self.by_key.get(&(ring_position(key.as_bytes()), key.to_owned())).is_some()
+        !self.hints.is_empty() && self.by_key.contains_key(&(ring_position(key.as_bytes()), key.to_owned()))
     }
 
     /// Counts `change` (+1 or -1) hints holding `key`, forgetting a key no hint holds.
