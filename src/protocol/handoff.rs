@@ -6,6 +6,7 @@
 //! next round delivers the appended version. A hint whose owner left the ring (§4.9) goes to the
 //! key's current replicas instead, and is deleted once every one of them holds it.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ pub struct HintStore {
     /// (issue 14). The versioned store's index type, so the page's wasm holds one copy of the
     /// map's code. Derived from `hints`, so never written: reading a store rebuilds it.
     #[serde(skip_serializing)]
-    by_key: BTreeMap<(RingPosition, Key), u64>,
+    by_key: BTreeMap<(RingPosition, Key), Cell<u64>>,
     /// For hints whose owner left the ring: the key's current replicas that confirmed holding
     /// the versions so far. Volatile: after a restart the stand-in offers them to every replica
     /// again, which merges them idempotently.
@@ -119,10 +120,10 @@ impl HintStore {
     /// Counts `change` (+1 or -1) hints holding `key`, forgetting a key no hint holds.
     fn index(&mut self, key: &str, change: i64) {
         let place = (ring_position(key.as_bytes()), key.to_owned());
-        let count = self.by_key.get(&place).copied().unwrap_or(0).checked_add_signed(change);
+        let count = self.by_key.get(&place).map_or(0, Cell::get).checked_add_signed(change);
         match count.expect("a key's hints are counted in and out once each") {
             0 => self.by_key.remove(&place),
-            count => self.by_key.insert(place, count),
+            count => self.by_key.insert(place, Cell::new(count)),
         };
     }
 
@@ -402,7 +403,7 @@ mod tests {
         }
         let read_back: HintStore = postcard::from_bytes(&postcard::to_allocvec(&store).unwrap()).unwrap();
         for held in [&store, &read_back] {
-            let counted: u64 = held.by_key.values().sum();
+            let counted: u64 = held.by_key.values().map(Cell::get).sum();
             assert_eq!(counted, held.hints.len() as u64, "every hint is counted under its key");
             let mut found = 0;
             for index in [0, 1, 2, 7, 499, 1000, 1499, 1500] {

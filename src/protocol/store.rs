@@ -1,6 +1,7 @@
 //! The local versioned store: each key holds the set of versions no other version supersedes
 //! (§4.4), and the set is kept in one canonical order so replicas that agree hash alike (§4.7).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use md5::{Digest, Md5};
@@ -46,16 +47,32 @@ pub enum PutOutcome {
 /// Merkle tree, a transfer or a handover reads the keys of one range from it, in ring order,
 /// with each sibling set's digest already computed, instead of hashing every key it holds. It
 /// is derived from `keys` alone, so it is never written to disk: reading a store rebuilds it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "StoredKeys")]
 pub struct VersionedStore {
     /// Never holds an empty set; each set is sorted by `Version`'s `Ord` without duplicates.
     keys: BTreeMap<Key, Vec<Version>>,
     policy: ConflictPolicy,
-    /// (ring position, key) of every key in `keys`, to its sibling set's digest.
+    /// (ring position, key) of every key in `keys`, to its sibling set's digest once read
+    /// ([`DIGEST_UNREAD`] until then): a put marks it unread rather than hashing a set that may
+    /// change again before any tree reads it (a cart's writes would pay for every one).
     #[serde(skip_serializing)]
-    by_position: BTreeMap<(RingPosition, Key), u64>,
+    by_position: BTreeMap<(RingPosition, Key), Cell<u64>>,
 }
+
+/// A digest not computed since the set last changed. A set whose digest is this very value is
+/// only hashed again at every read: slower, never wrong.
+const DIGEST_UNREAD: u64 = 0;
+
+/// Two stores are equal when they hold the same sets under the same policy: which digests were
+/// read yet is not part of what a store holds.
+impl PartialEq for VersionedStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.policy == other.policy
+    }
+}
+
+impl Eq for VersionedStore {}
 
 /// What a store writes: its keys and its policy; the ring-order index is rebuilt on reading.
 #[derive(Deserialize)]
@@ -68,10 +85,8 @@ impl From<StoredKeys> for VersionedStore {
     fn from(stored: StoredKeys) -> Self {
         let by_position = stored
             .keys
-            .iter()
-            .map(|(key, versions)| {
-                ((ring_position(key.as_bytes()), key.clone()), sibling_set_digest(versions))
-            })
+            .keys()
+            .map(|key| ((ring_position(key.as_bytes()), key.clone()), Cell::new(DIGEST_UNREAD)))
             .into_btree_map();
         VersionedStore { keys: stored.keys, policy: stored.policy, by_position }
     }
@@ -133,12 +148,31 @@ impl VersionedStore {
         }
     }
 
-    /// Records `key`'s current sibling set digest in the ring-order index.
+    /// Marks `key`'s digest unread in the ring-order index, adding the key if it is new.
     fn index(&mut self, key: &str) {
-        let versions = self.keys.get(key).expect("a key is indexed just after a put stored it");
-        let digest = sibling_set_digest(versions);
-        self.by_position.insert((ring_position(key.as_bytes()), key.to_owned()), digest);
+        let position = ring_position(key.as_bytes());
+        match self.indexed(position, key) {
+            Some(digest) => digest.set(DIGEST_UNREAD),
+            None => {
+                self.by_position.insert((position, key.to_owned()), Cell::new(DIGEST_UNREAD));
+            }
+        }
         debug_assert_eq!(self.by_position.len(), self.keys.len(), "the index holds every key once");
+    }
+
+    /// The index's entry for `key` at `position`, found without allocating its name.
+    fn indexed(&self, position: RingPosition, key: &str) -> Option<&Cell<u64>> {
+        let mut at =
+            self.by_position.range((position, Key::new())..).take_while(|((at, _), _)| *at == position);
+        at.find(|((_, name), _)| name == key).map(|(_, digest)| digest)
+    }
+
+    /// The digest of `key`'s set, hashed once after each change and kept until the next.
+    fn digest(&self, key: &str, cached: &Cell<u64>) -> u64 {
+        if cached.get() == DIGEST_UNREAD {
+            cached.set(sibling_set_digest(self.get(key)));
+        }
+        cached.get()
     }
 
     /// Forgets `key`, returning its versions.
@@ -155,7 +189,7 @@ impl VersionedStore {
 
     /// Every key in ring order: its position, name and sibling set digest.
     pub fn in_ring_order(&self) -> impl Iterator<Item = (RingPosition, &Key, u64)> + '_ {
-        self.by_position.iter().map(|((position, key), digest)| (*position, key, *digest))
+        self.by_position.iter().map(|((position, key), digest)| (*position, key, self.digest(key, digest)))
     }
 
     /// The keys in `range`, in ring order from the range's start: each one's position, name and
@@ -175,7 +209,7 @@ impl VersionedStore {
             self.by_position
                 .range((low, Key::new())..)
                 .take_while(move |((position, _), _)| *position <= high)
-                .map(|((position, key), digest)| (*position, key, *digest))
+                .map(|((position, key), digest)| (*position, key, self.digest(key, digest)))
         };
         std::iter::once(head).chain(tail).flat_map(span)
     }
