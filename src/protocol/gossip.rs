@@ -388,7 +388,7 @@ impl Node {
     /// stays held and is handed on from Left; a key no plan covers yet (it arrived since, or
     /// the node restarted) keeps it Leaving; so does an empty future ring, nobody to hand to.
     fn leave_handed_over(&self) -> bool {
-        self.durable.store.in_ring_order().all(|(position, _, _)| {
+        self.durable.store.in_ring_order().all(|(position, _)| {
             !self.future_ring.is_empty() && {
                 let range = self.future_ring.range_of(position);
                 self.transfers.handovers.get(&range).is_some_and(Handover::confirmed_once)
@@ -502,11 +502,9 @@ impl Node {
     /// does not replicate.
     fn drop_range(&mut self, range: KeyRange) {
         let placement = self.placement();
-        let held = self.durable.store.in_range(range);
-        let stale: Vec<String> = held
-            .filter(|(position, _, _)| !placement.keeps(*position))
-            .map(|(_, key, _)| key.clone())
-            .collect();
+        let held = self.durable.store.keys_in_range(range);
+        let stale: Vec<String> =
+            held.filter(|(position, _)| !placement.keeps(*position)).map(|(_, key)| key.clone()).collect();
         for key in &stale {
             self.durable.store.remove(key);
         }
@@ -557,7 +555,7 @@ fn displaced_ranges(
     if ring.is_empty() {
         return displaced;
     }
-    let mut positions = store.in_ring_order().map(|(position, _, _)| position).peekable();
+    let mut positions = store.in_ring_order().map(|(position, _)| position).peekable();
     // The range that wraps past zero is met twice (its head and its tail), so is judged once.
     let mut judged_wrapping = false;
     // Each pass moves past one range that holds keys: bounded by the ring's ranges, plus one.
@@ -567,7 +565,7 @@ fn displaced_ranges(
         if !(wraps && std::mem::replace(&mut judged_wrapping, true)) {
             let receivers = ring.preference_list(range.end_inclusive, placement.n);
             let keeps_all = receivers.contains(&placement.me)
-                || store.in_range(range).all(|(position, _, _)| placement.keeps(position));
+                || store.keys_in_range(range).all(|(position, _)| placement.keeps(position));
             if !keeps_all {
                 let digest = range_digest(store, range);
                 displaced.insert(range, (receivers, digest));

@@ -45,8 +45,8 @@ pub enum PutOutcome {
 ///
 /// The index is what keeps a node's cost per message flat as its store grows (issue 14): a
 /// Merkle tree, a transfer or a handover reads the keys of one range from it, in ring order,
-/// with each sibling set's digest already computed, instead of hashing every key it holds. It
-/// is derived from `keys` alone, so it is never written to disk: reading a store rebuilds it.
+/// each sibling set hashed once after it changed, instead of hashing every key it holds. It is
+/// derived from `keys` alone, so it is never written to disk: reading a store rebuilds it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "StoredKeys")]
 pub struct VersionedStore {
@@ -187,14 +187,24 @@ impl VersionedStore {
         self.keys.iter().map(|(key, versions)| (key, versions.as_slice()))
     }
 
-    /// Every key in ring order: its position, name and sibling set digest.
-    pub fn in_ring_order(&self) -> impl Iterator<Item = (RingPosition, &Key, u64)> + '_ {
-        self.by_position.iter().map(|((position, key), digest)| (*position, key, self.digest(key, digest)))
+    /// Every key in ring order, with its position (no set is hashed).
+    pub fn in_ring_order(&self) -> impl Iterator<Item = (RingPosition, &Key)> + '_ {
+        self.by_position.keys().map(|(position, key)| (*position, key))
     }
 
-    /// The keys in `range`, in ring order from the range's start: each one's position, name and
+    /// The keys in `range`, in ring order from the range's start, each with its position and
     /// sibling set digest ([`sibling_set_digest`]). Costs the range's keys, not the store's.
     pub fn in_range(&self, range: KeyRange) -> impl Iterator<Item = (RingPosition, &Key, u64)> + '_ {
+        self.spans(range).map(|((position, key), digest)| (*position, key, self.digest(key, digest)))
+    }
+
+    /// [`Self::in_range`] without the digests: no set is hashed.
+    pub fn keys_in_range(&self, range: KeyRange) -> impl Iterator<Item = (RingPosition, &Key)> + '_ {
+        self.spans(range).map(|((position, key), _)| (*position, key))
+    }
+
+    /// The index's entries in `range`, in ring order from the range's start.
+    fn spans(&self, range: KeyRange) -> impl Iterator<Item = (&(RingPosition, Key), &Cell<u64>)> + '_ {
         // (start, end] as at most two inclusive spans: a range that wraps past zero is two (a
         // range starting at the ring's last position starts at zero: one).
         let first = range.start_exclusive.wrapping_add(1);
@@ -209,7 +219,6 @@ impl VersionedStore {
             self.by_position
                 .range((low, Key::new())..)
                 .take_while(move |((position, _), _)| *position <= high)
-                .map(|((position, key), digest)| (*position, key, self.digest(key, digest)))
         };
         std::iter::once(head).chain(tail).flat_map(span)
     }
@@ -218,7 +227,7 @@ impl VersionedStore {
     /// whatever the ring's order. (A set of names: a map of them would be one more map
     /// instantiated in the page's wasm.)
     pub fn in_range_by_key(&self, range: KeyRange) -> BTreeSet<&str> {
-        self.in_range(range).map(|(_, key, _)| key.as_str()).into_btree_set()
+        self.keys_in_range(range).map(|(_, key)| key.as_str()).into_btree_set()
     }
 
     /// How many keys hold versions.

@@ -580,7 +580,7 @@ pub type Held<'a> = (NodeId, &'a [Version]);
 /// they list the same keys with the same sibling set digests, read in ring order from the
 /// stores' index, with no lookup per key. Only a range where they differ is compared key by key,
 /// on the sets themselves. A key no live replica holds cannot differ between them. (The digests
-/// cannot go stale: the store's sets change only through the calls that recompute them.)
+/// cannot go stale: the store's sets change only through the calls that mark them unread.)
 pub fn disagreements<'a, 'b>(
     holders: &'b Holders<'a>,
 ) -> impl Iterator<Item = (&'a str, Held<'a>, Held<'a>)> + 'b {
