@@ -414,6 +414,17 @@ impl MembershipView {
         })
     }
 
+    /// A digest of which records the view holds and at what version: equal views have equal
+    /// digests, so a host comparing many views compares only those whose digests match.
+    pub fn versions_digest(&self) -> u64 {
+        const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        self.records.values().fold(OFFSET_BASIS, |digest, record| {
+            let digest = (digest ^ u64::from(record.node.0)).wrapping_mul(PRIME);
+            (digest ^ record.version).wrapping_mul(PRIME)
+        })
+    }
+
     /// A digest of the current ring (token → owner), FNV-1a over big-endian bytes so that it is
     /// the same on every architecture: nodes that agree on the ring agree on it.
     pub fn ring_digest(&self) -> u64 {

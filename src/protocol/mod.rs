@@ -56,6 +56,6 @@ pub use config::{ClusterConfig, ConfigError, FailureDetector};
 pub use message::{
     ClientError, ClientOperation, ClientRequest, ClientResponse, Message, MessageKind, RequestId,
 };
-pub use node::{AdminCommand, Node, Output, Timer};
+pub use node::{AdminCommand, BootView, Node, Output, Timer};
 pub use observation::Observation;
 pub use types::{Key, KeyRange, NodeId, Value};

@@ -16,7 +16,7 @@ use super::handoff::HintStore;
 use super::membership::{MemberStatus, MembershipView};
 use super::message::{ClientRequest, ClientResult, Message, OperationId, RequestId};
 use super::observation::Observation;
-use super::ring::Ring;
+use super::ring::{PartitionStrategy, Ring};
 use super::small_map::SmallMap;
 use super::store::VersionedStore;
 use super::types::NodeId;
@@ -97,6 +97,39 @@ pub const OUTPUTS_MAX: usize = 1 << 16;
 /// Client operations a coordinator runs at once.
 pub const OPERATIONS_MAX: usize = 4096;
 
+/// The membership view every node of a cluster boots with: its initial members, placed by
+/// its strategy (§6.2). Every node computes the same one from the configuration; a host starting
+/// many nodes computes it once and hands each a copy (issue 14: at 1,024 nodes under strategy
+/// 3, each node's own computation made boot 10 s of a run's wall time).
+#[derive(Clone, Debug)]
+pub struct BootView {
+    made_for: (PartitionStrategy, Vec<NodeId>, u64),
+    view: MembershipView,
+    /// The view's current and future rings, built once too.
+    rings: (Ring, Ring),
+}
+
+impl BootView {
+    /// The view `config`'s initial members boot with, once `config` is valid.
+    pub fn of(config: &ClusterConfig) -> Result<BootView, ConfigError> {
+        config.validate()?;
+        let view = MembershipView::bootstrap(config.strategy, &config.initial_members, config.token_seed);
+        let rings = (view.current_ring(), view.future_ring());
+        Ok(BootView { made_for: BootView::key(config), view, rings })
+    }
+
+    fn key(config: &ClusterConfig) -> (PartitionStrategy, Vec<NodeId>, u64) {
+        (config.strategy, config.initial_members.clone(), config.token_seed)
+    }
+
+    /// Whether `config` names the cluster this view was made for (and so is valid).
+    fn fits(&self, config: &ClusterConfig) -> bool {
+        self.made_for.0 == config.strategy
+            && self.made_for.1 == config.initial_members
+            && self.made_for.2 == config.token_seed
+    }
+}
+
 /// Everything a running process holds, durable and volatile: it serializes whole
 /// ([`Node::state_bytes`], with the hint store's volatile confirmations beside it) so a host can
 /// move a node between threads mid-run. The rings are rebuilt from the view on arrival and
@@ -162,24 +195,42 @@ impl Node {
     /// A node of the configured initial cluster, or (if it is not an initial member) a node
     /// that knows the initial cluster and waits for an operator's `Join`.
     pub fn new(config: ClusterConfig, id: NodeId, seed: u64) -> Result<Node, ConfigError> {
+        let boot = BootView::of(&config)?;
+        Node::booting(config, id, seed, &boot)
+    }
+
+    /// [`Node::new`] with the boot view already computed from this same configuration, so a
+    /// host starting many nodes of one cluster computes it once. Panics if `boot` was made from
+    /// another cluster's members, strategy or token seed.
+    pub fn booting(
+        config: ClusterConfig,
+        id: NodeId,
+        seed: u64,
+        boot: &BootView,
+    ) -> Result<Node, ConfigError> {
         config.validate()?;
-        let view = MembershipView::bootstrap(config.strategy, &config.initial_members, config.token_seed);
+        assert!(boot.fits(&config), "a boot view made for another cluster: {:?}", boot.made_for);
         let durable = Durable {
             store: VersionedStore::new(config.conflict_policy),
             hints: HintStore::default(),
-            view,
+            view: boot.view.clone(),
             incarnation: 0,
             dots_issued: 0,
         };
-        Ok(Node::start(config, id, seed, durable))
+        Ok(Node::start(config, id, seed, durable, boot.rings.clone()))
     }
 
     /// Restarts a node whose disk was lost (a wipe): it starts from nothing, as a new one does,
     /// except that it cannot know the dots it gave writes before, so at its first input it moves
     /// its dot counter past any it could have given by then ([`OPERATIONS_MAX`] a millisecond):
     /// a new write never reuses a dot that replicas still hold.
-    pub fn without_disk(config: ClusterConfig, id: NodeId, seed: u64) -> Result<Node, ConfigError> {
-        let mut node = Node::new(config, id, seed)?;
+    pub fn without_disk(
+        config: ClusterConfig,
+        id: NodeId,
+        seed: u64,
+        boot: &BootView,
+    ) -> Result<Node, ConfigError> {
+        let mut node = Node::booting(config, id, seed, boot)?;
         node.lost_disk = true;
         Ok(node)
     }
@@ -191,7 +242,8 @@ impl Node {
         let mut durable: Durable =
             postcard::from_bytes(bytes).map_err(|error| format!("unreadable durable state: {error}"))?;
         durable.incarnation += 1;
-        let mut node = Node::start(config, id, seed, durable);
+        let rings = (durable.view.current_ring(), durable.view.future_ring());
+        let mut node = Node::start(config, id, seed, durable, rings);
         node.durable_changed = true;
         Ok(node)
     }
@@ -217,7 +269,8 @@ impl Node {
         Ok(node)
     }
 
-    fn start(config: ClusterConfig, id: NodeId, seed: u64, durable: Durable) -> Node {
+    /// A process on `durable`, with the rings its view resolves to.
+    fn start(config: ClusterConfig, id: NodeId, seed: u64, durable: Durable, rings: (Ring, Ring)) -> Node {
         let rng_seed = seed ^ u64::from(id.0).rotate_left(32) ^ durable.incarnation.rotate_left(48);
         let mut node = Node {
             detector: Detector::new(config.failure_detector),
@@ -227,9 +280,10 @@ impl Node {
             durable,
             durable_changed: false,
             now_ms: 0,
-            current_ring: Ring::default(),
-            future_ring: Ring::default(),
-            ring_builds: 0,
+            current_ring: rings.0,
+            future_ring: rings.1,
+            // The rings it starts with are its one build at boot.
+            ring_builds: 1,
             operations: SmallMap::new(),
             forwards: SmallMap::new(),
             next_operation: 0,
@@ -244,7 +298,6 @@ impl Node {
             pending_gossip: SmallMap::new(),
             outputs: Vec::new(),
         };
-        node.refresh_rings();
         node.schedule_periodic_timers();
         node
     }

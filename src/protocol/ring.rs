@@ -50,6 +50,8 @@ pub struct Ring {
     /// their place here instead of in a tree set, and stops once it has met them all (issue
     /// 14: every request walks the ring).
     nodes: Vec<NodeId>,
+    /// Each token's node as its place in `nodes`, so the walk looks nothing up.
+    places: Vec<u32>,
 }
 
 impl Ring {
@@ -61,7 +63,16 @@ impl Ring {
         tokens.dedup_by_key(|(token, _)| *token);
         // Through a tree set the page already instantiates: a sort of its own costs the wasm.
         let nodes: Vec<NodeId> = tokens.iter().map(|(_, node)| *node).into_btree_set().into_iter().collect();
-        Ring { tokens, nodes }
+        let places = tokens
+            .iter()
+            .map(|(_, node)| {
+                let Ok(place) = nodes.binary_search(node) else {
+                    unreachable!("{node} holds a token, so it is listed")
+                };
+                place as u32
+            })
+            .collect();
+        Ring { tokens, nodes, places }
     }
 
     /// Strategy 3: one token per partition, at the partition's end (§6.2).
@@ -113,12 +124,45 @@ impl Ring {
     }
 
     /// The arcs whose preference list of length n includes `node`: the ranges that node
-    /// replicates (§4.3).
+    /// replicates (§4.3), in token order.
+    ///
+    /// The arc ending at token j names `node` exactly when fewer than n other nodes hold tokens
+    /// from j up to `node`'s first token at or after j. So the walk starts at each of `node`'s
+    /// tokens and goes counter-clockwise, keeping the other nodes it met, until it has met n of
+    /// them or reaches another token of `node` (whose own walk covers what lies before it):
+    /// O(tokens of `node` × the arcs they replicate), not a preference list per arc (issue 14:
+    /// every anti-entropy round asks this).
     pub fn ranges_replicated_by(&self, node: NodeId, n: usize) -> Vec<KeyRange> {
-        self.ranges()
-            .into_iter()
-            .filter(|(range, _)| self.preference_list(range.end_inclusive, n).contains(&node))
-            .map(|(range, _)| range)
+        let count = self.tokens.len();
+        let mut replicated = vec![false; count];
+        let mut met: Vec<NodeId> = Vec::with_capacity(n);
+        for (own, (_, holder)) in self.tokens.iter().enumerate() {
+            if *holder != node || n == 0 {
+                continue;
+            }
+            met.clear();
+            // At most once around the ring: the walk stops at a token of `node` at the latest.
+            for back in 0..count {
+                let index = (own + count - back) % count;
+                let (_, other) = self.tokens[index];
+                if back > 0 && other == node {
+                    break;
+                }
+                if other != node && !met.contains(&other) {
+                    met.push(other);
+                }
+                // The arc ending at `index` lists the nodes met from `index` on before `node`.
+                if met.len() >= n {
+                    break;
+                }
+                replicated[index] = true;
+            }
+        }
+        replicated
+            .iter()
+            .enumerate()
+            .filter(|(_, named)| **named)
+            .map(|(index, _)| self.range_ending_at(index))
             .collect()
     }
 
@@ -162,27 +206,20 @@ impl Ring {
         KeyRange { start_exclusive: self.tokens[previous].0, end_inclusive: self.tokens[index].0 }
     }
 
-    /// Every token once, clockwise from the first token at or after `position`.
-    fn clockwise_from(&self, position: RingPosition) -> impl Iterator<Item = &(Token, NodeId)> {
-        let start = if self.is_empty() { 0 } else { self.successor_index(position) };
-        self.tokens[start..].iter().chain(self.tokens[..start].iter())
-    }
-
     /// Up to `limit` distinct nodes in clockwise order from `position`.
     fn distinct_nodes_clockwise(&self, position: RingPosition, limit: usize) -> Vec<NodeId> {
         let wanted = limit.min(self.nodes.len());
         let mut chosen = Vec::with_capacity(wanted);
         let mut seen = vec![false; self.nodes.len()];
-        for (_, node) in self.clockwise_from(position) {
+        let start = if self.is_empty() { 0 } else { self.successor_index(position) };
+        let places = self.places[start..].iter().chain(self.places[..start].iter());
+        for place in places.map(|place| *place as usize) {
             if chosen.len() >= wanted {
                 break;
             }
-            let Ok(place) = self.nodes.binary_search(node) else {
-                unreachable!("{node} holds a token, so it is among the ring's nodes")
-            };
             if !seen[place] {
                 seen[place] = true;
-                chosen.push(*node);
+                chosen.push(self.nodes[place]);
             }
         }
         chosen
@@ -680,6 +717,27 @@ mod tests {
             let range = ring.range_of(position);
             for node in ring.preference_list(position, n) {
                 prop_assert!(ring.ranges_replicated_by(node, n).contains(&range));
+            }
+        }
+
+        /// §4.3, and issue 14's walk from each token: the listed arcs are exactly, and in
+        /// token order, those whose preference list of length n names the node.
+        #[test]
+        fn ranges_replicated_by_equal_a_preference_list_per_arc_section_4_3(
+            (ring, _) in ring_and_position(),
+            n in 0usize..5,
+            stranger in 0u32..12,
+        ) {
+            let mut nodes: Vec<NodeId> = ring.nodes().into_iter().collect();
+            nodes.push(NodeId(stranger));
+            for node in nodes {
+                let oracle: Vec<KeyRange> = ring
+                    .ranges()
+                    .into_iter()
+                    .map(|(range, _)| range)
+                    .filter(|range| ring.preference_list(range.end_inclusive, n).contains(&node))
+                    .collect();
+                prop_assert_eq!(ring.ranges_replicated_by(node, n), oracle, "{} with n = {}", node, n);
             }
         }
 

@@ -9,7 +9,7 @@ use super::network::NetworkConfig;
 use super::trace::{Fault, Trace, TraceMode};
 use crate::protocol::message::RequestId;
 use crate::protocol::small_map::SmallMap;
-use crate::protocol::{AdminCommand, ClientOperation, ClusterConfig, Node, NodeId, Output};
+use crate::protocol::{AdminCommand, BootView, ClientOperation, ClusterConfig, Node, NodeId, Output};
 
 pub use super::core::{Reply, EVENTS_MAX, NODES_MAX};
 
@@ -19,6 +19,8 @@ pub struct Fabric {
     nodes: SmallMap<NodeId, Node>,
     /// The durable state of nodes that are down, as of their crash. Absent after a wipe.
     disks: SmallMap<NodeId, Vec<u8>>,
+    /// The view every node boots with, computed once for all of them.
+    boot: BootView,
 }
 
 impl Fabric {
@@ -29,9 +31,9 @@ impl Fabric {
         seed: u64,
         mode: TraceMode,
     ) -> Result<Fabric, ActionError> {
-        config.validate()?;
+        let boot = BootView::of(&config)?;
         let core = FabricCore::new(network, seed, mode)?;
-        let mut fabric = Fabric { core, config, nodes: SmallMap::new(), disks: SmallMap::new() };
+        let mut fabric = Fabric { core, config, nodes: SmallMap::new(), disks: SmallMap::new(), boot };
         for node in fabric.config.initial_members.clone() {
             fabric.start_node(node)?;
         }
@@ -91,7 +93,7 @@ impl Fabric {
 
     /// Adds a node that is not yet a member (it joins with [`Fabric::admin`] `Join`).
     pub fn start_node(&mut self, id: NodeId) -> Result<(), ActionError> {
-        let node = Node::new(self.config.clone(), id, self.core.seed())?;
+        let node = Node::booting(self.config.clone(), id, self.core.seed(), &self.boot)?;
         self.core.add_node(id)?;
         self.bring_up(id, node, false);
         Ok(())
@@ -176,7 +178,7 @@ impl Fabric {
         let seed = self.core.seed();
         let node = match self.disks.remove(&id) {
             Some(disk) => Node::restore(self.config.clone(), id, seed, &disk).map_err(ActionError::Disk)?,
-            None => Node::without_disk(self.config.clone(), id, seed)?,
+            None => Node::without_disk(self.config.clone(), id, seed, &self.boot)?,
         };
         self.bring_up(id, node, true);
         Ok(())

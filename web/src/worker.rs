@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dynamoscope::protocol::{ClusterConfig, Node, NodeId, Output};
+use dynamoscope::protocol::{BootView, ClusterConfig, Node, NodeId, Output};
 use dynamoscope::sim::core::Input;
 use dynamoscope::sim::fabric::deliver;
 use js_sys::{Array, Uint8Array};
@@ -91,7 +91,8 @@ async fn start(
     let mut node = match (saved, from) {
         (Some(bytes), _) => Node::restore(config, id, seed, &bytes)?,
         (None, StartFrom::LostDisk) => {
-            Node::without_disk(config, id, seed).map_err(|error| error.to_string())?
+            let boot = BootView::of(&config).map_err(|error| error.to_string())?;
+            Node::without_disk(config, id, seed, &boot).map_err(|error| error.to_string())?
         }
         (None, _) => Node::new(config, id, seed).map_err(|error| error.to_string())?,
     };
