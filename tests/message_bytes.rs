@@ -126,7 +126,13 @@ fn valid_encodings() -> Vec<Vec<u8>> {
             _ => {}
         }
     }
-    messages.push(Message::Gossip { records });
+    let view = &node.durable().view;
+    messages.push(Message::Gossip { digest: view.versions_digest() });
+    messages.push(Message::GossipReply { versions: Some(view.versions()) });
+    messages.push(Message::GossipReply { versions: None });
+    let wanted = Some(view.versions().into_iter().map(|(member, _)| member).collect());
+    messages.push(Message::GossipRecords { records: records.clone(), wanted });
+    messages.push(Message::GossipRecords { records, wanted: None });
     messages.iter().map(Message::encode).collect()
 }
 

@@ -106,8 +106,15 @@ fn describe_message(message: &Message) -> String {
         Message::ReadRepair { key, versions } => format!("ReadRepair {key} {}", describe_versions(versions)),
         Message::HintHandoff { key, hint, .. } => format!("HintHandoff {key} hint {}", hint.0),
         Message::HintHandoffAck { hint } => format!("HintHandoffAck hint {}", hint.0),
-        Message::Gossip { records } => format!("Gossip {} records", records.len()),
-        Message::GossipReply { records } => format!("GossipReply {} records", records.len()),
+        Message::Gossip { digest } => format!("Gossip digest {digest:016x}"),
+        Message::GossipReply { versions: None } => "GossipReply same view".into(),
+        Message::GossipReply { versions: Some(versions) } => {
+            format!("GossipReply {} versions", versions.len())
+        }
+        Message::GossipRecords { records, wanted } => match wanted {
+            Some(wanted) => format!("GossipRecords {} records, {} wanted", records.len(), wanted.len()),
+            None => format!("GossipRecords {} records", records.len()),
+        },
         Message::MerkleCompare { exchange, level, hashes, .. } => {
             format!("MerkleCompare exchange {exchange} level {level} ({} hashes)", hashes.len())
         }

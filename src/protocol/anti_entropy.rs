@@ -609,7 +609,7 @@ mod tests {
             .filter(|range| a.ring().preference_list(range.end_inclusive, n).contains(&peer))
             .collect();
         assert!(shared.len() > QUEUED_STARTS_PER_TICK_MAX, "{} shared ranges", shared.len());
-        let gossip = Message::Gossip { records: Vec::new() };
+        let gossip = Message::Gossip { digest: 0 };
         a.now_ms = 1_000;
         a.mark_unreachable(peer, crate::protocol::observation::UnreachableReason::ReplicaTimeout);
         a.handle_message(1_500, peer, gossip.clone());

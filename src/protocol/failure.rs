@@ -1,7 +1,7 @@
 //! Failure detection (§4.8.3). Dynamo's is purely local: a peer that does not answer a request
 //! is unreachable *for this node*, and is probed again periodically; any message from it makes
 //! it reachable again. Phi accrual (Cassandra) is an option on top. Like Cassandra's, it is fed
-//! only heartbeats, here gossip (`Gossip`, `GossipReply`), which flows whatever the clients do:
+//! only heartbeats, here each gossip round's opening and answer (`Gossip`, `GossipReply`), which flows whatever the clients do:
 //! fed every message, it learned the rhythm of client traffic and took the silence after a busy
 //! period for the failure of every peer.
 
@@ -123,8 +123,8 @@ impl Detector {
 }
 
 impl Node {
-    /// Any message is evidence the sender is alive (§4.8.3); gossip is also phi accrual's
-    /// heartbeat.
+    /// Any message is evidence the sender is alive (§4.8.3); a gossip round's opening and
+    /// answer, which every round has, are also phi accrual's heartbeat.
     pub(super) fn note_alive(&mut self, peer: NodeId, message: &Message) {
         let heartbeat = matches!(message, Message::Gossip { .. } | Message::GossipReply { .. });
         if let Some(silent_ms) = self.detector.heard_from(peer, self.now_ms, heartbeat) {

@@ -95,9 +95,8 @@ impl Node {
     }
 
     pub(super) fn send_gossip(&mut self, peer: NodeId) {
-        let records: Vec<MemberRecord> = self.durable.view.records().cloned().collect();
         self.observe(Observation::GossipSent { to: peer });
-        self.send(peer, Message::Gossip { records });
+        self.send(peer, Message::Gossip { digest: self.durable.view.versions_digest() });
         self.pending_gossip.insert(peer, self.gossip_round);
         let round = self.gossip_round;
         self.set_timer(self.now_ms + self.config.replica_timeout_ms, Timer::GossipReply { peer, round });
@@ -110,16 +109,49 @@ impl Node {
         }
     }
 
-    pub(super) fn on_gossip(&mut self, from: NodeId, records: Vec<MemberRecord>, wants_reply: bool) {
+    /// Step 1 reached the peer: views with the opener's digest agree already (§4.8).
+    pub(super) fn on_gossip(&mut self, from: NodeId, digest: u64) {
+        let versions = (digest != self.durable.view.versions_digest()).then(|| self.durable.view.versions());
+        self.send(from, Message::GossipReply { versions });
+    }
+
+    /// Step 2 reached the opener: it sends what the peer lacks and asks for what it lacks.
+    pub(super) fn on_gossip_reply(&mut self, from: NodeId, versions: Option<Vec<(NodeId, u64)>>) {
+        self.pending_gossip.remove(&from);
+        let mut learned_everything = true;
+        if let Some(versions) = versions {
+            let (records, wanted) = self.durable.view.differences(&versions);
+            learned_everything = wanted.is_empty();
+            self.send(from, Message::GossipRecords { records, wanted: Some(wanted) });
+        }
+        if learned_everything {
+            self.view_learned();
+        }
+    }
+
+    /// Step 3 (`wanted` is `Some`) or 4 reached its end: merge, and answer step 3's wants.
+    pub(super) fn on_gossip_records(
+        &mut self,
+        from: NodeId,
+        records: Vec<MemberRecord>,
+        wanted: Option<Vec<NodeId>>,
+    ) {
         self.merge_records(from, &records);
-        if wants_reply {
-            let records: Vec<MemberRecord> = self.durable.view.records().cloned().collect();
-            self.send(from, Message::GossipReply { records });
-        } else {
-            self.pending_gossip.remove(&from);
-            if std::mem::take(&mut self.transfers.awaiting_view) {
-                self.plan_and_start_join();
+        match wanted {
+            Some(wanted) if !wanted.is_empty() => {
+                let records = self.durable.view.records_of(&wanted);
+                self.send(from, Message::GossipRecords { records, wanted: None });
             }
+            Some(_) => {}
+            None => self.view_learned(),
+        }
+    }
+
+    /// A round this node opened gave it everything its peer knew: a join waiting for a seed's
+    /// view can pick its tokens.
+    fn view_learned(&mut self) {
+        if std::mem::take(&mut self.transfers.awaiting_view) {
+            self.plan_and_start_join();
         }
     }
 
@@ -648,6 +680,79 @@ mod tests {
         node.handle_message(now_ms, sent.to, message);
     }
 
+    /// Delivers every message `from` sent to `to` and back, until neither sends to the other;
+    /// returns the messages in order.
+    fn exchange(nodes: &mut [Node; 2], now_ms: u64) -> Vec<Message> {
+        let mut log = Vec::new();
+        let mut sender = 0;
+        loop {
+            let to = nodes[1 - sender].id;
+            let sent: Vec<Message> = drained(&mut nodes[sender])
+                .into_iter()
+                .filter_map(|output| match output {
+                    Output::Send { to: target, message } if target == to => Some(message),
+                    _ => None,
+                })
+                .collect();
+            if sent.is_empty() {
+                return log;
+            }
+            let from = nodes[sender].id;
+            for message in sent {
+                log.push(message.clone());
+                nodes[1 - sender].handle_message(now_ms, from, message);
+            }
+            sender = 1 - sender;
+        }
+    }
+
+    fn bumped(node: &Node) -> MemberRecord {
+        let mut record = node.durable.view.record(node.id).unwrap().clone();
+        record.version += 1;
+        record
+    }
+
+    /// §4.8: "each node contacts a peer chosen at random every second and the two nodes
+    /// efficiently reconcile their persisted membership change histories". Views that agree
+    /// cost a digest and a short answer; views that differ trade versions, then only the
+    /// records each side lacks, and end equal.
+    #[test]
+    fn gossip_sends_only_the_records_that_differ_section_4_8() {
+        let config = ClusterConfig::default();
+        let mut nodes =
+            [Node::new(config.clone(), NodeId(1), 3).unwrap(), Node::new(config, NodeId(2), 3).unwrap()];
+        drained(&mut nodes[0]);
+        drained(&mut nodes[1]);
+        nodes[0].send_gossip(NodeId(2));
+        let agreeing = exchange(&mut nodes, 10);
+        assert!(
+            matches!(agreeing[..], [Message::Gossip { .. }, Message::GossipReply { versions: None }]),
+            "{agreeing:?}"
+        );
+        assert!(nodes[0].pending_gossip.is_empty(), "the answer ends the round's wait");
+
+        for node in &mut nodes {
+            let record = bumped(node);
+            node.durable.view.update_own(record);
+        }
+        nodes[0].send_gossip(NodeId(2));
+        let differing = exchange(&mut nodes, 20);
+        let records = |message: &Message| match message {
+            Message::GossipRecords { records, .. } => records.iter().map(|record| record.node).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(differing.len(), 4, "{differing:?}");
+        assert!(matches!(differing[1], Message::GossipReply { versions: Some(_) }));
+        assert!(
+            matches!(&differing[2], Message::GossipRecords { wanted: Some(wanted), .. } if *wanted == [NodeId(2)])
+        );
+        assert_eq!(records(&differing[2]), [NodeId(1)]);
+        assert!(matches!(differing[3], Message::GossipRecords { wanted: None, .. }));
+        assert_eq!(records(&differing[3]), [NodeId(2)]);
+        assert_eq!(nodes[0].durable.view, nodes[1].durable.view);
+        assert_eq!(nodes[0].durable.view.record(NodeId(2)).unwrap().version, 2);
+    }
+
     /// §4.9: the old holder removes keys only "upon confirmation". A leaver whose receivers do
     /// not answer keeps the range and stays Leaving, sending it again to the same receivers
     /// with a timeout that doubles up to a bound; their confirmations then let it drop the
@@ -703,7 +808,8 @@ mod tests {
         let (sent, _) = transfers(&drained(&mut node));
         let departing = sent[0].to;
         let leaving = their_view.plan_leave(node.config().strategy, departing).unwrap();
-        node.handle_message(150, departing, Message::Gossip { records: vec![leaving] });
+        let records = vec![leaving];
+        node.handle_message(150, departing, Message::GossipRecords { records, wanted: Some(Vec::new()) });
         let (replanned, _) = transfers(&drained(&mut node));
         let position = ring_position(key.as_bytes());
         let planned = node.future_ring.preference_list(position, 3);

@@ -414,8 +414,58 @@ impl MembershipView {
         })
     }
 
+    /// Each record's node and version, ascending by node: all that gossip needs to know of a
+    /// view to tell which records differ, since a merge keeps the higher version.
+    pub fn versions(&self) -> Vec<(NodeId, u64)> {
+        self.records.values().map(|record| (record.node, record.version)).collect()
+    }
+
+    /// Against a peer's [`MembershipView::versions`] (ascending by node): the records this view
+    /// holds newer or the peer lacks, and the nodes whose records the peer holds newer or this
+    /// view lacks. One walk over both lists.
+    pub fn differences(&self, theirs: &[(NodeId, u64)]) -> (Vec<MemberRecord>, Vec<NodeId>) {
+        let mut newer = Vec::new();
+        let mut wanted = Vec::new();
+        let mut ours = self.records.values().peekable();
+        let mut theirs = theirs.iter().peekable();
+        loop {
+            match (ours.peek(), theirs.peek()) {
+                (None, None) => break,
+                (Some(record), Some((node, _))) if record.node < *node => {
+                    newer.push((*record).clone());
+                    ours.next();
+                }
+                (Some(record), None) => {
+                    newer.push((*record).clone());
+                    ours.next();
+                }
+                (Some(record), Some((node, version))) if record.node == *node => {
+                    if record.version > *version {
+                        newer.push((*record).clone());
+                    } else if record.version < *version {
+                        wanted.push(*node);
+                    }
+                    ours.next();
+                    theirs.next();
+                }
+                (_, Some((node, _))) => {
+                    wanted.push(*node);
+                    theirs.next();
+                }
+            }
+        }
+        (newer, wanted)
+    }
+
+    /// The records of `nodes` this view holds.
+    pub fn records_of(&self, nodes: &[NodeId]) -> Vec<MemberRecord> {
+        nodes.iter().filter_map(|node| self.records.get(node)).cloned().collect()
+    }
+
     /// A digest of which records the view holds and at what version: equal views have equal
-    /// digests, so a host comparing many views compares only those whose digests match.
+    /// digests. Each step (xor a word, multiply by an odd prime) is a bijection of the digest so
+    /// far, so two views that differ in one record's version never share a digest; views that
+    /// differ more share one only by a 2^-64 coincidence.
     pub fn versions_digest(&self) -> u64 {
         const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -1447,6 +1497,47 @@ mod tests {
                 for pair in nodes.windows(2).rev() {
                     self.exchange(pair[0], pair[1]);
                 }
+            }
+        }
+    }
+
+    proptest! {
+        /// §4.8: "the two nodes efficiently reconcile their persisted membership change
+        /// histories". Trading versions and then only the records that differ leaves both views
+        /// exactly as swapping every record would: each node's record at its higher version.
+        /// Equal views have equal digests; views differing in one record's version never do.
+        #[test]
+        fn trading_versions_reconciles_views_as_whole_records_would_section_4_8(
+            ours in prop::collection::btree_map(0u32..12, 1u64..5, 0..8),
+            theirs in prop::collection::btree_map(0u32..12, 1u64..5, 0..8),
+        ) {
+            let view_of = |versions: &BTreeMap<u32, u64>| {
+                let mut view = MembershipView::default();
+                for (node, version) in versions {
+                    // The content follows the version, as only the node itself writes its record.
+                    let token = u128::from(*node) * 100 + u128::from(*version);
+                    view.update_own(record(*node, MemberStatus::Normal, &[token], *version));
+                }
+                view
+            };
+            let (mut a, mut b) = (view_of(&ours), view_of(&theirs));
+            let mut whole = a.clone();
+            whole.merge(&b.records().cloned().collect::<Vec<_>>());
+            prop_assert_eq!(a.versions_digest() == b.versions_digest(), a == b);
+            // Steps 2 to 4: b answers with its versions, a sends what b lacks and names what it
+            // lacks, b sends those.
+            let (newer, wanted) = a.differences(&b.versions());
+            prop_assert!(wanted.windows(2).all(|pair| pair[0] < pair[1]));
+            b.merge(&newer);
+            a.merge(&b.records_of(&wanted));
+            prop_assert_eq!(&a, &whole);
+            prop_assert_eq!(&b, &whole);
+            let first = whole.records().next().cloned();
+            if let Some(mut next) = first {
+                let mut bumped = whole.clone();
+                next.version += 1;
+                bumped.update_own(next);
+                prop_assert_ne!(bumped.versions_digest(), whole.versions_digest());
             }
         }
     }

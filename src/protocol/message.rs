@@ -204,12 +204,26 @@ pub enum Message {
     HintHandoffAck {
         hint: HintId,
     },
-    /// Push-pull gossip of membership views (§4.8).
+    /// Push-pull gossip of membership views (§4.8: two nodes "efficiently reconcile" their
+    /// histories), in up to four steps, so that two views that already agree cost two small
+    /// messages rather than every record twice. Step 1, the opener's digest of its view
+    /// ([`MembershipView::versions_digest`]).
+    ///
+    /// [`MembershipView::versions_digest`]: super::membership::MembershipView::versions_digest
     Gossip {
-        records: Vec<MemberRecord>,
+        digest: u64,
     },
+    /// Step 2, the peer's answer: `None` when its view has the same digest, else each of its
+    /// records' node and version, ascending by node.
     GossipReply {
+        versions: Option<Vec<(NodeId, u64)>>,
+    },
+    /// Step 3, opener to peer: the records the peer holds older or lacks, and in `wanted` the
+    /// nodes whose records the opener holds older or lacks. Step 4, peer to opener, only if
+    /// something was wanted: those records, with `wanted: None`.
+    GossipRecords {
         records: Vec<MemberRecord>,
+        wanted: Option<Vec<NodeId>>,
     },
     /// One level of a Merkle comparison (§4.7): the sender's hashes of the nodes at `level`
     /// that differed one level up (the root alone at level 0).
@@ -328,7 +342,9 @@ impl Message {
             Message::ReplicaRead { .. } | Message::ReplicaReadReply { .. } => MessageKind::ReplicaRead,
             Message::ReadRepair { .. } => MessageKind::ReadRepair,
             Message::HintHandoff { .. } | Message::HintHandoffAck { .. } => MessageKind::Handoff,
-            Message::Gossip { .. } | Message::GossipReply { .. } => MessageKind::Gossip,
+            Message::Gossip { .. } | Message::GossipReply { .. } | Message::GossipRecords { .. } => {
+                MessageKind::Gossip
+            }
             Message::MerkleCompare { .. } | Message::MerkleInSync { .. } | Message::MerkleSync { .. } => {
                 MessageKind::Merkle
             }
@@ -371,8 +387,16 @@ impl Message {
                 validate_key(key)?;
                 validate_versions(versions)
             }
-            Message::Gossip { records } | Message::GossipReply { records } => {
-                bounded(records.len(), MEMBER_RECORDS_MAX, "membership records")
+            Message::GossipReply { versions } => {
+                let versions = versions.as_deref().unwrap_or_default();
+                bounded(versions.len(), MEMBER_RECORDS_MAX, "membership versions")?;
+                ascending(versions.iter().map(|(node, _)| *node), "membership versions")
+            }
+            Message::GossipRecords { records, wanted } => {
+                bounded(records.len(), MEMBER_RECORDS_MAX, "membership records")?;
+                let wanted = wanted.as_deref().unwrap_or_default();
+                bounded(wanted.len(), MEMBER_RECORDS_MAX, "wanted membership records")?;
+                ascending(wanted.iter().copied(), "wanted membership records")
             }
             Message::MerkleCompare { depth, level, hashes, .. } => {
                 validate_merkle_level(*depth, *level, hashes)
@@ -383,12 +407,25 @@ impl Message {
             }
             Message::RangeTransfer { entries, .. } => validate_entries(entries),
             Message::ForwardReply { .. }
+            | Message::Gossip { .. }
             | Message::HintHandoffAck { .. }
             | Message::MerkleInSync { .. }
             | Message::RangeRequest { .. }
             | Message::RangeTransferAck { .. } => Ok(()),
         }
     }
+}
+
+/// Gossip's node lists are sorted and without repeats, as every view lists its records.
+fn ascending(nodes: impl Iterator<Item = NodeId>, what: &str) -> Result<(), String> {
+    let mut previous = None;
+    for node in nodes {
+        if previous.is_some_and(|previous| previous >= node) {
+            return Err(format!("{what} are not in ascending order of node without repeats"));
+        }
+        previous = Some(node);
+    }
+    Ok(())
 }
 
 fn bounded(count: usize, maximum: usize, what: &str) -> Result<(), String> {

@@ -446,7 +446,10 @@ impl Node {
         let known = self.durable.view.record(from).is_some();
         let introduces_itself = matches!(
             message,
-            Message::Gossip { .. } | Message::GossipReply { .. } | Message::RangeRequest { .. }
+            Message::Gossip { .. }
+                | Message::GossipReply { .. }
+                | Message::GossipRecords { .. }
+                | Message::RangeRequest { .. }
         );
         if !known && !introduces_itself {
             return Err(format!("{from} is not a member this node knows"));
@@ -469,8 +472,9 @@ impl Node {
             Message::ReadRepair { key, versions } => self.on_read_repair(from, key, versions),
             Message::HintHandoff { hint, key, versions } => self.on_hint_handoff(from, hint, key, versions),
             Message::HintHandoffAck { hint } => self.on_hint_handoff_ack(from, hint),
-            Message::Gossip { records } => self.on_gossip(from, records, true),
-            Message::GossipReply { records } => self.on_gossip(from, records, false),
+            Message::Gossip { digest } => self.on_gossip(from, digest),
+            Message::GossipReply { versions } => self.on_gossip_reply(from, versions),
+            Message::GossipRecords { records, wanted } => self.on_gossip_records(from, records, wanted),
             Message::MerkleCompare { exchange, range, depth, level, hashes } => {
                 self.on_merkle_compare(from, exchange, range, depth, level, hashes)
             }

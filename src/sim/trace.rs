@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_sent_event_by_reference_encodes_like_the_owned_event() {
-        let message = Message::Gossip { records: Vec::new() };
+        let message = Message::Gossip { digest: 0 };
         let mut by_reference = Trace::new(TraceMode::Full);
         by_reference.push_sent(3, 9, NodeId(1), NodeId(2), 8, &message);
         let mut owned = Trace::new(TraceMode::Full);

@@ -80,8 +80,22 @@ fn say_message(message: &Message) -> String {
         Message::ReadRepair { key, .. } => format!("read repair of {key} (§5)"),
         Message::HintHandoff { key, .. } => format!("hands back the hinted replica of {key} (§4.6)"),
         Message::HintHandoffAck { .. } => "confirms the handoff: the hint can go (§4.6)".into(),
-        Message::Gossip { .. } => "gossip: its membership view (§4.8)".into(),
-        Message::GossipReply { .. } => "gossip reply: its own view (§4.8)".into(),
+        Message::Gossip { .. } => "gossip: a digest of its membership view (§4.8)".into(),
+        Message::GossipReply { versions: None } => "gossip reply: same view, nothing to send (§4.8)".into(),
+        Message::GossipReply { versions: Some(versions) } => format!(
+            "gossip reply: views differ; the versions of its {} (§4.8)",
+            super::counted(versions.len() as u64, "record", "records")
+        ),
+        Message::GossipRecords { records, wanted } => {
+            let sent = super::counted(records.len() as u64, "membership record", "membership records");
+            match wanted {
+                Some(wanted) if !wanted.is_empty() => {
+                    let asked = super::counted(wanted.len() as u64, "record", "records");
+                    format!("gossip: {sent} the peer lacks, asking for {asked} (§4.8)")
+                }
+                _ => format!("gossip: {sent} the peer lacks (§4.8)"),
+            }
+        }
         Message::MerkleCompare { level, .. } => format!("Merkle hashes at level {level} (§4.7)"),
         Message::MerkleInSync { .. } => "Merkle: in sync, nothing to repair (§4.7)".into(),
         Message::MerkleSync { entries, .. } => {
