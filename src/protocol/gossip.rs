@@ -1,5 +1,6 @@
 //! Gossip membership (§4.8) and adding or removing nodes (§4.9). Views spread by push-pull
-//! gossip with one random peer per interval, and now and then a seed. A joiner pulls the ranges
+//! gossip with one random peer per interval, and now and then a seed: a digest of the view,
+//! then (only if the views differ) the records' versions, then only the records that differ. A joiner pulls the ranges
 //! it will hold from their current replicas before it turns Normal. Every node hands the keys
 //! it holds but does not replicate to the nodes that do, range by range, and drops a range only
 //! once every one of them confirmed the very contents it holds ("upon confirmation", §4.9): a
@@ -122,7 +123,10 @@ impl Node {
         if let Some(versions) = versions {
             let (records, wanted) = self.durable.view.differences(&versions);
             learned_everything = wanted.is_empty();
-            self.send(from, Message::GossipRecords { records, wanted: Some(wanted) });
+            // Nothing differs when this view changed since step 1 to match the peer's.
+            if !records.is_empty() || !wanted.is_empty() {
+                self.send(from, Message::GossipRecords { records, wanted: Some(wanted) });
+            }
         }
         if learned_everything {
             self.view_learned();

@@ -667,30 +667,28 @@ pub fn membership(holders: &Holders) -> Findings {
     let mut findings = Findings::default();
     // Nodes holding equal views see the same ring, so each distinct view is judged once: a
     // converged cluster has one (issue 14: a ring per node was half of a short 1,024-node run).
-    // Views are found by their records' versions first, then compared whole.
-    let mut judged: Vec<(&MembershipView, u64, Vec<CoverageGap>)> = Vec::new();
-    let mut by_versions: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    // Views are matched by their records' versions first, then compared whole.
+    let mut judged: Vec<(u64, &MembershipView, u64, Vec<CoverageGap>)> = Vec::new();
     let mut judgements = Vec::with_capacity(holders.nodes.len());
     for (id, durable) in &holders.nodes {
         let view = &durable.view;
-        let alike = by_versions.entry(view.versions_digest()).or_default();
-        let index = match alike.iter().copied().find(|index| judged[*index].0 == view) {
+        let versions = view.versions_digest();
+        let index = match judged.iter().position(|(seen, other, ..)| *seen == versions && *other == view) {
             Some(index) => index,
             None => {
-                judged.push((view, view.ring_digest(), view.coverage_gaps(holders.strategy)));
-                alike.push(judged.len() - 1);
+                judged.push((versions, view, view.ring_digest(), view.coverage_gaps(holders.strategy)));
                 judged.len() - 1
             }
         };
         judgements.push((*id, index));
     }
-    let mut digests = judgements.iter().map(|(id, index)| (*id, judged[*index].1));
+    let mut digests = judgements.iter().map(|(id, index)| (*id, judged[*index].2));
     let Some((first, expected)) = digests.next() else { return findings };
     for (id, digest) in digests.filter(|(_, digest)| *digest != expected) {
         findings.add(|| format!("{id} sees ring {digest:016x}, {first} sees {expected:016x}"));
     }
     for (id, index) in &judgements {
-        let gaps = &judged[*index].2;
+        let gaps = &judged[*index].3;
         if let Some(gap) = gaps.first() {
             let count = gaps.len();
             findings

@@ -82,20 +82,13 @@ fn say_message(message: &Message) -> String {
         Message::HintHandoffAck { .. } => "confirms the handoff: the hint can go (§4.6)".into(),
         Message::Gossip { .. } => "gossip: a digest of its membership view (§4.8)".into(),
         Message::GossipReply { versions: None } => "gossip reply: same view, nothing to send (§4.8)".into(),
-        Message::GossipReply { versions: Some(versions) } => format!(
-            "gossip reply: views differ; the versions of its {} (§4.8)",
-            super::counted(versions.len() as u64, "record", "records")
-        ),
-        Message::GossipRecords { records, wanted } => {
-            let sent = super::counted(records.len() as u64, "membership record", "membership records");
-            match wanted {
-                Some(wanted) if !wanted.is_empty() => {
-                    let asked = super::counted(wanted.len() as u64, "record", "records");
-                    format!("gossip: {sent} the peer lacks, asking for {asked} (§4.8)")
-                }
-                _ => format!("gossip: {sent} the peer lacks (§4.8)"),
-            }
+        Message::GossipReply { versions: Some(_) } => {
+            "gossip reply: views differ; its records' versions (§4.8)".into()
         }
+        Message::GossipRecords { wanted: Some(_), .. } => {
+            "gossip: the records the peer lacks, asking for those it lacks (§4.8)".into()
+        }
+        Message::GossipRecords { wanted: None, .. } => "gossip: the records asked for (§4.8)".into(),
         Message::MerkleCompare { level, .. } => format!("Merkle hashes at level {level} (§4.7)"),
         Message::MerkleInSync { .. } => "Merkle: in sync, nothing to repair (§4.7)".into(),
         Message::MerkleSync { entries, .. } => {
