@@ -85,12 +85,11 @@ impl Node {
     pub(super) fn on_gossip_timer(&mut self) {
         self.set_timer(self.now_ms + self.config.gossip_interval_ms, Timer::Gossip);
         self.gossip_round += 1;
-        let peers: Vec<NodeId> =
-            self.durable.view.live_members().into_iter().filter(|node| *node != self.id).collect();
         let seeds: Vec<NodeId> = self.config.seeds.iter().copied().filter(|seed| *seed != self.id).collect();
         let seed_round = self.gossip_round.is_multiple_of(SEED_GOSSIP_EVERY_ROUNDS) && !seeds.is_empty();
-        let candidates = if seed_round || peers.is_empty() { seeds } else { peers };
-        if let Some(peer) = self.choose(&candidates) {
+        let peer =
+            if seed_round || !self.has_live_peer() { self.choose(&seeds) } else { self.choose_live_peer() };
+        if let Some(peer) = peer {
             self.send_gossip(peer);
         }
     }
@@ -408,9 +407,7 @@ impl Node {
             _ => return,
         };
         self.set_own_status(MemberRecord { status: next, version: record.version + 1, ..record });
-        let peers: Vec<NodeId> =
-            self.durable.view.live_members().into_iter().filter(|node| *node != self.id).collect();
-        if let Some(peer) = self.choose(&peers) {
+        if let Some(peer) = self.choose_live_peer() {
             self.send_gossip(peer);
         }
     }

@@ -9,7 +9,7 @@ use super::script::{is_end_reached, Host, Keep, Script};
 use super::trace::TraceMode;
 use crate::protocol::message::RequestId;
 use crate::protocol::ring::Ring;
-use crate::protocol::{AdminCommand, ClientOperation, NodeId};
+use crate::protocol::{AdminCommand, ClientOperation, Node, NodeId};
 
 pub use super::script::{Outcome, Source};
 
@@ -125,13 +125,8 @@ impl Host for NativeHost<'_> {
     }
 
     /// The lowest running node's view.
-    fn client_ring(&self) -> Ring {
-        let fabric = &self.0;
-        fabric
-            .node_ids()
-            .into_iter()
-            .find_map(|id| fabric.node(id).map(|node| node.ring().clone()))
-            .unwrap_or_default()
+    fn client_ring(&self) -> Option<&Ring> {
+        self.0.first_node().map(Node::ring)
     }
 
     fn perform(&mut self, action: &Action) -> Result<(), ActionError> {

@@ -25,8 +25,9 @@ pub trait Host {
     fn advance_to(&mut self, at_ms: u64);
     /// Every node the fabric knows, for clients behind a load balancer.
     fn node_ids(&self) -> Vec<NodeId>;
-    /// The ring a partition-aware client library routes on (§6.4), if the host can tell.
-    fn client_ring(&self) -> Ring;
+    /// The ring a partition-aware client library routes on (§6.4), if the host can tell. A
+    /// borrow: workloads ask at every reply, and a copy walked every token (issue 14).
+    fn client_ring(&self) -> Option<&Ring>;
     /// Whether the script may go on at all: false while the page is still bringing a node up
     /// (natively a node starts at once, so nothing may happen in between).
     fn can_continue(&self) -> bool {
@@ -291,8 +292,8 @@ impl Script {
     fn wake_clients(&mut self, host: &mut impl Host, at_ms: u64) {
         let Some(workload) = self.workload.as_mut() else { return };
         let nodes = host.node_ids();
-        let ring = host.client_ring();
-        let requests = workload.wake(at_ms, &nodes, &ring);
+        let unknown = Ring::default();
+        let requests = workload.wake(at_ms, &nodes, host.client_ring().unwrap_or(&unknown));
         self.issue_all(host, requests);
     }
 
@@ -360,9 +361,10 @@ impl Script {
 
     fn notify_workload(&mut self, host: &mut impl Host, client: u32, reply: &Reply) {
         let nodes = host.node_ids();
-        let ring = host.client_ring();
         let Some(workload) = self.workload.as_mut() else { return };
-        if let Some(follow_up) = workload.on_reply(client, reply, &nodes, &ring) {
+        let unknown = Ring::default();
+        let follow_up = workload.on_reply(client, reply, &nodes, host.client_ring().unwrap_or(&unknown));
+        if let Some(follow_up) = follow_up {
             self.issue_all(host, vec![follow_up]);
         }
     }

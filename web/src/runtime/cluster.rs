@@ -553,8 +553,8 @@ impl Host for PageHost<'_> {
         self.0.core.node_ids()
     }
 
-    fn client_ring(&self) -> Ring {
-        Ring::default()
+    fn client_ring(&self) -> Option<&Ring> {
+        None
     }
 
     fn can_continue(&self) -> bool {

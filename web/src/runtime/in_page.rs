@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use dynamoscope::protocol::small_map::SmallMap;
 use dynamoscope::protocol::{Node, NodeId};
 use dynamoscope::sim::core::Instant;
-use dynamoscope::sim::fabric::complete_in_process;
+use dynamoscope::sim::fabric::{complete_in_process, Processes};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -33,9 +33,9 @@ const CLOCK_EVERY_INSTANTS: usize = 16;
 /// Where the nodes are while a fast-forward runs in the page.
 pub(super) enum InPage {
     /// Every running worker was asked to lend its node; `waiting` have not answered yet.
-    Gathering { waiting: BTreeSet<NodeId>, nodes: SmallMap<NodeId, Node> },
+    Gathering { waiting: BTreeSet<NodeId>, nodes: Processes },
     /// The page holds every running node and completes instants itself.
-    Running { nodes: SmallMap<NodeId, Node> },
+    Running { nodes: Processes },
     /// The nodes went back to their workers; `waiting` have not written their disks yet.
     Returning { waiting: BTreeSet<NodeId> },
 }
@@ -129,7 +129,7 @@ impl Cluster {
         };
         if let Some(InPage::Gathering { waiting, nodes }) = self.in_page.as_mut() {
             if waiting.remove(&id) {
-                nodes.insert(id, node);
+                nodes.insert(id, Box::new(node));
             }
         }
         self.gathered();
