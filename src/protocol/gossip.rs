@@ -95,8 +95,9 @@ impl Node {
     }
 
     pub(super) fn send_gossip(&mut self, peer: NodeId) {
+        self.assert_view_digest_current();
         self.observe(Observation::GossipSent { to: peer });
-        self.send(peer, Message::Gossip { digest: self.durable.view.versions_digest() });
+        self.send(peer, Message::Gossip { digest: self.view_digest });
         self.pending_gossip.insert(peer, self.gossip_round);
         let round = self.gossip_round;
         self.set_timer(self.now_ms + self.config.replica_timeout_ms, Timer::GossipReply { peer, round });
@@ -111,7 +112,8 @@ impl Node {
 
     /// Step 1 reached the peer: views with the opener's digest agree already (§4.8).
     pub(super) fn on_gossip(&mut self, from: NodeId, digest: u64) {
-        let versions = (digest != self.durable.view.versions_digest()).then(|| self.durable.view.versions());
+        self.assert_view_digest_current();
+        let versions = (digest != self.view_digest).then(|| self.durable.view.versions());
         self.send(from, Message::GossipReply { versions });
     }
 
@@ -148,6 +150,16 @@ impl Node {
             Some(_) => {}
             None => self.view_learned(),
         }
+    }
+
+    /// The kept digest is the view's: every change of the view rebuilt it with the rings. A
+    /// debug check only, since it reads every record (what keeping it saves).
+    fn assert_view_digest_current(&self) {
+        debug_assert_eq!(
+            self.view_digest,
+            self.durable.view.versions_digest(),
+            "the view changed without its rings"
+        );
     }
 
     /// A round this node opened gave it everything its peer knew: a join waiting for a seed's
@@ -735,6 +747,7 @@ mod tests {
         for node in &mut nodes {
             let record = bumped(node);
             node.durable.view.update_own(record);
+            node.refresh_rings();
         }
         nodes[0].send_gossip(NodeId(2));
         let differing = exchange(&mut nodes, 20);

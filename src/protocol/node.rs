@@ -152,6 +152,10 @@ pub struct Node {
     /// run (issue 14).
     #[serde(skip)]
     live_members: Vec<NodeId>,
+    /// The view's [`MembershipView::versions_digest`], kept with the rings: both ends of every
+    /// gossip round need it, and it reads every record.
+    #[serde(skip)]
+    pub(super) view_digest: u64,
     /// How many times the rings were rebuilt from the view: once at boot, then only when the
     /// membership view changes (issue 14's test holds it; a rebuild walks every token).
     ring_builds: u64,
@@ -270,7 +274,7 @@ impl Node {
         node.durable.hints.set_confirmations(confirmations);
         node.config.validate().map_err(|error| error.to_string())?;
         node.current_ring = node.durable.view.current_ring();
-        node.live_members = node.durable.view.live_members();
+        node.derive_from_view();
         node.future_ring = node.durable.view.future_ring();
         Ok(node)
     }
@@ -287,6 +291,7 @@ impl Node {
             durable_changed: false,
             now_ms: 0,
             live_members: Vec::new(),
+            view_digest: 0,
             current_ring: rings.0,
             future_ring: rings.1,
             // The rings it starts with are its one build at boot.
@@ -305,7 +310,7 @@ impl Node {
             pending_gossip: SmallMap::new(),
             outputs: Vec::new(),
         };
-        node.live_members = node.durable.view.live_members();
+        node.derive_from_view();
         node.schedule_periodic_timers();
         node
     }
@@ -526,9 +531,15 @@ impl Node {
     /// Recomputes both rings after the membership view changed.
     pub(super) fn refresh_rings(&mut self) {
         self.current_ring = self.durable.view.current_ring();
-        self.live_members = self.durable.view.live_members();
+        self.derive_from_view();
         self.future_ring = self.durable.view.future_ring();
         self.ring_builds += 1;
+    }
+
+    /// What the node keeps derived from its view beside the rings, rebuilt wherever they are.
+    fn derive_from_view(&mut self) {
+        self.live_members = self.durable.view.live_members();
+        self.view_digest = self.durable.view.versions_digest();
     }
 
     /// How many times this process rebuilt its rings from its membership view.
