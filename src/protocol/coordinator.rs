@@ -10,7 +10,7 @@ use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::ring_position;
 use super::small_map::SmallMap;
 use super::store::{merged_context, reconcile, PutOutcome, Version};
-use super::types::{Key, NodeId};
+use super::types::{Key, NodeId, RingPosition};
 use super::vclock::{ClockKind, VectorClock};
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,17 @@ pub struct Operation {
     companions: Vec<Version>,
     required: usize,
     preference_list: Vec<NodeId>,
+    /// The extended preference list (§4.6): the top N, then the fallbacks. It holds only the top
+    /// N until a fallback is wanted, then every node ([`Node::complete_extended`]): walking the
+    /// whole ring at every request was a fifth of a 1,024-node run (issue 14). It is completed
+    /// from this node's current ring, which is the one the round began on, since a ring change
+    /// first completes every running round's list from the old ring.
     extended: Vec<NodeId>,
+    extended_complete: bool,
+    /// Where the key lies on the ring, to complete `extended` from.
+    position: RingPosition,
+    /// The complete list's length: every node of the ring.
+    ring_nodes: usize,
     /// Index into `extended` of the next candidate fallback.
     next_fallback: usize,
     targets: SmallMap<NodeId, Target>,
@@ -63,7 +73,7 @@ impl Operation {
             self.targets.keys().collect::<Vec<_>>()
         );
         assert!(
-            self.targets.len() < self.extended.len(),
+            self.targets.len() < self.ring_nodes,
             "§4.6: a round asks more nodes than its extended preference list {:?} holds",
             self.extended
         );
@@ -76,6 +86,10 @@ impl Operation {
                 self.preference_list
             ),
             Some(owner) => {
+                assert!(
+                    self.extended_complete,
+                    "§4.6: a fallback {target} was found before the fallbacks were listed"
+                );
                 assert!(
                     index.is_some_and(|index| index >= top_n),
                     "§4.6: {target} stands in for {owner} but is not a fallback of the extended \
@@ -210,7 +224,15 @@ impl Node {
         let key = request.operation.key().to_string();
         let position = ring_position(key.as_bytes());
         let preference_list = self.current_ring.preference_list(position, self.config.replicas_n);
-        let extended = self.current_ring.extended_preference_list(position);
+        let ring_nodes = self.current_ring.node_count();
+        let wants_fallbacks =
+            preference_list.iter().any(|node| *node != self.id && !self.is_reachable(*node));
+        let extended_complete = wants_fallbacks || preference_list.len() == ring_nodes;
+        let extended = if wants_fallbacks {
+            self.current_ring.extended_preference_list(position)
+        } else {
+            preference_list.clone()
+        };
         let (targets, next_fallback) = self.pick_targets(&preference_list, &extended);
         // §4.6: the extended list is the top N followed by the fallbacks, in one clockwise
         // walk, and the first pick replaces each top-N node by at most one node.
@@ -239,6 +261,9 @@ impl Node {
             required,
             preference_list: preference_list.clone(),
             extended,
+            extended_complete,
+            position,
+            ring_nodes,
             next_fallback,
             targets: SmallMap::new(),
             answers: SmallMap::new(),
@@ -280,6 +305,34 @@ impl Node {
         self.operations.insert(operation_id, operation);
         self.set_timer(self.now_ms + self.config.replica_timeout_ms, Timer::Operation(operation_id));
         self.check_progress(operation_id);
+    }
+
+    /// Lists the fallbacks of a round's extended preference list, from the current ring: the
+    /// one the round began on (see `Operation::extended`).
+    fn complete_extended(&self, operation: &mut Operation) {
+        if !operation.extended_complete {
+            operation.extended = self.current_ring.extended_preference_list(operation.position);
+            operation.extended_complete = true;
+            assert!(
+                operation.extended.starts_with(&operation.preference_list),
+                "§4.6: the ring changed under a round whose fallbacks were not listed"
+            );
+            assert_eq!(
+                operation.extended.len(),
+                operation.ring_nodes,
+                "§4.6: the ring changed under a round"
+            );
+        }
+    }
+
+    /// Before the ring changes: every running round lists its fallbacks from the ring it began
+    /// on, so a fallback it picks later is one of that ring's.
+    pub(super) fn complete_every_extended(&mut self) {
+        let mut operations = std::mem::take(&mut self.operations);
+        for operation in operations.values_mut() {
+            self.complete_extended(operation);
+        }
+        self.operations = operations;
     }
 
     /// The first N healthy nodes of the extended preference list (§4.6): reachable top-N nodes
@@ -494,7 +547,7 @@ impl Node {
         self.check_progress(operation_id);
         if let Some(operation) = self.operations.get(&operation_id) {
             let waiting = operation.targets.values().any(|target| !target.answered && !target.given_up);
-            if !waiting && operation.next_fallback >= operation.extended.len() {
+            if !waiting && operation.next_fallback >= operation.ring_nodes {
                 return self.finish(operation_id);
             }
             let at_ms = (self.now_ms + timeout_ms).min(operation.deadline_ms);
@@ -511,6 +564,7 @@ impl Node {
         // A put keeps looking for N copies after it replied, so a hint still gets stored; a get
         // has nothing left to find once it replied.
         if !operation.replied || operation.kind == OperationKind::Put {
+            self.complete_extended(&mut operation);
             let taken: Vec<(NodeId, Option<NodeId>)> =
                 operation.targets.keys().map(|node| (*node, None)).collect();
             if let Some((index, fallback)) =
@@ -662,6 +716,81 @@ impl Node {
                 siblings_after: after,
             };
             self.observe(observation);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::config::ClusterConfig;
+    use crate::protocol::membership::{MemberRecord, MemberStatus};
+    use crate::protocol::node::Output;
+    use crate::protocol::ring::partition_token;
+
+    /// §4.6: "the operation is performed on the first N healthy nodes" of the extended
+    /// preference list, which the round takes from the ring it began on. A round whose top N all
+    /// answer never lists the fallbacks; one whose replicas fall silent after the ring changed
+    /// still picks its fallbacks from the ring it began on, not from the new one.
+    #[test]
+    fn a_round_takes_its_fallbacks_from_the_ring_it_began_on_section_4_6() {
+        let config = ClusterConfig::default();
+        let mut node = Node::new(config.clone(), NodeId(1), 5).unwrap();
+        node.drain_outputs().for_each(drop);
+        let operation = ClientOperation::Put { key: "cart".into(), value: b"a".to_vec(), context: None };
+        node.handle_client(10, ClientRequest { id: RequestId(1), operation });
+        let outputs: Vec<Output> = node.drain_outputs().collect();
+        let asked: Vec<NodeId> = outputs
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send { to, message: Message::ReplicaWrite { .. } } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        let round = node.operations.values().next().expect("the put is running").clone();
+        assert!(!round.extended_complete, "every top-N node is reachable: no fallback is listed");
+        assert_eq!(round.extended, round.preference_list);
+        assert_eq!(round.ring_nodes, 5);
+
+        // A sixth node claims partitions as Normal: the current ring changes under the round.
+        let tokens = (0..6).map(|partition| partition_token(partition * 5, 32)).collect();
+        let newcomer = MemberRecord {
+            node: NodeId(6),
+            status: MemberStatus::Normal,
+            tokens,
+            claim_epoch: 1,
+            version: 1,
+            successors: Vec::new(),
+        };
+        node.handle_message(
+            20,
+            NodeId(6),
+            Message::GossipRecords { records: vec![newcomer], wanted: Some(Vec::new()) },
+        );
+        assert_eq!(node.current_ring.node_count(), 6, "the newcomer is on the current ring");
+        let round = node.operations.values().next().expect("the put is still running").clone();
+        assert!(round.extended_complete, "the ring change listed the fallbacks from the old ring");
+        assert_eq!(round.extended.len(), 5);
+        assert!(!round.extended.contains(&NodeId(6)));
+
+        // Every replica asked stays silent: the fallbacks come from the old ring's list.
+        node.drain_outputs().for_each(drop);
+        let timer = Timer::Operation(node.operations.keys().next().copied().unwrap());
+        node.handle_timer(10 + config.replica_timeout_ms, timer);
+        let fallbacks: Vec<NodeId> = node
+            .drain_outputs()
+            .filter_map(|output| match output {
+                Output::Send { to, message: Message::ReplicaWrite { hint: Some(_), .. } } => Some(to),
+                _ => None,
+            })
+            .collect();
+        assert!(!fallbacks.is_empty(), "silent replicas get stand-ins");
+        for fallback in &fallbacks {
+            assert!(
+                round.extended[round.preference_list.len()..].contains(fallback),
+                "{fallback} of {round:?}"
+            );
+            assert!(!asked.contains(fallback));
         }
     }
 }

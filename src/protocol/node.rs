@@ -530,6 +530,7 @@ impl Node {
 
     /// Recomputes both rings after the membership view changed.
     pub(super) fn refresh_rings(&mut self) {
+        self.complete_every_extended();
         self.current_ring = self.durable.view.current_ring();
         self.derive_from_view();
         self.future_ring = self.durable.view.future_ring();

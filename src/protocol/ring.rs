@@ -82,6 +82,11 @@ impl Ring {
         }))
     }
 
+    /// How many distinct nodes hold tokens: the length of every extended preference list.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Whether the ring has no tokens at all.
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
