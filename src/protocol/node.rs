@@ -124,9 +124,7 @@ impl BootView {
 
     /// Whether `config` names the cluster this view was made for (and so is valid).
     fn fits(&self, config: &ClusterConfig) -> bool {
-        self.made_for.0 == config.strategy
-            && self.made_for.1 == config.initial_members
-            && self.made_for.2 == config.token_seed
+        self.made_for == BootView::key(config)
     }
 }
 
