@@ -1,14 +1,14 @@
-//! Gossip membership (§4.8) and adding or removing nodes (§4.9). Views spread by push-pull
-//! gossip with one random peer per interval, and now and then a seed: a digest of the view,
-//! then (only if the views differ) the records' versions, then only the records that differ. A joiner pulls the ranges
-//! it will hold from their current replicas before it turns Normal. Every node hands the keys
-//! it holds but does not replicate to the nodes that do, range by range, and drops a range only
-//! once every one of them confirmed the very contents it holds ("upon confirmation", §4.9): a
+//! Gossip membership (§4.8) and adding or removing nodes (§4.9). Views spread by push-pull gossip
+//! with one random peer per interval, and now and then a seed: a digest of the view, then (only if
+//! the views differ) the records' versions, then only the records that differ. A joiner pulls the
+//! ranges it will hold from their current replicas before it turns Normal. Every node hands the
+//! keys it holds but does not replicate to the nodes that do, range by range, and drops a range
+//! only once every one of them confirmed the very contents it holds ("upon confirmation", §4.9): a
 //! Normal node whenever the current ring displaces it, a leaver for everything it holds, to the
-//! replicas of the ring once it is gone. Unconfirmed transfers are retried with a doubling
-//! timeout, to the receivers the ring names at the time, so a receiver that leaves in turn is
-//! replaced rather than waited for. A leaver turns Left once every receiver confirmed each of
-//! its ranges; anything written to it meanwhile it still holds, and hands on from Left.
+//! replicas of the ring once it is gone. Unconfirmed transfers are retried with a doubling timeout,
+//! to the receivers the ring names at the time, so a receiver that leaves in turn is replaced
+//! rather than waited for. A leaver turns Left once every receiver confirmed each of its ranges;
+//! anything written to it meanwhile it still holds, and hands on from Left.
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::{ring_position, Ring};
 use super::small_map::SmallMap;
 use super::store::sibling_set_digest;
-use super::types::{KeyRange, NodeId};
+use super::types::{fnv1a, KeyRange, NodeId, FNV_OFFSET_BASIS};
 
 /// Every this many rounds a node gossips with a seed, so no logical partition lasts (§4.8.2).
 pub const SEED_GOSSIP_EVERY_ROUNDS: u64 = 5;
@@ -87,9 +87,9 @@ impl Node {
         self.gossip_round += 1;
         let seeds: Vec<NodeId> = self.config.seeds.iter().copied().filter(|seed| *seed != self.id).collect();
         let seed_round = self.gossip_round.is_multiple_of(SEED_GOSSIP_EVERY_ROUNDS) && !seeds.is_empty();
-        let peer =
-            if seed_round || !self.has_live_peer() { self.choose(&seeds) } else { self.choose_live_peer() };
-        if let Some(peer) = peer {
+        // A seed round, or no live peer to pick (which draws nothing), goes to a seed.
+        let peer = if seed_round { None } else { self.choose_live_peer() };
+        if let Some(peer) = peer.or_else(|| self.choose(&seeds)) {
             self.send_gossip(peer);
         }
     }
@@ -576,13 +576,9 @@ impl Placement<'_> {
     }
 }
 
-const DIGEST_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-const DIGEST_PRIME: u64 = 0x0000_0100_0000_01b3;
-
 /// FNV-1a over the key's bytes and its sibling set's digest, folded into `digest`.
 fn digest_key(digest: u64, key: &str, sibling_set_digest: u64) -> u64 {
-    let bytes = key.as_bytes().iter().copied().chain(sibling_set_digest.to_be_bytes());
-    bytes.fold(digest, |digest, byte| (digest ^ u64::from(byte)).wrapping_mul(DIGEST_PRIME))
+    fnv1a(digest, key.as_bytes().iter().copied().chain(sibling_set_digest.to_be_bytes()))
 }
 
 /// The ranges of the target ring holding keys of `store` that `placement` does not keep, each
@@ -630,7 +626,7 @@ fn displaced_ranges(
 /// contents of the same digest holds every version the sender held there.
 fn range_digest(store: &super::store::VersionedStore, range: KeyRange) -> u64 {
     let held = store.in_range_by_key(range).into_iter();
-    held.fold(DIGEST_OFFSET_BASIS, |digest, key| digest_key(digest, key, sibling_set_digest(store.get(key))))
+    held.fold(FNV_OFFSET_BASIS, |digest, key| digest_key(digest, key, sibling_set_digest(store.get(key))))
 }
 
 #[cfg(test)]

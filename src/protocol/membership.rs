@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::ring::{self, PartitionStrategy, Ring, Token};
 use super::small_map::{SmallMap, SmallSet};
 use super::types::IntoOrdered;
-use super::types::NodeId;
+use super::types::{fnv1a, NodeId, FNV_OFFSET_BASIS, FNV_PRIME};
 
 /// Most tokens one record may list.
 pub const TOKENS_PER_NODE_MAX: usize = 1024;
@@ -467,26 +467,18 @@ impl MembershipView {
     /// far, so two views that differ in one record's version never share a digest; views that
     /// differ more share one only by a 2^-64 coincidence.
     pub fn versions_digest(&self) -> u64 {
-        const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        self.records.values().fold(OFFSET_BASIS, |digest, record| {
-            let digest = (digest ^ u64::from(record.node.0)).wrapping_mul(PRIME);
-            (digest ^ record.version).wrapping_mul(PRIME)
+        self.records.values().fold(FNV_OFFSET_BASIS, |digest, record| {
+            let digest = (digest ^ u64::from(record.node.0)).wrapping_mul(FNV_PRIME);
+            (digest ^ record.version).wrapping_mul(FNV_PRIME)
         })
     }
 
     /// A digest of the current ring (token → owner), FNV-1a over big-endian bytes so that it is
     /// the same on every architecture: nodes that agree on the ring agree on it.
     pub fn ring_digest(&self) -> u64 {
-        const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut digest = OFFSET_BASIS;
-        for (token, owner) in self.current_ring().tokens() {
-            for byte in token.to_be_bytes().into_iter().chain(owner.0.to_be_bytes()) {
-                digest = (digest ^ u64::from(byte)).wrapping_mul(PRIME);
-            }
-        }
-        digest
+        self.current_ring().tokens().iter().fold(FNV_OFFSET_BASIS, |digest, (token, owner)| {
+            fnv1a(digest, token.to_be_bytes().into_iter().chain(owner.0.to_be_bytes()))
+        })
     }
 
     /// The winning claim on every token of the requested ring.

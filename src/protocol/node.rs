@@ -589,11 +589,6 @@ impl Node {
         Some(self.live_members[index + usize::from(skips_own)])
     }
 
-    /// Whether any member other than this node has not left.
-    pub(super) fn has_live_peer(&self) -> bool {
-        self.live_members.iter().any(|member| *member != self.id)
-    }
-
     pub(super) fn choose<T: Copy>(&mut self, items: &[T]) -> Option<T> {
         if items.is_empty() {
             return None;

@@ -24,6 +24,16 @@ pub const VALUE_BYTES_MAX: usize = 64 * 1024;
 /// Longest key a request accepts.
 pub const KEY_BYTES_MAX: usize = 1024;
 
+/// FNV-1a's starting value and multiplier: the digests nodes compare across architectures
+/// (ring, view versions, range contents) and the trace hash all fold with them.
+pub const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Folds `bytes` into `digest`, FNV-1a.
+pub fn fnv1a(digest: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(digest, |digest, byte| (digest ^ u64::from(byte)).wrapping_mul(FNV_PRIME))
+}
+
 /// A point on the 128-bit ring (§4.2).
 pub type RingPosition = u128;
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::message::{ClientRequest, ClientResult, Message, RequestId};
+use crate::protocol::types::{FNV_OFFSET_BASIS as FNV_OFFSET, FNV_PRIME};
 use crate::protocol::{AdminCommand, NodeId, Observation, Timer};
 
 /// Why the fabric did not deliver a message.
@@ -135,9 +136,6 @@ pub enum TraceMode {
     /// Only fold events into the hash: long benchmark and checker runs.
     HashOnly,
 }
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// [`TraceEvent::Sent`] by reference: the same postcard bytes (variant 0, same fields) without
 /// cloning the message.
