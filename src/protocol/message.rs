@@ -55,6 +55,8 @@ pub enum ClientOperation {
     /// `context` is what an earlier get returned: the versions this put supersedes (§4.4).
     Put {
         key: Key,
+        /// One byte string, as [`super::store::Version::value`].
+        #[serde(with = "serde_bytes")]
         value: Value,
         context: Option<VectorClock>,
     },

@@ -418,15 +418,7 @@ impl FabricCore {
         self.metrics.count_sent(&message);
         let lost = chance(&mut self.rng, self.network.loss_ppm);
         let duplicated = !lost && chance(&mut self.rng, self.network.duplicate_ppm);
-        let sent = TraceEvent::Sent {
-            at_ms: self.now_ms,
-            message_id,
-            from,
-            to,
-            deliver_at_ms,
-            message: message.clone(),
-        };
-        self.trace.push(&sent);
+        self.trace.push_sent(self.now_ms, message_id, from, to, deliver_at_ms, &message);
         if lost {
             return self.trace_drop(message_id, DropReason::Lost);
         }

@@ -258,8 +258,13 @@ impl Script {
         result
     }
 
+    /// Whether [`Script::record`] keeps what it is given.
+    fn is_logging(&self) -> bool {
+        self.keep.log && !self.log_overflowed
+    }
+
     fn record(&mut self, timed: TimedAction) {
-        if !self.keep.log || self.log_overflowed {
+        if !self.is_logging() {
             return;
         }
         if self.log.len() >= ACTIONS_MAX {
@@ -302,7 +307,8 @@ impl Script {
         for request in requests {
             let (at_ms, at_event) = (host.now_ms(), host.trace_events());
             let source = Source::Workload { client: request.client, generation };
-            let logged = match &request.operation {
+            // Built only for a log that keeps it: a client issues a request at every reply.
+            let logged = self.is_logging().then(|| match &request.operation {
                 ClientOperation::Get { key } => Action::Get { key: key.clone(), via: Some(request.via) },
                 ClientOperation::Put { key, value, context } => Action::Put {
                     key: key.clone(),
@@ -311,10 +317,11 @@ impl Script {
                     blind: context.is_none(),
                     context: context.clone(),
                 },
-            };
-            match self.issue(host, source, request.via, request.operation) {
-                Ok(_) => self.record(TimedAction { at_ms, at_event: Some(at_event), action: logged }),
-                Err(error) => self.action_errors.push((at_ms, error)),
+            });
+            match (self.issue(host, source, request.via, request.operation), logged) {
+                (Ok(_), Some(action)) => self.record(TimedAction { at_ms, at_event: Some(at_event), action }),
+                (Ok(_), None) => {}
+                (Err(error), _) => self.action_errors.push((at_ms, error)),
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Clients that generate load: shopping carts (§6.3's motivating case) and a key-value mix.
 //! A client is a small state machine: it wakes, sends a request, waits for the reply, thinks.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::message::ClientResponse;
 use crate::protocol::ring::{ring_position, Ring};
 use crate::protocol::store::Version;
-use crate::protocol::types::IntoOrdered;
 use crate::protocol::{ClientOperation, NodeId};
 
 use super::fabric::Reply;
@@ -265,38 +264,47 @@ impl Workload {
     fn next_value(&mut self, versions: &[Version]) -> Vec<u8> {
         match self.config.clone() {
             WorkloadConfig::Cart { items, remove_ppm, .. } => {
-                // A sorted vector, not the set: a set's removal code would be in the page's
-                // wasm for this one call.
-                let mut cart: Vec<String> = merge_carts(versions).into_iter().collect();
+                // `merge_carts` over bytes: every client writes text, and bytes sort as their text
+                // does, so this skips checking every value's UTF-8 at every read.
+                let mut cart: Vec<&[u8]> = versions
+                    .iter()
+                    .flat_map(|version| version.value.split(|byte| *byte == b','))
+                    .filter(|item| !item.is_empty())
+                    .collect();
+                cart.sort_unstable();
+                cart.dedup();
                 let removing = !cart.is_empty() && (self.rng.next_u32() % 1_000_000) < remove_ppm;
+                let item;
                 if removing {
                     let index = (self.rng.next_u64() % cart.len() as u64) as usize;
                     cart.remove(index);
                 } else {
-                    let item = format!("item{}", self.rng.next_u64() % u64::from(items));
-                    if let Err(index) = cart.binary_search(&item) {
-                        cart.insert(index, item);
+                    item = format!("item{}", self.rng.next_u64() % u64::from(items));
+                    if let Err(index) = cart.binary_search(&item.as_bytes()) {
+                        cart.insert(index, item.as_bytes());
                     }
                 }
-                cart.join(",").into_bytes()
+                cart.join(&b',')
             }
             WorkloadConfig::KeyValue { .. } => format!("v{}", self.rng.next_u64() % 1_000_000).into_bytes(),
         }
     }
 }
 
-/// The union of the items of every sibling: the shopping cart's reconciliation (§4.4).
-pub fn merge_carts(versions: &[Version]) -> BTreeSet<String> {
-    versions
+/// The union of the items of every sibling, sorted and without repeats: the shopping cart's
+/// reconciliation (§4.4).
+pub fn merge_carts(versions: &[Version]) -> Vec<String> {
+    let texts: Vec<Cow<'_, str>> =
+        versions.iter().map(|version| String::from_utf8_lossy(&version.value)).collect();
+    let mut items: Vec<String> = texts
         .iter()
-        .flat_map(|version| {
-            String::from_utf8_lossy(&version.value)
-                .split(',')
-                .filter(|item| !item.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .into_btree_set()
+        .flat_map(|text| text.split(','))
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    items
 }
 
 fn zipf_table(keys: u32, exponent: f64) -> Vec<f64> {
