@@ -9,7 +9,7 @@ use super::node::{Node, Timer, OPERATIONS_MAX};
 use super::observation::{Observation, RepairSource, UnreachableReason};
 use super::ring::ring_position;
 use super::small_map::SmallMap;
-use super::store::{merged_context, reconcile, PutOutcome, Version};
+use super::store::{merged_context, reconciled, PutOutcome, Version};
 use super::types::{Key, NodeId, RingPosition};
 use super::vclock::{ClockKind, VectorClock};
 use serde::{Deserialize, Serialize};
@@ -454,8 +454,8 @@ impl Node {
         let result = match &operation.version {
             Some(version) => ClientResponse::Put { context: version.clock.clone(), coordinator: self.id },
             None => {
-                let seen: Vec<Version> = operation.answers.values().flatten().cloned().collect();
-                let versions = reconcile(&seen);
+                let versions: Vec<Version> =
+                    reconciled(operation.answers.values().flatten()).into_iter().cloned().collect();
                 let context = merged_context(&versions);
                 ClientResponse::Got { versions, context, coordinator: self.id }
             }
@@ -504,22 +504,24 @@ impl Node {
     }
 
     fn read_repair(&mut self, operation: &Operation) {
-        let seen: Vec<Version> = operation.answers.values().flatten().cloned().collect();
-        let reconciled = reconcile(&seen);
-        if reconciled.is_empty() {
+        let latest = reconciled(operation.answers.values().flatten());
+        if latest.is_empty() {
             return;
         }
+        // Cloned only once a replica turns out to need it.
+        let mut repair: Option<Vec<Version>> = None;
         for (node, versions) in &operation.answers {
-            if !operation.preference_list.contains(node) || reconcile(versions) == reconciled {
+            if !operation.preference_list.contains(node) || reconciled(versions) == latest {
                 continue;
             }
+            let repaired = repair.get_or_insert_with(|| latest.iter().copied().cloned().collect());
             if *node == self.id {
-                self.merge_versions(&operation.key, &reconciled, self.id, RepairSource::ReadRepair);
+                self.merge_versions(&operation.key, repaired, self.id, RepairSource::ReadRepair);
             } else {
                 self.observe(Observation::ReadRepairSent { key: operation.key.clone(), to: *node });
                 self.send(
                     *node,
-                    Message::ReadRepair { key: operation.key.clone(), versions: reconciled.clone() },
+                    Message::ReadRepair { key: operation.key.clone(), versions: repaired.clone() },
                 );
             }
         }
@@ -668,9 +670,8 @@ impl Node {
 
     /// What this node holds for `key`: its own versions and any it keeps as a stand-in.
     fn local_versions(&self, key: &str) -> Vec<Version> {
-        let mut versions = self.durable.store.get(key).to_vec();
-        versions.extend(self.durable.hints.versions_of(key));
-        reconcile(&versions)
+        let held = self.durable.store.get(key).iter().chain(self.durable.hints.versions_of(key));
+        reconciled(held).into_iter().cloned().collect()
     }
 
     /// Stores one version written by `coordinator`, observing siblings made or reconciled.

@@ -107,9 +107,9 @@ impl HintStore {
     }
 
     /// Versions of `key` held for any owner.
-    pub fn versions_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Version> + 'a {
+    pub fn versions_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Version> + 'a {
         let hinted = self.holds_key(key).then_some(&self.hints).into_iter().flatten();
-        hinted.filter(move |(_, hint)| hint.key == key).flat_map(|(_, hint)| hint.versions.iter().cloned())
+        hinted.filter(move |(_, hint)| hint.key == key).flat_map(|(_, hint)| hint.versions.iter())
     }
 
     /// Whether any hint holds `key`: one lookup, no scan.
@@ -410,7 +410,7 @@ mod tests {
                 let key = format!("k{index}");
                 let hinted = held.hints.values().filter(|hint| hint.key == key);
                 let scanned = reconcile(&hinted.flat_map(|hint| hint.versions.clone()).collect::<Vec<_>>());
-                assert_eq!(reconcile(&held.versions_of(&key).collect::<Vec<_>>()), scanned, "{key}");
+                assert_eq!(reconcile(&held.versions_of(&key).cloned().collect::<Vec<_>>()), scanned, "{key}");
                 found += scanned.len();
             }
             assert!(found > 0, "some of the keys read have hints");
@@ -434,7 +434,7 @@ mod tests {
         node.handle_message(1_010, owner, Message::HintHandoffAck { hint: in_flight });
         drop(outputs(&mut node));
         assert!(
-            node.durable().hints.versions_of("k").any(|kept| kept == version(4, 1_005)),
+            node.durable().hints.versions_of("k").any(|kept| *kept == version(4, 1_005)),
             "the appended version is still hinted"
         );
         node.handle_timer(2_000, Timer::HintHandoff);

@@ -245,10 +245,19 @@ impl VersionedStore {
 
 /// The versions no other version in `versions` supersedes, in canonical order, without duplicates.
 pub fn reconcile(versions: &[Version]) -> Vec<Version> {
-    let candidates = canonical(versions);
+    reconciled(versions).into_iter().cloned().collect()
+}
+
+/// [`reconcile`] by reference: a coordinator reconciles every get's answers and compares each
+/// replica's against them, and only a repair needs its own copy.
+pub fn reconciled<'a>(versions: impl IntoIterator<Item = &'a Version>) -> Vec<&'a Version> {
+    let mut candidates: Vec<&Version> = versions.into_iter().collect();
+    // Equal versions are identical, so an unstable sort gives the same order (and less wasm).
+    candidates.sort_unstable();
+    candidates.dedup();
     let is_maximal =
-        |version: &Version| !candidates.iter().any(|other| other != version && supersedes(other, version));
-    candidates.iter().filter(|version| is_maximal(version)).cloned().collect()
+        |version: &Version| !candidates.iter().any(|other| *other != version && supersedes(other, version));
+    candidates.iter().copied().filter(|version| is_maximal(version)).collect()
 }
 
 /// The merge of every clock in `versions`: the context a get returns, so that the client's next
