@@ -120,11 +120,12 @@ impl Node {
         self.expire_exchanges();
         self.hand_off_displaced_keys();
         self.set_timer(self.now_ms + self.config.anti_entropy_interval_ms, Timer::AntiEntropy);
-        let ranges = self.current_ring.ranges_replicated_by(self.id, self.config.replicas_n);
-        let count = ranges.len().div_ceil(SWEEP_ROUNDS).min(ROUND_EXCHANGES_MAX);
+        let ranges_count = self.replicated_ranges().len();
+        let count = ranges_count.div_ceil(SWEEP_ROUNDS).min(ROUND_EXCHANGES_MAX);
         for _ in 0..count {
             self.anti_entropy_cursor = self.anti_entropy_cursor.wrapping_add(1);
-            let range = ranges[self.anti_entropy_cursor % ranges.len()];
+            let index = self.anti_entropy_cursor % ranges_count;
+            let range = self.replicated_ranges()[index];
             let peers: Vec<NodeId> = self
                 .current_ring
                 .preference_list(range.end_inclusive, self.config.replicas_n)
@@ -153,12 +154,8 @@ impl Node {
             return;
         }
         let n = self.config.replicas_n;
-        let shared: Vec<KeyRange> = self
-            .current_ring
-            .ranges_replicated_by(self.id, n)
-            .into_iter()
-            .filter(|range| self.current_ring.preference_list(range.end_inclusive, n).contains(&peer))
-            .collect();
+        let mut shared: Vec<KeyRange> = self.replicated_ranges().to_vec();
+        shared.retain(|range| self.current_ring.preference_list(range.end_inclusive, n).contains(&peer));
         let due_ms = self.now_ms + HANDOFF_ROUNDS_FIRST * self.config.hint_handoff_interval_ms;
         for range in shared {
             self.repairs.push(range, peer, due_ms);
