@@ -234,7 +234,7 @@ impl MembershipView {
         let tokens = match strategy {
             PartitionStrategy::RandomTokens { tokens_per_node } => {
                 let count = tokens_per_node.min(TOKENS_PER_NODE_MAX as u32);
-                sorted_unique(ring::random_tokens(rng, count))
+                sorted_tokens(ring::random_tokens(rng, count))
             }
             PartitionStrategy::EqualPartitions { partitions } => {
                 self.partitions_for_joiner(joiner, partitions)
@@ -799,7 +799,7 @@ fn owned_by(claims: &BTreeMap<Token, Claim>, node: NodeId) -> BTreeMap<Token, Cl
         .into_btree_map()
 }
 
-fn sorted_unique(mut tokens: Vec<Token>) -> Vec<Token> {
+fn sorted_tokens(mut tokens: Vec<Token>) -> Vec<Token> {
     tokens.sort_unstable();
     tokens.dedup();
     tokens
@@ -814,7 +814,7 @@ fn bootstrap_random_tokens(
         .iter()
         .map(|node| {
             let mut rng = ChaCha8Rng::seed_from_u64(token_seed ^ u64::from(node.0).rotate_left(32));
-            (*node, sorted_unique(ring::random_tokens(&mut rng, tokens_per_node)))
+            (*node, sorted_tokens(ring::random_tokens(&mut rng, tokens_per_node)))
         })
         .collect()
 }

@@ -55,8 +55,8 @@ pub enum ClientOperation {
     /// `context` is what an earlier get returned: the versions this put supersedes (§4.4).
     Put {
         key: Key,
-        /// One byte string, as [`super::store::Version::value`].
-        #[serde(with = "serde_bytes")]
+        /// Written as one byte string, as [`super::store::Version::value`].
+        #[serde(serialize_with = "super::types::serialize_value")]
         value: Value,
         context: Option<VectorClock>,
     },

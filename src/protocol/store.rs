@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 use super::ring::ring_position;
-use super::types::{IntoOrdered, Key, KeyRange, RingPosition, Value};
+use super::types::{sorted_unique, IntoOrdered, Key, KeyRange, RingPosition, Value};
 use super::vclock::{ClockOrder, VectorClock};
 
 /// One version of an object: its causal history, its bytes and when its coordinator wrote it.
@@ -16,9 +16,9 @@ use super::vclock::{ClockOrder, VectorClock};
 pub struct Version {
     /// The version's causal history.
     pub clock: VectorClock,
-    /// The opaque bytes the client put. Serialized as one byte string, which postcard encodes
-    /// exactly as the byte sequence it replaces, but in one copy instead of a call per byte.
-    #[serde(with = "serde_bytes")]
+    /// The opaque bytes the client put, written as one byte string (see
+    /// [`super::types::serialize_value`]).
+    #[serde(serialize_with = "super::types::serialize_value")]
     pub value: Value,
     /// The coordinator's time at the write; only last write wins reads it.
     pub written_at_ms: u64,
@@ -251,10 +251,7 @@ pub fn reconcile(versions: &[Version]) -> Vec<Version> {
 /// [`reconcile`] by reference: a coordinator reconciles every get's answers and compares each
 /// replica's against them, and only a repair needs its own copy.
 pub fn reconciled<'a>(versions: impl IntoIterator<Item = &'a Version>) -> Vec<&'a Version> {
-    let mut candidates: Vec<&Version> = versions.into_iter().collect();
-    // Equal versions are identical, so an unstable sort gives the same order (and less wasm).
-    candidates.sort_unstable();
-    candidates.dedup();
+    let candidates = sorted_unique(versions);
     let is_maximal =
         |version: &Version| !candidates.iter().any(|other| *other != version && supersedes(other, version));
     candidates.iter().copied().filter(|version| is_maximal(version)).collect()
@@ -299,11 +296,8 @@ fn supersedes(newer: &Version, older: &Version) -> bool {
 
 /// Sorted and deduplicated copy: the order siblings are stored and hashed in.
 fn canonical(versions: &[Version]) -> Vec<Version> {
-    let mut sorted = versions.to_vec();
-    // Equal versions are identical, so an unstable sort gives the same order (and less wasm).
-    sorted.sort_unstable();
-    sorted.dedup();
-    sorted
+    // Equal versions are identical, so which of them is kept does not matter.
+    sorted_unique(versions).into_iter().cloned().collect()
 }
 
 fn put_sibling(versions: &mut Vec<Version>, version: Version) -> PutOutcome {

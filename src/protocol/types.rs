@@ -18,6 +18,14 @@ pub type Key = String;
 /// Values are opaque bytes (§4.1).
 pub type Value = Vec<u8>;
 
+/// Writes a value as one byte string. Postcard encodes that exactly as the byte sequence the
+/// derived code writes (its length, then each byte) but in one copy instead of a call per
+/// byte, and JSON writes the same array of numbers; so reading keeps the derived sequence code,
+/// which takes both, and no other crate's byte reader enters the page's wasm.
+pub fn serialize_value<S: serde::Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(value)
+}
+
 /// Largest value a put accepts.
 pub const VALUE_BYTES_MAX: usize = 64 * 1024;
 
@@ -107,6 +115,22 @@ pub trait IntoOrdered: Iterator + Sized {
 
 impl<I: Iterator> IntoOrdered for I {}
 
+/// `items` in ascending order without repeats (the first of equal items kept), each inserted
+/// in place: no sort is instantiated per item type (about 4 KB of the page's wasm each), and
+/// what this orders is short (a key's siblings, a cart's items) and mostly in order already
+/// (each sibling's own list is), which the first comparison catches.
+pub fn sorted_unique<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut sorted: Vec<T> = Vec::new();
+    for item in items {
+        if sorted.last().is_none_or(|last| *last < item) {
+            sorted.push(item);
+        } else if let Err(index) = sorted.binary_search(&item) {
+            sorted.insert(index, item);
+        }
+    }
+    sorted
+}
+
 /// Sorts integers through the one `u128` sort the ring needs anyway: every element type's own
 /// sort is about 4 KB of the page's wasm. `widen` must keep the order (`narrow` undoing it),
 /// and equal integers are indistinguishable, so the result is that of `sort_unstable`.
@@ -120,6 +144,33 @@ pub fn sort_integers<T>(items: &mut Vec<T>, widen: impl Fn(&T) -> u128, narrow: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct AsBytes(#[serde(serialize_with = "serialize_value")] Value);
+
+    proptest! {
+        /// A value written as a byte string reads back, and its bytes are the sequence's.
+        #[test]
+        fn a_value_is_written_as_the_bytes_of_its_sequence(value in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let as_bytes = postcard::to_allocvec(&AsBytes(value.clone())).unwrap();
+            prop_assert_eq!(&as_bytes, &postcard::to_allocvec(&value).unwrap());
+            prop_assert_eq!(postcard::from_bytes::<AsBytes>(&as_bytes).unwrap(), AsBytes(value.clone()));
+            let json = serde_json::to_string(&AsBytes(value.clone())).unwrap();
+            prop_assert_eq!(&json, &serde_json::to_string(&value).unwrap());
+            prop_assert_eq!(serde_json::from_str::<AsBytes>(&json).unwrap(), AsBytes(value));
+        }
+
+        /// `sorted_unique` is `sort_unstable` then `dedup`, which the store's canonical order
+        /// of siblings and the cart's merge were before it.
+        #[test]
+        fn sorted_unique_is_sorting_then_dropping_repeats(items in proptest::collection::vec(0u8..12, 0..40)) {
+            let mut expected = items.clone();
+            expected.sort_unstable();
+            expected.dedup();
+            prop_assert_eq!(sorted_unique(items), expected);
+        }
+    }
 
     #[test]
     fn a_range_wraps_past_zero() {

@@ -1,7 +1,7 @@
 //! Clients that generate load: shopping carts (§6.3's motivating case) and a key-value mix.
 //! A client is a small state machine: it wakes, sends a request, waits for the reply, thinks.
 
-use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::message::ClientResponse;
 use crate::protocol::ring::{ring_position, Ring};
 use crate::protocol::store::Version;
+use crate::protocol::types::{sorted_unique, IntoOrdered};
 use crate::protocol::{ClientOperation, NodeId};
 
 use super::fabric::Reply;
@@ -266,13 +267,12 @@ impl Workload {
             WorkloadConfig::Cart { items, remove_ppm, .. } => {
                 // `merge_carts` over bytes: every client writes text, and bytes sort as their text
                 // does, so this skips checking every value's UTF-8 at every read.
-                let mut cart: Vec<&[u8]> = versions
-                    .iter()
-                    .flat_map(|version| version.value.split(|byte| *byte == b','))
-                    .filter(|item| !item.is_empty())
-                    .collect();
-                cart.sort_unstable();
-                cart.dedup();
+                let mut cart: Vec<&[u8]> = sorted_unique(
+                    versions
+                        .iter()
+                        .flat_map(|version| version.value.split(|byte| *byte == b','))
+                        .filter(|item| !item.is_empty()),
+                );
                 let removing = !cart.is_empty() && (self.rng.next_u32() % 1_000_000) < remove_ppm;
                 let item;
                 if removing {
@@ -291,20 +291,18 @@ impl Workload {
     }
 }
 
-/// The union of the items of every sibling, sorted and without repeats: the shopping cart's
-/// reconciliation (§4.4).
-pub fn merge_carts(versions: &[Version]) -> Vec<String> {
-    let texts: Vec<Cow<'_, str>> =
-        versions.iter().map(|version| String::from_utf8_lossy(&version.value)).collect();
-    let mut items: Vec<String> = texts
+/// The union of the items of every sibling: the shopping cart's reconciliation (§4.4).
+pub fn merge_carts(versions: &[Version]) -> BTreeSet<String> {
+    versions
         .iter()
-        .flat_map(|text| text.split(','))
-        .filter(|item| !item.is_empty())
-        .map(str::to_string)
-        .collect();
-    items.sort_unstable();
-    items.dedup();
-    items
+        .flat_map(|version| {
+            String::from_utf8_lossy(&version.value)
+                .split(',')
+                .filter(|item| !item.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .into_btree_set()
 }
 
 fn zipf_table(keys: u32, exponent: f64) -> Vec<f64> {

@@ -178,9 +178,7 @@ fn cart_without(siblings: &[Version], item: &str) -> String {
 fn merged_cart(siblings: &[Version], item: &str) -> String {
     let mut cart = merge_carts(siblings);
     cart.extend(item.split(',').filter(|item| !item.trim().is_empty()).map(str::to_string));
-    cart.sort_unstable();
-    cart.dedup();
-    cart.join(",")
+    cart.into_iter().collect::<Vec<_>>().join(",")
 }
 
 fn text_input(on_text: &Callback<String>) -> Callback<InputEvent> {
