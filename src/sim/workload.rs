@@ -265,14 +265,7 @@ impl Workload {
     fn next_value(&mut self, versions: &[Version]) -> Vec<u8> {
         match self.config.clone() {
             WorkloadConfig::Cart { items, remove_ppm, .. } => {
-                // `merge_carts` over bytes: every client writes text, and bytes sort as their text
-                // does, so this skips checking every value's UTF-8 at every read.
-                let mut cart: Vec<&[u8]> = sorted_unique(
-                    versions
-                        .iter()
-                        .flat_map(|version| version.value.split(|byte| *byte == b','))
-                        .filter(|item| !item.is_empty()),
-                );
+                let mut cart = cart_items(versions);
                 let removing = !cart.is_empty() && (self.rng.next_u32() % 1_000_000) < remove_ppm;
                 let item;
                 if removing {
@@ -293,16 +286,19 @@ impl Workload {
 
 /// The union of the items of every sibling: the shopping cart's reconciliation (§4.4).
 pub fn merge_carts(versions: &[Version]) -> BTreeSet<String> {
-    versions
-        .iter()
-        .flat_map(|version| {
-            String::from_utf8_lossy(&version.value)
-                .split(',')
-                .filter(|item| !item.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .into_btree_set()
+    cart_items(versions).into_iter().map(|item| String::from_utf8_lossy(item).into_owned()).into_btree_set()
+}
+
+/// [`merge_carts`] as the bytes of each item, ascending: what a client merges at every read,
+/// without checking any value's UTF-8. A comma is one byte that no UTF-8 sequence holds, so an
+/// item's bytes are what its text's would be.
+fn cart_items(versions: &[Version]) -> Vec<&[u8]> {
+    sorted_unique(
+        versions
+            .iter()
+            .flat_map(|version| version.value.split(|byte| *byte == b','))
+            .filter(|item| !item.is_empty()),
+    )
 }
 
 fn zipf_table(keys: u32, exponent: f64) -> Vec<f64> {
@@ -313,4 +309,25 @@ fn zipf_table(keys: u32, exponent: f64) -> Vec<f64> {
             total
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::vclock::VectorClock;
+
+    fn sibling(value: &str) -> Version {
+        Version { clock: VectorClock::new(), value: value.as_bytes().to_vec(), written_at_ms: 0 }
+    }
+
+    /// §4.4: the shopping cart merges siblings so that "an 'add to cart' operation is never
+    /// lost" (and deleted items may resurface): the merge is the union of every sibling's items.
+    #[test]
+    fn a_merged_cart_is_the_union_of_every_siblings_items_section_4_4() {
+        let siblings = [sibling("book,lamp"), sibling("cup,book"), sibling(""), sibling("lamp,,desk")];
+        let merged: Vec<String> = merge_carts(&siblings).into_iter().collect();
+        assert_eq!(merged, ["book", "cup", "desk", "lamp"]);
+        let items: Vec<&[u8]> = cart_items(&siblings);
+        assert_eq!(items, [&b"book"[..], b"cup", b"desk", b"lamp"], "the client's merge is the same");
+    }
 }
