@@ -348,7 +348,8 @@ fn pending_hints(simulation: &Simulation) -> u64 {
     let fabric = simulation.fabric();
     fabric
         .node_ids()
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|id| fabric.is_up(*id))
         .filter_map(|id| fabric.node(id))
         .map(|node| node.durable().hints.len() as u64)

@@ -109,6 +109,9 @@ pub struct FabricCore {
     rng: ChaCha8Rng,
     now_ms: u64,
     slots: SmallMap<NodeId, Slot>,
+    /// The slots' ids, ascending, kept beside them: clients ask for every node at each request,
+    /// and listing 1,024 slots for each was a walk and an allocation (issue 14).
+    ids: Vec<NodeId>,
     /// Boxed: a B-tree shifts its entries on insert, and a message is large.
     queue: BTreeMap<(u64, u64), Box<Event>>,
     sequence: u64,
@@ -132,6 +135,7 @@ impl FabricCore {
             rng: ChaCha8Rng::seed_from_u64(seed),
             now_ms: 0,
             slots: SmallMap::new(),
+            ids: Vec::new(),
             queue: BTreeMap::new(),
             sequence: 0,
             next_message_id: 0,
@@ -165,8 +169,10 @@ impl FabricCore {
         &self.metrics
     }
 
-    pub fn node_ids(&self) -> Vec<NodeId> {
-        self.slots.keys().copied().collect()
+    /// Every node the fabric knows, ascending.
+    pub fn node_ids(&self) -> &[NodeId] {
+        debug_assert!(self.ids.iter().eq(self.slots.keys()), "ids are the slots'");
+        &self.ids
     }
 
     pub fn status(&self, node: NodeId) -> Option<NodeStatus> {
@@ -208,6 +214,8 @@ impl FabricCore {
             return Err(ActionError::NodeOutOfRange { node, max: NODES_MAX });
         }
         self.slots.insert(node, Slot { status: NodeStatus::Down, incarnation: 0, backlog: Vec::new() });
+        let index = self.ids.partition_point(|id| *id < node);
+        self.ids.insert(index, node);
         self.fault(Fault::Started(node));
         Ok(())
     }

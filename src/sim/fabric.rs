@@ -73,7 +73,7 @@ impl Fabric {
         self.core.metrics()
     }
 
-    pub fn node_ids(&self) -> Vec<NodeId> {
+    pub fn node_ids(&self) -> &[NodeId] {
         self.core.node_ids()
     }
 

@@ -120,7 +120,7 @@ impl Host for NativeHost<'_> {
         self.0.run_before(at_ms);
     }
 
-    fn node_ids(&self) -> Vec<NodeId> {
+    fn node_ids(&self) -> &[NodeId] {
         self.0.node_ids()
     }
 

@@ -24,7 +24,7 @@ pub trait Host {
     /// Moves the clock forward to `at_ms`; nothing is due before it.
     fn advance_to(&mut self, at_ms: u64);
     /// Every node the fabric knows, for clients behind a load balancer.
-    fn node_ids(&self) -> Vec<NodeId>;
+    fn node_ids(&self) -> &[NodeId];
     /// The ring a partition-aware client library routes on (§6.4), if the host can tell. A
     /// borrow: workloads ask at every reply, and a copy walked every token (issue 14).
     fn client_ring(&self) -> Option<&Ring>;

@@ -200,7 +200,7 @@ pub fn check(simulation: &Simulation, history: &[Outcome], watch: &Watch) -> Rep
 pub fn live_holders(simulation: &Simulation) -> Holders<'_> {
     let fabric = simulation.fabric();
     let nodes =
-        fabric.node_ids().into_iter().filter_map(|id| fabric.node(id).map(|node| (id, node.durable())));
+        fabric.node_ids().iter().copied().filter_map(|id| fabric.node(id).map(|node| (id, node.durable())));
     Holders::new(nodes.collect(), fabric.config())
 }
 

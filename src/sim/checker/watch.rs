@@ -103,7 +103,7 @@ fn surviving_holdings(
     excluded: &BTreeSet<NodeId>,
 ) -> Vec<Holdings> {
     let fabric = simulation.fabric();
-    let survivors = fabric.node_ids().into_iter().filter(|node| !excluded.contains(node));
+    let survivors = fabric.node_ids().iter().copied().filter(|node| !excluded.contains(node));
     survivors
         .filter_map(|node| match fabric.node(node) {
             Some(running) => Some(holdings(running)),

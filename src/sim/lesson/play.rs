@@ -174,7 +174,13 @@ impl LessonRun {
     /// A copy of every running node's state, as the page's workers would report it.
     fn inspections(&self) -> Vec<NodeInspection> {
         let fabric = self.simulation.fabric();
-        fabric.node_ids().into_iter().filter_map(|id| fabric.node(id)).map(|node| node.inspect()).collect()
+        fabric
+            .node_ids()
+            .iter()
+            .copied()
+            .filter_map(|id| fabric.node(id))
+            .map(|node| node.inspect())
+            .collect()
     }
 
     /// The cluster as measures read it.

@@ -155,7 +155,7 @@ mod tests {
     /// What the page has of a running cluster: an inspection of every node that is up.
     fn inspections(simulation: &Simulation) -> BTreeMap<NodeId, NodeInspection> {
         let fabric = simulation.fabric();
-        let live = fabric.node_ids().into_iter().filter(|id| fabric.is_up(*id));
+        let live = fabric.node_ids().iter().copied().filter(|id| fabric.is_up(*id));
         live.filter_map(|id| fabric.node(id).map(|node| (id, node.inspect()))).collect()
     }
 

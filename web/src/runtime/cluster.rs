@@ -549,7 +549,7 @@ impl Host for PageHost<'_> {
         self.0.spend_budget_to(at_ms);
     }
 
-    fn node_ids(&self) -> Vec<NodeId> {
+    fn node_ids(&self) -> &[NodeId] {
         self.0.core.node_ids()
     }
 
