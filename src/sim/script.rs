@@ -298,7 +298,7 @@ impl Script {
         let Some(workload) = self.workload.as_mut() else { return };
         let nodes = host.node_ids();
         let unknown = Ring::default();
-        let requests = workload.wake(at_ms, &nodes, host.client_ring().unwrap_or(&unknown));
+        let requests = workload.wake(at_ms, nodes, host.client_ring().unwrap_or(&unknown));
         self.issue_all(host, requests);
     }
 
@@ -370,7 +370,7 @@ impl Script {
         let nodes = host.node_ids();
         let Some(workload) = self.workload.as_mut() else { return };
         let unknown = Ring::default();
-        let follow_up = workload.on_reply(client, reply, &nodes, host.client_ring().unwrap_or(&unknown));
+        let follow_up = workload.on_reply(client, reply, nodes, host.client_ring().unwrap_or(&unknown));
         if let Some(follow_up) = follow_up {
             self.issue_all(host, vec![follow_up]);
         }
