@@ -47,7 +47,7 @@ fn lossy_partition_scenario(seed: u64, duration_ms: u64) -> Scenario {
 /// True if, on every live node's ring, every key's top N hold identical version sets.
 fn replicas_agree(simulation: &Simulation) -> bool {
     let fabric = simulation.fabric();
-    let nodes: Vec<NodeId> = fabric.node_ids().into_iter().filter(|id| fabric.is_up(*id)).collect();
+    let nodes: Vec<NodeId> = fabric.node_ids().iter().copied().filter(|id| fabric.is_up(*id)).collect();
     let mut keys = BTreeSet::new();
     for id in &nodes {
         keys.extend(fabric.node(*id).unwrap().durable().store.keys().map(|(key, _)| key.clone()));
