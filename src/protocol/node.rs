@@ -276,9 +276,7 @@ impl Node {
             postcard::from_bytes(bytes).map_err(|error| format!("unreadable node state: {error}"))?;
         node.durable.hints.set_confirmations(confirmations);
         node.config.validate().map_err(|error| error.to_string())?;
-        node.current_ring = node.durable.view.current_ring();
-        node.derive_from_view();
-        node.future_ring = node.durable.view.future_ring();
+        node.build_rings();
         Ok(node)
     }
 
@@ -535,10 +533,15 @@ impl Node {
     /// Recomputes both rings after the membership view changed.
     pub(super) fn refresh_rings(&mut self) {
         self.complete_every_extended();
-        self.current_ring = self.durable.view.current_ring();
-        self.derive_from_view();
-        self.future_ring = self.durable.view.future_ring();
+        self.build_rings();
         self.ring_builds += 1;
+    }
+
+    /// Both rings from the view, and what the node keeps beside them.
+    fn build_rings(&mut self) {
+        self.current_ring = self.durable.view.current_ring();
+        self.future_ring = self.durable.view.future_ring();
+        self.derive_from_view();
     }
 
     /// What the node keeps derived from its view beside the rings, rebuilt wherever they are.
@@ -598,7 +601,6 @@ impl Node {
         self.outputs.push(output);
     }
 
-    /// A uniformly chosen element, or None for an empty slice.
     /// A member other than this node that has not left, as [`Node::choose`] would pick it from
     /// that list, without building the list.
     pub(super) fn choose_live_peer(&mut self) -> Option<NodeId> {
@@ -612,6 +614,7 @@ impl Node {
         Some(self.live_members[index + usize::from(skips_own)])
     }
 
+    /// A uniformly chosen element, or None for an empty slice.
     pub(super) fn choose<T: Copy>(&mut self, items: &[T]) -> Option<T> {
         if items.is_empty() {
             return None;

@@ -297,8 +297,7 @@ impl Script {
     fn wake_clients(&mut self, host: &mut impl Host, at_ms: u64) {
         let Some(workload) = self.workload.as_mut() else { return };
         let nodes = host.node_ids();
-        let unknown = Ring::default();
-        let requests = workload.wake(at_ms, nodes, host.client_ring().unwrap_or(&unknown));
+        let requests = workload.wake(at_ms, nodes, host.client_ring());
         self.issue_all(host, requests);
     }
 
@@ -369,8 +368,7 @@ impl Script {
     fn notify_workload(&mut self, host: &mut impl Host, client: u32, reply: &Reply) {
         let nodes = host.node_ids();
         let Some(workload) = self.workload.as_mut() else { return };
-        let unknown = Ring::default();
-        let follow_up = workload.on_reply(client, reply, nodes, host.client_ring().unwrap_or(&unknown));
+        let follow_up = workload.on_reply(client, reply, nodes, host.client_ring());
         if let Some(follow_up) = follow_up {
             self.issue_all(host, vec![follow_up]);
         }

@@ -174,8 +174,9 @@ impl Workload {
     }
 
     /// Requests of every client due at `now_ms`. `ring` is the client library's view of the
-    /// ring (for partition-aware routing), `nodes` the nodes a load balancer spreads over.
-    pub fn wake(&mut self, now_ms: u64, nodes: &[NodeId], ring: &Ring) -> Vec<WorkloadRequest> {
+    /// ring (for partition-aware routing), if the host can tell; `nodes` the nodes a load
+    /// balancer spreads over.
+    pub fn wake(&mut self, now_ms: u64, nodes: &[NodeId], ring: Option<&Ring>) -> Vec<WorkloadRequest> {
         let mut requests = Vec::new();
         for client in 0..self.clients.len() {
             let due = matches!(self.clients[client], ClientState::Thinking { wake_ms } if wake_ms <= now_ms);
@@ -188,7 +189,12 @@ impl Workload {
         requests
     }
 
-    fn start_request(&mut self, client: u32, nodes: &[NodeId], ring: &Ring) -> Option<WorkloadRequest> {
+    fn start_request(
+        &mut self,
+        client: u32,
+        nodes: &[NodeId],
+        ring: Option<&Ring>,
+    ) -> Option<WorkloadRequest> {
         let (key, write_after) = self.pick_key_and_kind(client);
         self.clients[client as usize] = ClientState::Reading { key: key.clone(), write_after };
         let via = self.pick_coordinator(&key, nodes, ring)?;
@@ -216,9 +222,9 @@ impl Workload {
             as u32
     }
 
-    fn pick_coordinator(&mut self, key: &str, nodes: &[NodeId], ring: &Ring) -> Option<NodeId> {
-        match self.config.coordinator() {
-            CoordinatorChoice::PartitionAware if !ring.is_empty() => {
+    fn pick_coordinator(&mut self, key: &str, nodes: &[NodeId], ring: Option<&Ring>) -> Option<NodeId> {
+        match (self.config.coordinator(), ring) {
+            (CoordinatorChoice::PartitionAware, Some(ring)) if !ring.is_empty() => {
                 ring.preference_list(ring_position(key.as_bytes()), 1).first().copied()
             }
             _ if nodes.is_empty() => None,
@@ -233,7 +239,7 @@ impl Workload {
         client: u32,
         reply: &Reply,
         nodes: &[NodeId],
-        ring: &Ring,
+        ring: Option<&Ring>,
     ) -> Option<WorkloadRequest> {
         let state = self.clients.get(client as usize)?.clone();
         let think_ms = match &self.config {
