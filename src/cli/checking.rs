@@ -13,7 +13,7 @@ use super::{progress, Failure};
 use crate::sim::checker::{self, Report, Verdict, Watch};
 use crate::sim::promises;
 use crate::sim::run::Simulation;
-use crate::sim::scenario::{Action, Scenario};
+use crate::sim::scenario::{Action, Judge, Scenario};
 use crate::sim::trace::TraceMode;
 
 pub use crate::sim::checker::random_scenario;
@@ -52,7 +52,16 @@ pub fn verdict_text(verdict: &Verdict) -> String {
 /// Plays `scenario` to its end under the checker.
 pub fn play_checked(scenario: Scenario, mode: TraceMode, show_progress: bool) -> Result<Checked, Failure> {
     let started = Instant::now();
-    let simulation = Simulation::new(scenario, mode).map_err(Failure::Usage)?;
+    let judged_as = scenario.judge;
+    let mut simulation = Simulation::new(scenario, mode).map_err(Failure::Usage)?;
+    if judged_as == Judge::MidRun {
+        simulation.run();
+        let wall_ms = started.elapsed().as_millis() as u64;
+        let judged = Instant::now();
+        let report = checker::check_mid_run(&simulation, true);
+        let check_wall_ms = Some(judged.elapsed().as_millis() as u64);
+        return Ok(Checked { simulation, report, wall_ms, check_wall_ms });
+    }
     // The nemesis, if any, is plain actions now: look for wipes there.
     let has_wipe = simulation.scenario().actions.iter().any(|timed| matches!(timed.action, Action::Wipe(_)));
     if has_wipe {

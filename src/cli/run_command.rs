@@ -8,7 +8,7 @@ use super::checking::{self, excerpt, findings, play_checked, Finding};
 use super::scenario_flags::{read_scenario, ScenarioFlags};
 use super::summary::Summary;
 use super::{trace_text, Failure};
-use crate::sim::scenario::Scenario;
+use crate::sim::scenario::{Judge, Scenario};
 use crate::sim::trace::TraceMode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -85,6 +85,8 @@ fn play_and_report(scenario: Scenario, output: &OutputFlags, replay: &str) -> Re
         }
         Some(TraceModeFlag::Hash) => TraceMode::HashOnly,
         None if output.trace => TraceMode::Full,
+        // A run judged mid-run (a counterexample of `explore`) is judged on integrity too.
+        None if scenario.judge == Judge::MidRun => TraceMode::Full,
         None => TraceMode::HashOnly,
     };
     let recorded_hash = scenario.trace_hash.clone();

@@ -9,7 +9,7 @@ use crate::protocol::ring::PartitionStrategy;
 use crate::protocol::vclock::ClockKind;
 use crate::protocol::{ClusterConfig, NodeId};
 use crate::sim::nemesis::NemesisConfig;
-use crate::sim::scenario::Scenario;
+use crate::sim::scenario::{Judge, Scenario};
 use crate::sim::workload::{CoordinatorChoice, KeyDistribution, WorkloadConfig};
 
 /// Length of a run built from flags alone.
@@ -204,6 +204,7 @@ fn default_scenario(node_count: usize) -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        judge: Judge::AfterRepair,
         trace_hash: None,
     }
 }

@@ -88,7 +88,7 @@ fn printable(value: &[u8]) -> String {
     }
 }
 
-fn describe_message(message: &Message) -> String {
+pub fn describe_message(message: &Message) -> String {
     match message {
         Message::Forward { request } => format!("Forward {}", describe_operation(&request.operation)),
         Message::ForwardReply { result, .. } => format!("ForwardReply {}", describe_result(result)),

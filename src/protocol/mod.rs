@@ -46,6 +46,7 @@ pub mod merkle;
 pub mod message;
 pub mod node;
 pub mod observation;
+pub mod regressions;
 pub mod ring;
 pub mod small_map;
 pub mod store;

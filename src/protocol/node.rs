@@ -132,7 +132,7 @@ impl BootView {
 /// ([`Node::state_bytes`], with the hint store's volatile confirmations beside it) so a host can
 /// move a node between threads mid-run. The rings are rebuilt from the view on arrival and
 /// outputs are drained before a move, so neither travels.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Node {
     pub(super) config: ClusterConfig,
     pub(super) id: NodeId,
@@ -251,13 +251,17 @@ impl Node {
     /// requests in flight, failure-detector suspicions, Merkle exchanges — starts empty.
     pub fn restore(config: ClusterConfig, id: NodeId, seed: u64, bytes: &[u8]) -> Result<Node, String> {
         config.validate().map_err(|error| error.to_string())?;
-        let mut durable: Durable =
-            postcard::from_bytes(bytes).map_err(|error| format!("unreadable durable state: {error}"))?;
+        let mut durable = Node::read_disk(bytes)?;
         durable.incarnation += 1;
         let rings = (durable.view.current_ring(), durable.view.future_ring());
         let mut node = Node::start(config, id, seed, durable, rings);
         node.durable_changed = true;
         Ok(node)
+    }
+
+    /// What a disk ([`Node::durable_bytes`]) holds, read as a restart reads it.
+    pub fn read_disk(bytes: &[u8]) -> Result<Durable, String> {
+        postcard::from_bytes(bytes).map_err(|error| format!("unreadable durable state: {error}"))
     }
 
     /// The whole process as bytes, volatile state included (operations in flight, suspicions,
@@ -574,6 +578,9 @@ impl Node {
 
     pub(super) fn next_operation_id(&mut self) -> OperationId {
         self.next_operation += 1;
+        if super::regressions::is_on(super::regressions::Regression::RepliesOfEarlierBootsCount) {
+            return OperationId(self.next_operation);
+        }
         let boot_ms = self.boot_ms.expect("operations start only while handling an input");
         OperationId::minted(boot_ms, self.durable.incarnation, self.next_operation)
     }

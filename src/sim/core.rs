@@ -60,6 +60,7 @@ pub enum NodeStatus {
     Down,
 }
 
+#[derive(Clone)]
 struct Slot {
     status: NodeStatus,
     incarnation: u64,
@@ -103,6 +104,7 @@ impl Instant {
     }
 }
 
+#[derive(Clone)]
 pub struct FabricCore {
     network: NetworkConfig,
     seed: u64,
@@ -485,6 +487,77 @@ impl FabricCore {
         self.queue.iter().filter(|(_, event)| is_it(event)).map(|(key, _)| *key).collect()
     }
 
+    /// The ids of the messages in flight, ascending, each once (a duplicated message's two
+    /// copies share one id).
+    pub fn messages_in_flight(&self) -> Vec<u64> {
+        let ids = self.queue.values().filter_map(|event| match event.input {
+            Input::Message { message_id, .. } => Some(message_id),
+            _ => None,
+        });
+        crate::protocol::types::sorted_unique(ids)
+    }
+
+    /// Puts a second copy of a message in flight, due when its first copy is
+    /// (`Action::DuplicateMessage`): traced as the network's duplicates are.
+    pub fn duplicate_message(&mut self, message_id: u64) -> Result<(), ActionError> {
+        let key = *self.copies_of(message_id).first().ok_or(ActionError::NotInFlight(message_id))?;
+        let copy = self.queue.get(&key).expect("a key just found in the queue").as_ref().clone();
+        self.trace.push(&TraceEvent::Duplicated { at_ms: self.now_ms, message_id, deliver_at_ms: key.0 });
+        self.schedule(key.0, copy);
+        Ok(())
+    }
+
+    /// What of the fabric decides the rest of a run, folded into `hasher`, for the explorer's
+    /// state fingerprints (`sim::explore`): the clock, each node's status, incarnation and
+    /// backlog, partitions and cuts, requests awaiting replies, and every live queued event.
+    /// Messages in flight are a multiset: their ids and due times are left out, because the
+    /// explorer delivers messages itself and a node never sees an id. Also left out, because
+    /// nothing after this point reads them: timers of dead processes, the trace, the metrics and
+    /// the generator (explore's network has a fixed latency and no random faults).
+    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher, scratch: &mut Vec<u8>) {
+        use std::hash::{Hash, Hasher};
+        let bytes_of = |value: &dyn erased::Encode, scratch: &mut Vec<u8>| -> u64 {
+            scratch.clear();
+            value.encode(scratch);
+            let mut inner = std::hash::DefaultHasher::new();
+            inner.write(scratch);
+            inner.finish()
+        };
+        self.now_ms.hash(hasher);
+        self.next_request.hash(hasher);
+        for (node, slot) in self.slots.iter() {
+            (node.0, slot.status as u8, slot.incarnation, slot.backlog.len()).hash(hasher);
+            for event in &slot.backlog {
+                bytes_of(&event.input, scratch).hash(hasher);
+            }
+        }
+        let mut messages = 0u64;
+        for ((at_ms, _), event) in self.queue.iter() {
+            match &event.input {
+                Input::Message { from, message, .. } => {
+                    let one = bytes_of(&(event.node, *from, message), scratch);
+                    messages = messages.wrapping_add(one.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ one >> 29);
+                }
+                Input::Timer(_)
+                    if self
+                        .slots
+                        .get(&event.node)
+                        .is_none_or(|slot| slot.incarnation != event.incarnation) => {}
+                input => (at_ms, event.node.0, bytes_of(input, scratch)).hash(hasher),
+            }
+        }
+        messages.hash(hasher);
+        for (node, group) in self.groups.iter() {
+            (node.0, group).hash(hasher);
+        }
+        for (from, to) in self.cuts.iter() {
+            (from.0, to.0).hash(hasher);
+        }
+        for request in self.requests.keys() {
+            request.0.hash(hasher);
+        }
+    }
+
     /// Drops every copy of a message in flight (`Action::DropMessage`); traced as dropped by a user.
     pub fn drop_message(&mut self, message_id: u64) -> Result<(), ActionError> {
         let copies = self.copies_of(message_id);
@@ -571,5 +644,20 @@ impl FabricCore {
         self.network = network;
         self.fault(Fault::NetworkChanged);
         Ok(())
+    }
+}
+
+/// Postcard bytes of any serializable value, behind one object-safe method, so the fingerprint
+/// encodes messages, inputs and tuples through one closure.
+mod erased {
+    pub trait Encode {
+        fn encode(&self, into: &mut Vec<u8>);
+    }
+
+    impl<T: serde::Serialize> Encode for T {
+        fn encode(&self, into: &mut Vec<u8>) {
+            let bytes = postcard::to_extend(self, std::mem::take(into)).expect("fabric values serialize");
+            *into = bytes;
+        }
     }
 }

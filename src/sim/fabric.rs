@@ -18,6 +18,7 @@ pub use super::core::{Reply, EVENTS_MAX, NODES_MAX};
 /// lookup touched another page (issue 14: 16 % of such a run's time).
 pub type Processes = SmallMap<NodeId, Box<Node>>;
 
+#[derive(Clone)]
 pub struct Fabric {
     core: FabricCore,
     config: ClusterConfig,
@@ -225,6 +226,15 @@ impl Fabric {
 
     pub fn deliver_next(&mut self, message_id: u64) -> Result<(), ActionError> {
         self.core.deliver_next(message_id)
+    }
+
+    pub fn duplicate_message(&mut self, message_id: u64) -> Result<(), ActionError> {
+        self.core.duplicate_message(message_id)
+    }
+
+    /// What a crashed node's disk holds, if it is down with one.
+    pub fn disk(&self, id: NodeId) -> Option<&[u8]> {
+        self.disks.get(&id).map(Vec::as_slice)
     }
 
     pub fn heal(&mut self) {

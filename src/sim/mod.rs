@@ -8,6 +8,7 @@
 pub mod checker;
 pub mod core;
 pub mod error;
+pub mod explore;
 pub mod fabric;
 pub mod lesson;
 pub mod metrics;

@@ -323,6 +323,9 @@ pub struct WipedVersion {
 pub enum Scope {
     EveryReplica,
     AnyLiveNode,
+    /// On some node the caller handed over, running or crashed (its disk): the explorer, which
+    /// judges every state of a run, crashes included, before any repair.
+    AnyNode,
 }
 
 /// What the run's configuration allows to be lost.
@@ -383,15 +386,19 @@ pub fn durability<'p>(
                     .filter(|(_, versions)| !versions.iter().any(|version| version.value == put.value))
                     .map(|(id, _)| *id)
                     .collect(),
-                Scope::AnyLiveNode if anywhere.iter().any(|version| version.value == put.value) => Vec::new(),
-                Scope::AnyLiveNode => holders.nodes.keys().copied().collect(),
+                Scope::AnyLiveNode | Scope::AnyNode
+                    if anywhere.iter().any(|version| version.value == put.value) =>
+                {
+                    Vec::new()
+                }
+                Scope::AnyLiveNode | Scope::AnyNode => holders.nodes.keys().copied().collect(),
             };
             if missing.is_empty() {
                 continue;
             }
             let everywhere = match scope {
                 Scope::EveryReplica => missing.len() == replicas.len(),
-                Scope::AnyLiveNode => true,
+                Scope::AnyLiveNode | Scope::AnyNode => true,
             };
             let survivor = kept_of_equals[index];
             let named =
@@ -419,6 +426,7 @@ pub fn durability<'p>(
                         format!("is missing at {} of replicas {}", nodes_text(&missing), nodes_text(&all))
                     }
                     Scope::AnyLiveNode => "is held by no live node, in store or hints".to_string(),
+                    Scope::AnyNode => "is held by no node, running or crashed, in store or hints".to_string(),
                 };
                 format!(
                     "put of {key} = \"{}\" acknowledged at {} ms with clock {} (request {}) {place}, and no \

@@ -13,6 +13,7 @@ use crate::protocol::{AdminCommand, ClientOperation, Node, NodeId};
 
 pub use super::script::{Outcome, Source};
 
+#[derive(Clone)]
 pub struct Simulation {
     fabric: Fabric,
     scenario: Scenario,
@@ -75,17 +76,55 @@ impl Simulation {
     }
 
     fn run_to(&mut self, until_ms: u64, until_event: Option<u64>) {
-        let mut host = NativeHost(&mut self.fabric);
-        loop {
-            self.script.apply_due(&mut host, until_ms);
-            let (events, next_ms) = (host.trace_events(), host.next_event_ms());
-            if is_end_reached(until_ms, until_event, events, next_ms) {
-                break;
-            }
-            host.0.step_instant();
-            self.script.route_replies(&mut host);
-        }
+        while self.step_to(until_ms, until_event) {}
         self.fabric.run_before(until_ms);
+    }
+
+    /// One point of the run: the script's actions and clients due, then the nodes' next instant.
+    /// Returns false, having applied only what was due, once the run has reached its end.
+    /// `dynamoscope explore` takes its "time passes" branch with it.
+    pub fn step(&mut self) -> bool {
+        let (duration_ms, until_event) = (self.scenario.duration_ms, self.scenario.until_event);
+        self.step_to(duration_ms, until_event)
+    }
+
+    fn step_to(&mut self, until_ms: u64, until_event: Option<u64>) -> bool {
+        let mut host = NativeHost(&mut self.fabric);
+        self.script.apply_due(&mut host, until_ms);
+        if is_end_reached(until_ms, until_event, host.trace_events(), host.next_event_ms()) {
+            return false;
+        }
+        host.0.step_instant();
+        self.script.route_replies(&mut host);
+        true
+    }
+
+    /// Whether the run is at its end: nothing is due before it, nor any action left to apply.
+    pub fn is_over(&self) -> bool {
+        let (duration_ms, until_event) = (self.scenario.duration_ms, self.scenario.until_event);
+        let (events, next_ms) = (self.fabric.trace().len(), self.fabric.next_event_ms());
+        is_end_reached(duration_ms, until_event, events, next_ms)
+            && self.script.next_due_ms().is_none_or(|at_ms| at_ms > duration_ms)
+    }
+
+    /// The state of the run, hashed (`sim::explore`): the fabric (clock, network, queue), every
+    /// node's whole state, each crashed node's disk, the settings and the script's clients.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        let mut scratch = Vec::new();
+        let fabric = &self.fabric;
+        fabric.core().fingerprint(&mut hasher, &mut scratch);
+        for id in fabric.node_ids() {
+            match (fabric.node(*id), fabric.disk(*id)) {
+                (Some(node), _) => (id.0, 1u8, node.state_bytes()).hash(&mut hasher),
+                (None, Some(disk)) => (id.0, 2u8, disk).hash(&mut hasher),
+                (None, None) => (id.0, 3u8).hash(&mut hasher),
+            }
+        }
+        postcard::to_allocvec(fabric.config()).expect("settings serialize").hash(&mut hasher);
+        self.script.fingerprint(&mut hasher);
+        hasher.finish()
     }
 
     /// Moves every running node through its state bytes between two instants, as the page's
@@ -155,6 +194,7 @@ impl Host for NativeHost<'_> {
             Action::Network(network) => fabric.set_network(network),
             Action::DropMessage(message_id) => fabric.drop_message(message_id),
             Action::DeliverNext(message_id) => fabric.deliver_next(message_id),
+            Action::DuplicateMessage(message_id) => fabric.duplicate_message(message_id),
         }
     }
 

@@ -45,10 +45,33 @@ pub struct Scenario {
     /// `duration_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_event: Option<u64>,
+    /// How the run's end is judged: after heal and repair (the default, the checker's), or as
+    /// it stands (`mid_run`): a counterexample `dynamoscope explore` wrote ends where a promise
+    /// broke, before any repair could run.
+    #[serde(default, skip_serializing_if = "Judge::is_after_repair")]
+    pub judge: Judge,
     /// The trace hash the run gave where it was recorded (16 hex digits): the page writes it
     /// into an export, golden runs keep it, and `dynamoscope run` checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_hash: Option<String>,
+}
+
+/// When a run's promises are judged (see [`crate::sim::checker::check_mid_run`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judge {
+    /// After heal, repair and quiescence: every replica must hold what was acknowledged.
+    #[default]
+    AfterRepair,
+    /// As the run stands at its end: an acknowledged value must be on some node, running or
+    /// crashed; integrity and siblings hold at every instant.
+    MidRun,
+}
+
+impl Judge {
+    fn is_after_repair(&self) -> bool {
+        *self == Judge::AfterRepair
+    }
 }
 
 /// An action and the point of the run it applies at: at virtual time `at_ms`, before that
@@ -140,6 +163,9 @@ pub enum Action {
     DropMessage(u64),
     /// The message with this id is delivered next, at this instant, ahead of every other event.
     DeliverNext(u64),
+    /// The network delivers the message with this id twice: a second copy goes in flight, due
+    /// when the first is (`dynamoscope explore` branches on it).
+    DuplicateMessage(u64),
 }
 
 /// Declares [`ConfigChange`]: every [`ClusterConfig`] setting, each optional, so a change names
@@ -356,7 +382,10 @@ impl Action {
             // The fabric numbers messages from 1.
             Action::DropMessage(0) => Err(error(format!("{path}.drop_message"), "message ids start at 1")),
             Action::DeliverNext(0) => Err(error(format!("{path}.deliver_next"), "message ids start at 1")),
-            Action::DropMessage(_) | Action::DeliverNext(_) => Ok(()),
+            Action::DuplicateMessage(0) => {
+                Err(error(format!("{path}.duplicate_message"), "message ids start at 1"))
+            }
+            Action::DropMessage(_) | Action::DeliverNext(_) | Action::DuplicateMessage(_) => Ok(()),
             Action::Configure(change) => change
                 .apply(config)
                 .validate()

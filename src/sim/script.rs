@@ -89,7 +89,7 @@ pub struct Keep {
     pub log: bool,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Script {
     actions: Vec<TimedAction>,
     next_action: usize,
@@ -155,6 +155,26 @@ impl Script {
                 pending.context.clone(),
             )
         })
+    }
+
+    /// What of the script decides the rest of a run and how it is judged, folded into `hasher`
+    /// for the explorer's state fingerprints (`sim::explore`): the next action, the client's
+    /// contexts, the requests awaiting replies and every reply received (promises are judged on
+    /// what clients were told). The log and the action errors are left out: they say how the
+    /// state was reached, not what it is. Explore refuses workloads, so none is hashed.
+    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        debug_assert!(self.workload.is_none(), "explore runs no workload");
+        self.next_action.hash(hasher);
+        self.contexts.hash(hasher);
+        for (request, pending) in &self.pending {
+            (request.0, pending.via.0, &pending.key, pending.kind as u8, &pending.value, &pending.context)
+                .hash(hasher);
+        }
+        for outcome in &self.history {
+            let result = postcard::to_allocvec(&outcome.result).expect("replies serialize");
+            (outcome.request.0, result).hash(hasher);
+        }
     }
 
     /// When the script next wants the host between instants, if ever.

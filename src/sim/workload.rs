@@ -132,6 +132,7 @@ pub struct WorkloadRequest {
     pub operation: ClientOperation,
 }
 
+#[derive(Clone)]
 pub struct Workload {
     config: WorkloadConfig,
     rng: ChaCha8Rng,

@@ -10,7 +10,7 @@ use crate::cli::summary::versions_seen;
 use crate::cli::Failure;
 use crate::protocol::ring::PartitionStrategy;
 use crate::protocol::{ClusterConfig, NodeId};
-use crate::sim::scenario::Scenario;
+use crate::sim::scenario::{Judge, Scenario};
 use crate::sim::trace::TraceMode;
 use crate::sim::workload::{CoordinatorChoice, WorkloadConfig};
 
@@ -58,6 +58,7 @@ fn scenario(clients: u32) -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        judge: Judge::AfterRepair,
         trace_hash: None,
     }
 }

@@ -11,7 +11,7 @@ use crate::protocol::vclock::ClockKind;
 use crate::protocol::{ClusterConfig, NodeId};
 use crate::sim::nemesis::NemesisConfig;
 use crate::sim::network::{Latency, NetworkConfig};
-use crate::sim::scenario::{Action, Scenario, TimedAction};
+use crate::sim::scenario::{Action, Judge, Scenario, TimedAction};
 use crate::sim::workload::{CoordinatorChoice, KeyDistribution, WorkloadConfig};
 
 /// Virtual length of a [`random_scenario`] run with fast timers.
@@ -109,6 +109,7 @@ pub fn random_scenario(seed: u64) -> Scenario {
         quiet_ms: Some(duration_ms - heal_at_ms),
         nemesis: Some(nemesis),
         until_event: None,
+        judge: Judge::AfterRepair,
         trace_hash: None,
     }
 }
@@ -199,6 +200,7 @@ pub fn scenario_traits(scenario: &Scenario) -> Vec<String> {
             Action::Configure(_) => "reconfiguration",
             Action::DropMessage(_) => "message dropped by hand",
             Action::DeliverNext(_) => "message delivered next",
+            Action::DuplicateMessage(_) => "message duplicated by hand",
             Action::Network(network) if network.loss_ppm > 0 => "loss burst",
             Action::Network(_) => "network restored",
         };

@@ -15,7 +15,7 @@ use dynamoscope::protocol::{AdminCommand, ClientError, ClientOperation, ClusterC
 use dynamoscope::sim::core::{FabricCore, Instant, Reply};
 use dynamoscope::sim::error::ActionError;
 use dynamoscope::sim::network::NetworkConfig;
-use dynamoscope::sim::scenario::{Action, ConfigChange, Scenario, ScenarioError, DURATION_MS_MAX};
+use dynamoscope::sim::scenario::{Action, ConfigChange, Judge, Scenario, ScenarioError, DURATION_MS_MAX};
 use dynamoscope::sim::script::{Host, Keep, Script};
 use dynamoscope::sim::trace::TraceMode;
 use dynamoscope::sim::workload::{CoordinatorChoice, WorkloadConfig};
@@ -122,6 +122,7 @@ fn open_ended(config: ClusterConfig, seed: u64) -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        judge: Judge::AfterRepair,
         trace_hash: None,
     }
 }
@@ -268,6 +269,7 @@ impl Cluster {
             quiet_ms: None,
             nemesis: None,
             until_event: Some(self.core.trace().len()),
+            judge: origin.judge,
             trace_hash: Some(format!("{:016x}", self.trace_hash())),
         })
     }
@@ -425,7 +427,7 @@ impl Cluster {
             Action::Put { via, .. } | Action::Get { via, .. } => known(&via.unwrap_or(NodeId(1))),
             Action::Heal | Action::Join(_) | Action::Configure(_) | Action::Network(_) => Ok(()),
             // Whether the message is still on the wire is known only when the action applies.
-            Action::DropMessage(_) | Action::DeliverNext(_) => Ok(()),
+            Action::DropMessage(_) | Action::DeliverNext(_) | Action::DuplicateMessage(_) => Ok(()),
         }
     }
 
@@ -602,6 +604,7 @@ impl Host for PageHost<'_> {
             }
             Action::DropMessage(message_id) => cluster.core.drop_message(message_id),
             Action::DeliverNext(message_id) => cluster.core.deliver_next(message_id),
+            Action::DuplicateMessage(message_id) => cluster.core.duplicate_message(message_id),
         }
     }
 
