@@ -65,7 +65,7 @@ run_layer() {
     total_failed=$((total_failed + failed))
 }
 
-run_layer native count_cargo cargo test --workspace --locked
+run_layer native count_cargo cargo test --workspace --locked --features dynamoscope/regressions
 echo "== building the simulator (cargo build --profile fast)"
 cargo build --locked --profile fast --bin dynamoscope >"$LOGS/fast-build.log" 2>&1 || cat "$LOGS/fast-build.log"
 run_layer checker count_check target/fast/dynamoscope check --seeds "0..${CHECK_SEEDS:-500}"

@@ -59,6 +59,7 @@ fn fault_free() -> Scenario {
         quiet_ms: None,
         nemesis: None,
         until_event: None,
+        judge: Default::default(),
         trace_hash: None,
     }
 }

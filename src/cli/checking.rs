@@ -58,7 +58,7 @@ pub fn play_checked(scenario: Scenario, mode: TraceMode, show_progress: bool) ->
         simulation.run();
         let wall_ms = started.elapsed().as_millis() as u64;
         let judged = Instant::now();
-        let report = checker::check_mid_run(&simulation, true);
+        let report = checker::check_mid_run(&simulation);
         let check_wall_ms = Some(judged.elapsed().as_millis() as u64);
         return Ok(Checked { simulation, report, wall_ms, check_wall_ms });
     }

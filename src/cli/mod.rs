@@ -1,5 +1,5 @@
-//! The `dynamoscope` command: run a scenario, check random ones, replay a seed, draw the
-//! paper's figures, or say where a key lands on the ring.
+//! The `dynamoscope` command: run a scenario, check random ones, explore every schedule of a
+//! small one, replay a seed, draw the paper's figures, or say where a key lands on the ring.
 //!
 //! Exit codes: 0 success, 1 an invariant was violated (or a run could not finish, or an output
 //! could not be written), 2 a usage error (a bad flag, an unreadable or invalid scenario file).
@@ -7,6 +7,7 @@
 
 mod check_command;
 mod checking;
+mod explore_command;
 mod figures;
 mod lesson_command;
 mod progress;
@@ -57,6 +58,9 @@ enum Command {
     Run(run_command::RunArguments),
     /// Run random scenarios for a range of seeds and check every invariant.
     Check(check_command::CheckArguments),
+    /// Try every schedule of a small scenario; write the shortest that breaks a promise as a
+    /// scenario file and a share link (exit code 1 when one is found).
+    Explore(explore_command::ExploreArguments),
     /// Reproduce a run from its seed and print its summary and, with --trace, its events.
     Replay(run_command::ReplayArguments),
     /// Write the load-balance, version-count and gossip figures as CSV and SVG.
@@ -91,6 +95,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run(arguments) => run_command::run(arguments),
         Command::Check(arguments) => check_command::check(arguments),
         Command::Replay(arguments) => run_command::replay(arguments),
+        Command::Explore(arguments) => explore_command::explore(arguments),
         Command::Figures(arguments) => figures::figures(arguments),
         Command::Lesson(arguments) => lesson_command::lesson(arguments),
         Command::Position { key } => {

@@ -167,6 +167,11 @@ impl FabricCore {
         &self.trace
     }
 
+    /// See [`Trace::forget_events`].
+    pub fn forget_trace_events(&mut self) {
+        self.trace.forget_events();
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

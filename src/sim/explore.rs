@@ -11,11 +11,12 @@
 //! `drop_message`, `duplicate_message`, `crash`, `restart`), so the script's log of the path is
 //! the counterexample, with no second interpreter of the schedule.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::checker::{self, Report, Verdict};
 use super::network::{Latency, NetworkConfig, LATENCY_MS_MAX};
+use super::promises::IntegrityAudit;
 use super::run::Simulation;
 use super::scenario::{Action, Judge, Scenario, ScenarioError};
 use super::script::Keep;
@@ -118,11 +119,11 @@ pub struct Counterexample {
     /// Replays the path: the scenario's settings, every action at its point of the run, the end
     /// where the promise broke, its trace hash and `"judge": "mid_run"`.
     pub scenario: Scenario,
-    /// The checker's mid-run report at the end of the path.
+    /// The checker's mid-run report on the replay, as `dynamoscope run` gives it.
     pub report: Report,
     /// The path's transitions, in order.
     pub steps: Vec<Step>,
-    /// The run at the end of the path, its full trace included.
+    /// The counterexample replayed to its end, its full trace included.
     pub simulation: Simulation,
 }
 
@@ -181,11 +182,33 @@ impl Hasher for Fingerprint {
 /// Fingerprints seen: membership only, never iterated, so its order cannot leak into a result.
 type Seen = HashSet<u64, BuildHasherDefault<Fingerprint>>;
 
+/// A state waiting to be expanded.
+#[derive(Clone)]
 struct Queued {
+    /// Its trace keeps no events: each transition's are folded into `audit`, then forgotten.
     simulation: Simulation,
+    audit: IntegrityAudit,
+    /// Each running node's hash, beside the address of the process it was taken of: a child
+    /// whose process is the same shared one has the same hash (one node changes a transition).
+    node_hashes: Vec<(NodeId, usize, u64)>,
     depth: u32,
     faults: u32,
     steps: Vec<Step>,
+}
+
+impl Queued {
+    /// Fingerprints `simulation`, a child of this state, and gives its nodes' hashes.
+    fn fingerprint_child(&self, simulation: &Simulation) -> (u64, Vec<(NodeId, usize, u64)>) {
+        let mut hashes = Vec::with_capacity(self.node_hashes.len());
+        let fingerprint = simulation.fingerprint(|id, process| {
+            let address = std::rc::Rc::as_ptr(process) as usize;
+            let cached = self.node_hashes.iter().find(|(node, at, _)| *node == id && *at == address);
+            let hash = cached.map_or_else(|| Simulation::node_hash(process), |(_, _, hash)| *hash);
+            hashes.push((id, address, hash));
+            hash
+        });
+        (fingerprint, hashes)
+    }
 }
 
 /// The scenario as explore runs it, or why it cannot: at most [`NODES_MAX`] nodes, no workload
@@ -254,54 +277,68 @@ pub fn explore(
         )));
     }
     let prepared = prepare(scenario)?;
-    let keep = Keep { history: true, log: true };
-    let root = Simulation::keeping(prepared.clone(), TraceMode::Full, keep)
+    // No state keeps a log of its path: the counterexample retakes the path once, logging.
+    let keep = Keep { history: true, log: false };
+    let mut root = Simulation::keeping(prepared.clone(), TraceMode::Full, keep)
         .map_err(|reason| ExploreError::Scenario(ScenarioError { path: String::new(), reason }))?;
+    let mut audit = IntegrityAudit::new(&prepared.config);
+    audit.fold(root.fabric().trace().events(), &mut BTreeSet::new());
+    root.forget_trace_events();
+    let empty = Queued {
+        simulation: root.clone(),
+        audit,
+        node_hashes: Vec::new(),
+        depth: 0,
+        faults: 0,
+        steps: Vec::new(),
+    };
+    let (fingerprint, node_hashes) = empty.fingerprint_child(&root);
+    let root = Queued { node_hashes, ..empty };
     let mut result = Exploration { states_unique: 1, ..Exploration::default() };
     let mut seen = Seen::default();
-    seen.insert(root.fingerprint());
-    let mut frontier = VecDeque::from([Queued { simulation: root, depth: 0, faults: 0, steps: Vec::new() }]);
+    seen.insert(fingerprint);
+    let mut frontier = VecDeque::from([root]);
     let mut cut_short = false;
-    while let Some(state) = frontier.pop_front() {
+    'search: while let Some(state) = frontier.pop_front() {
+        let steps = successors(&state, bounds);
         if state.depth >= bounds.depth_max {
-            cut_short |= !successors(&state, bounds).is_empty();
+            cut_short |= !steps.is_empty();
             continue;
         }
-        for step in successors(&state, bounds) {
+        for step in steps {
             let mut next = state.simulation.clone();
-            let replies_before = next.history().len();
             if !take(&mut next, step) {
                 continue;
             }
             result.states_explored += 1;
-            if result.states_explored % PROGRESS_EVERY == 0 {
+            if result.states_explored.is_multiple_of(PROGRESS_EVERY) {
                 progress(&result);
             }
-            if !seen.insert(next.fingerprint()) {
+            let (fingerprint, node_hashes) = state.fingerprint_child(&next);
+            if !seen.insert(fingerprint) {
                 continue;
             }
             if result.states_unique >= bounds.states_max {
                 cut_short = true;
-                break;
+                break 'search;
             }
             result.states_unique += 1;
             let depth = state.depth + 1;
             result.depth_reached = result.depth_reached.max(depth);
             let mut steps = state.steps.clone();
             steps.push(step);
-            // Integrity changes only when a client is answered: the audit reads the whole trace.
-            let answered = next.history().len() > replies_before;
-            let report = checker::check_mid_run(&next, answered);
+            let mut audit = state.audit.clone();
+            let mut keys = BTreeSet::new();
+            let integrity = audit.fold(next.fabric().trace().events(), &mut keys);
+            next.forget_trace_events();
+            let report = checker::judge_mid_run(&next, integrity, keys);
             if is_finding(&report, bounds) {
-                result.found = Some(counterexample(&prepared, &next, report, steps)?);
+                result.found = Some(counterexample(&prepared, next.fabric().trace().hash(), &report, steps)?);
                 return Ok(result);
             }
             let faults = state.faults + u32::from(step.is_fault());
-            frontier.push_back(Queued { simulation: next, depth, faults, steps });
+            frontier.push_back(Queued { simulation: next, audit, node_hashes, depth, faults, steps });
             result.frontier_peak = result.frontier_peak.max(frontier.len());
-        }
-        if cut_short && result.states_unique >= bounds.states_max {
-            break;
         }
     }
     result.exhausted = !cut_short;
@@ -352,13 +389,26 @@ fn is_finding(report: &Report, bounds: Bounds) -> bool {
         || (bounds.named_losses && matches!(report.verdict("durability"), Some(Verdict::NamedLoss(_))))
 }
 
-/// The path to `found` as a scenario, checked by replaying it: same trace hash, same finding.
+/// The path to `found` as a scenario, checked by replaying it: the same trace hash, and the
+/// same findings when the replay is judged as `dynamoscope run` judges it (integrity from its
+/// full trace).
 fn counterexample(
     prepared: &Scenario,
-    found: &Simulation,
-    report: Report,
+    found_hash: u64,
+    report: &Report,
     steps: Vec<Step>,
 ) -> Result<Counterexample, ExploreError> {
+    let keep = Keep { history: true, log: true };
+    let mut found = Simulation::keeping(prepared.clone(), TraceMode::HashOnly, keep)
+        .map_err(|reason| ExploreError::ReplayDiffers(format!("cannot start: {reason}")))?;
+    for step in &steps {
+        if !take(&mut found, *step) {
+            return Err(ExploreError::ReplayDiffers(format!("path cannot take {step:?} again")));
+        }
+    }
+    if found.fabric().trace().hash() != found_hash {
+        return Err(ExploreError::ReplayDiffers("path, taken again, reaches another trace".into()));
+    }
     let fabric = found.fabric();
     let trace = fabric.trace();
     let actions = found.script().log().expect("a path holds far fewer actions than a scenario may").to_vec();
@@ -380,15 +430,19 @@ fn counterexample(
             "replays to trace hash {replayed_hash}, not the {trace_hash} the search reached"
         )));
     }
-    let mut full = checker::check_mid_run(found, true);
-    let replayed = checker::check_mid_run(&replay, true);
-    if replayed != full {
+    let replayed = checker::check_mid_run(&replay);
+    if findings_of(&replayed) != findings_of(report) {
         return Err(ExploreError::ReplayDiffers(format!(
             "is judged differently when replayed: {:?}, not {:?}",
-            replayed.invariants, full.invariants
+            replayed.invariants, report.invariants
         )));
     }
-    // The search judged integrity only where a client was answered; the report is the whole one.
-    full.seed = report.seed;
-    Ok(Counterexample { scenario, report: full, steps, simulation: found.clone() })
+    Ok(Counterexample { scenario, report: replayed, steps, simulation: replay })
+}
+
+/// The invariants a report finds broken, and whether it names a loss.
+fn findings_of(report: &Report) -> (Vec<&str>, bool) {
+    let violated = report.invariants.iter().filter(|(_, verdict)| matches!(verdict, Verdict::Violated(_)));
+    let named = matches!(report.verdict("durability"), Some(Verdict::NamedLoss(_)));
+    (violated.map(|(name, _)| name.as_str()).collect(), named)
 }

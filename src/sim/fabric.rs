@@ -13,10 +13,35 @@ use crate::protocol::{AdminCommand, BootView, ClientOperation, ClusterConfig, No
 
 pub use super::core::{Reply, EVENTS_MAX, NODES_MAX};
 
-/// The processes a host runs itself, by node. Boxed, so that finding one binary-searches
-/// entries of a few bytes: unboxed, each entry is a whole node, and every probe of a 1,024-node
-/// lookup touched another page (issue 14: 16 % of such a run's time).
-pub type Processes = SmallMap<NodeId, Box<Node>>;
+/// The processes a host runs itself, by node. Behind a pointer, so that finding one
+/// binary-searches entries of a few bytes: unboxed, each entry is a whole node, and every probe
+/// of a 1,024-node lookup touched another page (issue 14: 16 % of such a run's time).
+pub type Processes = SmallMap<NodeId, Process>;
+
+/// One process. Natively shared copy-on-write, so the states `dynamoscope explore` keeps share
+/// every node a transition did not touch (a clone of the fabric copies no node); in the page a
+/// plain box: the page moves nodes whole and never clones one, nor ships the code to.
+#[cfg(not(target_arch = "wasm32"))]
+pub type Process = std::rc::Rc<Node>;
+#[cfg(target_arch = "wasm32")]
+pub type Process = Box<Node>;
+
+/// A process around `node`.
+pub fn process(node: Node) -> Process {
+    Process::new(node)
+}
+
+/// The node of a process, to hand it an input: natively copied first if a kept state shares it.
+pub fn running(process: &mut Process) -> &mut Node {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::rc::Rc::make_mut(process)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        process
+    }
+}
 
 #[derive(Clone)]
 pub struct Fabric {
@@ -25,8 +50,9 @@ pub struct Fabric {
     nodes: Processes,
     /// The durable state of nodes that are down, as of their crash. Absent after a wipe.
     disks: SmallMap<NodeId, Vec<u8>>,
-    /// The view every node boots with, computed once for all of them.
-    boot: BootView,
+    /// The view every node boots with, computed once for all of them; shared by the
+    /// explorer's copies of the fabric.
+    boot: std::sync::Arc<BootView>,
 }
 
 impl Fabric {
@@ -37,7 +63,7 @@ impl Fabric {
         seed: u64,
         mode: TraceMode,
     ) -> Result<Fabric, ActionError> {
-        let boot = BootView::of(&config)?;
+        let boot = std::sync::Arc::new(BootView::of(&config)?);
         let core = FabricCore::new(network, seed, mode)?;
         let mut fabric = Fabric { core, config, nodes: SmallMap::new(), disks: SmallMap::new(), boot };
         for node in fabric.config.initial_members.clone() {
@@ -80,12 +106,23 @@ impl Fabric {
 
     /// The running (or paused) node of the lowest id, if any runs.
     pub fn first_node(&self) -> Option<&Node> {
-        self.nodes.values().next().map(Box::as_ref)
+        self.nodes.values().next().map(|process| &**process)
+    }
+
+    /// A running (or paused) node's process: the explorer tells by its address whether a
+    /// transition touched it.
+    pub fn process(&self, id: NodeId) -> Option<&Process> {
+        self.nodes.get(&id)
+    }
+
+    /// See [`Trace::forget_events`].
+    pub fn forget_trace_events(&mut self) {
+        self.core.forget_trace_events();
     }
 
     /// A running (or paused) node, for inspection.
     pub fn node(&self, id: NodeId) -> Option<&Node> {
-        self.nodes.get(&id).map(Box::as_ref)
+        self.nodes.get(&id).map(|process| &**process)
     }
 
     pub fn is_up(&self, id: NodeId) -> bool {
@@ -112,7 +149,7 @@ impl Fabric {
 
     fn bring_up(&mut self, id: NodeId, mut node: Node, restarted: bool) {
         let outputs: Vec<Output> = node.drain_outputs().collect();
-        self.nodes.insert(id, Box::new(node));
+        self.nodes.insert(id, process(node));
         self.core.node_up(id, restarted, outputs);
     }
 
@@ -164,7 +201,7 @@ impl Fabric {
     /// nothing happened (`tests/node_moves.rs` holds it).
     pub fn move_nodes(&mut self) -> Result<(), String> {
         for node in self.nodes.values_mut() {
-            **node = Node::from_state_bytes(&node.state_bytes())?;
+            *node = process(Node::from_state_bytes(&node.state_bytes())?);
         }
         Ok(())
     }
@@ -264,7 +301,7 @@ impl Fabric {
 pub fn complete_in_process(core: &mut FabricCore, nodes: &mut Processes, instant: Instant) -> usize {
     let at_ms = instant.at_ms;
     core.complete(instant, |id, input| {
-        let node = nodes.get_mut(&id).expect("the core delivers only to running nodes");
+        let node = running(nodes.get_mut(&id).expect("the core delivers only to running nodes"));
         deliver(node, at_ms, input);
         node.drain_outputs().collect()
     })

@@ -18,6 +18,7 @@ pub mod promises;
 pub mod run;
 pub mod scenario;
 pub mod script;
+pub mod share_link;
 pub mod timeline;
 pub mod trace;
 pub mod views;

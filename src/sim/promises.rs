@@ -710,6 +710,7 @@ pub fn membership(holders: &Holders) -> Findings {
 // Integrity, from the trace.
 
 /// One get or put round as the trace shows it.
+#[derive(Clone)]
 struct Round {
     kind: OperationKind,
     key: Key,
@@ -743,6 +744,32 @@ pub fn integrity(trace: &Trace, config: &ClusterConfig, keys: &mut BTreeSet<Key>
     findings.verdict()
 }
 
+/// [`integrity`]'s audit, fed event by event: the explorer keeps one per state and folds in
+/// only the events of each transition, so no state keeps its whole trace.
+#[derive(Clone)]
+pub struct IntegrityAudit(Audit);
+
+impl IntegrityAudit {
+    pub fn new(config: &ClusterConfig) -> IntegrityAudit {
+        IntegrityAudit(Audit::new(config))
+    }
+
+    /// Folds in `events`, the ones after those folded before; the verdict on them alone (what
+    /// was broken before was reported then).
+    pub fn fold(
+        &mut self,
+        events: impl IntoIterator<Item = TraceEvent>,
+        keys: &mut BTreeSet<Key>,
+    ) -> Verdict {
+        let mut findings = Findings::default();
+        for event in events {
+            self.0.step(&event, &mut findings, keys);
+        }
+        findings.verdict()
+    }
+}
+
+#[derive(Clone)]
 struct Audit {
     /// Each node's quorum sizes, as its last SetConfig left them.
     quorums: BTreeMap<NodeId, (usize, usize)>,

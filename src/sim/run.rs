@@ -3,7 +3,7 @@
 
 use super::core::Reply;
 use super::error::ActionError;
-use super::fabric::Fabric;
+use super::fabric::{Fabric, Process};
 use super::scenario::{Action, Scenario};
 use super::script::{is_end_reached, Host, Keep, Script};
 use super::trace::TraceMode;
@@ -16,7 +16,8 @@ pub use super::script::{Outcome, Source};
 #[derive(Clone)]
 pub struct Simulation {
     fabric: Fabric,
-    scenario: Scenario,
+    /// Shared by the explorer's copies of the run.
+    scenario: std::sync::Arc<Scenario>,
     script: Script,
 }
 
@@ -34,7 +35,7 @@ impl Simulation {
         let fabric = Fabric::new(scenario.config.clone(), scenario.network.clone(), scenario.seed, mode)
             .map_err(|error| error.to_string())?;
         let script = Script::new(&scenario, keep)?;
-        Ok(Simulation { fabric, scenario, script })
+        Ok(Simulation { fabric, scenario: scenario.into(), script })
     }
 
     pub fn fabric(&self) -> &Fabric {
@@ -107,23 +108,38 @@ impl Simulation {
             && self.script.next_due_ms().is_none_or(|at_ms| at_ms > duration_ms)
     }
 
+    /// See [`Fabric::forget_trace_events`].
+    pub fn forget_trace_events(&mut self) {
+        self.fabric.forget_trace_events();
+    }
+
     /// The state of the run, hashed (`sim::explore`): the fabric (clock, network, queue), every
     /// node's whole state, each crashed node's disk, the settings and the script's clients.
-    pub fn fingerprint(&self) -> u64 {
+    /// Each running node's share comes from `node_hash`, which the explorer answers from its
+    /// cache for a node the transition did not touch, else with [`Simulation::node_hash`].
+    pub fn fingerprint(&self, mut node_hash: impl FnMut(NodeId, &Process) -> u64) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::hash::DefaultHasher::new();
         let mut scratch = Vec::new();
         let fabric = &self.fabric;
         fabric.core().fingerprint(&mut hasher, &mut scratch);
         for id in fabric.node_ids() {
-            match (fabric.node(*id), fabric.disk(*id)) {
-                (Some(node), _) => (id.0, 1u8, node.state_bytes()).hash(&mut hasher),
+            match (fabric.process(*id), fabric.disk(*id)) {
+                (Some(process), _) => (id.0, 1u8, node_hash(*id, process)).hash(&mut hasher),
                 (None, Some(disk)) => (id.0, 2u8, disk).hash(&mut hasher),
                 (None, None) => (id.0, 3u8).hash(&mut hasher),
             }
         }
         postcard::to_allocvec(fabric.config()).expect("settings serialize").hash(&mut hasher);
         self.script.fingerprint(&mut hasher);
+        hasher.finish()
+    }
+
+    /// One node's whole state ([`Node::state_bytes`]), hashed.
+    pub fn node_hash(node: &Node) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        node.state_bytes().hash(&mut hasher);
         hasher.finish()
     }
 

@@ -91,7 +91,8 @@ pub struct Keep {
 
 #[derive(Clone, Default)]
 pub struct Script {
-    actions: Vec<TimedAction>,
+    /// Shared by the explorer's copies of the run.
+    actions: std::sync::Arc<[TimedAction]>,
     next_action: usize,
     /// The scenario client's latest context per key, as a real client keeps it.
     contexts: BTreeMap<String, VectorClock>,
@@ -120,7 +121,7 @@ impl Script {
             None => None,
         };
         Ok(Script {
-            actions: scenario.actions.clone(),
+            actions: scenario.actions.clone().into(),
             workload,
             seed: scenario.seed,
             keep,

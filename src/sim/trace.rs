@@ -201,6 +201,14 @@ impl Trace {
         self.count += 1;
     }
 
+    /// Drops the events kept so far but not their count nor the hash: the explorer folds each
+    /// transition's events into its own audit and keeps no state's whole trace. Afterwards
+    /// [`Trace::event`] and [`Trace::events`] count from here.
+    pub fn forget_events(&mut self) {
+        self.bytes.clear();
+        self.offsets.clear();
+    }
+
     /// A hash over every event's bytes, in order: equal hashes mean equal traces.
     pub fn hash(&self) -> u64 {
         self.hash

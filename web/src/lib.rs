@@ -1,7 +1,6 @@
 //! The dynamoscope page and its node workers.
 //!
 //! - [`wire`]: the messages between the page and a node worker, as postcard bytes.
-//! - [`base64`]: URL-safe base64, for share links.
 //! - `worker` (wasm32 only): the glue that runs one [`dynamoscope::protocol::Node`] in a worker
 //!   (the same module as the page, started in a Web Worker).
 //! - `runtime` (wasm32 only): starts, feeds and terminates the node workers.
@@ -9,7 +8,6 @@
 //!
 //! On a native target only [`wire`] compiles, so `cargo test --workspace` runs natively.
 
-pub mod base64;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

@@ -203,7 +203,21 @@ pub fn check(simulation: &Simulation, history: &[Outcome], watch: &Watch) -> Rep
 /// applicable. `dynamoscope explore` judges every state it reaches with it, and `run` a
 /// scenario that says `"judge": "mid_run"` (a counterexample explore wrote), so both reach the
 /// same verdict on the same state.
-pub fn check_mid_run(simulation: &Simulation, with_integrity: bool) -> Report {
+pub fn check_mid_run(simulation: &Simulation) -> Report {
+    let trace = simulation.fabric().trace();
+    let mut keys = BTreeSet::new();
+    let integrity = match trace.mode() {
+        TraceMode::Full => promises::integrity(trace, &simulation.scenario().config, &mut keys),
+        TraceMode::HashOnly => {
+            Verdict::NotApplicable("the trace kept no events (run with the full trace)".into())
+        }
+    };
+    judge_mid_run(simulation, integrity, keys)
+}
+
+/// [`check_mid_run`] with integrity judged by the caller (the explorer folds it transition by
+/// transition, [`promises::IntegrityAudit`]), and the keys that verdict names.
+pub fn judge_mid_run(simulation: &Simulation, integrity: Verdict, mut keys: BTreeSet<Key>) -> Report {
     let fabric = simulation.fabric();
     let disks: Vec<(NodeId, Durable)> = fabric
         .node_ids()
@@ -217,20 +231,11 @@ pub fn check_mid_run(simulation: &Simulation, with_integrity: bool) -> Report {
         fabric.node_ids().iter().filter_map(|id| fabric.node(*id).map(|node| (*id, node.durable())));
     let nodes = running.chain(disks.iter().map(|(id, durable)| (*id, durable))).collect();
     let holders = Holders::new(nodes, fabric.config());
-    let mut keys = BTreeSet::new();
     let puts = put_records(simulation, simulation.history());
     let scenario = simulation.scenario();
     let allowances = Allowances::of_configs(configs_of(scenario).iter());
     let durability = promises::durability(&puts, &holders, Scope::AnyNode, &[], allowances);
     keys.extend(durability.keys.iter().cloned());
-    let trace = fabric.trace();
-    let integrity = match trace.mode() {
-        TraceMode::Full if with_integrity => promises::integrity(trace, &scenario.config, &mut keys),
-        TraceMode::Full => Verdict::NotApplicable("judged at the state that answered a client".into()),
-        TraceMode::HashOnly => {
-            Verdict::NotApplicable("the trace kept no events (run with the full trace)".into())
-        }
-    };
     let mid_run = || Verdict::NotApplicable("judged mid-run, before any repair".into());
     let invariants = vec![
         ("durability".to_string(), durability.verdict),

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use dynamoscope::protocol::small_map::SmallMap;
 use dynamoscope::protocol::{Node, NodeId};
 use dynamoscope::sim::core::Instant;
-use dynamoscope::sim::fabric::{complete_in_process, Processes};
+use dynamoscope::sim::fabric::{complete_in_process, process, Processes};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -129,7 +129,7 @@ impl Cluster {
         };
         if let Some(InPage::Gathering { waiting, nodes }) = self.in_page.as_mut() {
             if waiting.remove(&id) {
-                nodes.insert(id, Box::new(node));
+                nodes.insert(id, process(node));
             }
         }
         self.gathered();

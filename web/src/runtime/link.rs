@@ -13,7 +13,7 @@ use dynamoscope::sim::workload::WorkloadConfig;
 use js_sys::{Array, Object, Reflect, JSON};
 use serde::Deserialize;
 
-use crate::base64::{base64_decode, base64_encode};
+use dynamoscope::sim::share_link::{base64_decode, base64_encode};
 use wasm_bindgen::JsValue;
 
 /// Longest share link the page reads (characters after `#run=`).

@@ -1,4 +1,6 @@
-//! URL-safe base64 without padding (RFC 4648 §5), for share links.
+//! Share links: a scenario's JSON in URL-safe base64 without padding (RFC 4648 §5) after
+//! `#run=`. The page reads and writes them (`web/src/runtime/link.rs`, with JavaScript's own
+//! JSON), and `dynamoscope explore` writes one for its counterexample.
 
 const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -33,6 +35,12 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         }
     }
     Ok(bytes)
+}
+
+/// The part of the page's address after `#run=` that replays `scenario`.
+pub fn fragment(scenario: &super::scenario::Scenario) -> String {
+    let text = serde_json::to_string(scenario).expect("scenarios serialize");
+    base64_encode(text.as_bytes())
 }
 
 #[cfg(test)]
