@@ -21,7 +21,7 @@ use super::run::Simulation;
 use super::scenario::{Action, Judge, Scenario, ScenarioError};
 use super::script::Keep;
 use super::trace::TraceMode;
-use crate::protocol::NodeId;
+use crate::protocol::{Node, NodeId};
 
 /// Nodes a scenario may have for explore: beyond five the space of interleavings is out of reach.
 pub const NODES_MAX: usize = 5;
@@ -201,7 +201,7 @@ impl Queued {
     fn fingerprint_child(&self, simulation: &Simulation) -> (u64, Vec<(NodeId, usize, u64)>) {
         let mut hashes = Vec::with_capacity(self.node_hashes.len());
         let fingerprint = simulation.fingerprint(|id, process| {
-            let address = std::rc::Rc::as_ptr(process) as usize;
+            let address = &**process as *const Node as usize;
             let cached = self.node_hashes.iter().find(|(node, at, _)| *node == id && *at == address);
             let hash = cached.map_or_else(|| Simulation::node_hash(process), |(_, _, hash)| *hash);
             hashes.push((id, address, hash));

@@ -91,8 +91,7 @@ pub struct Keep {
 
 #[derive(Clone, Default)]
 pub struct Script {
-    /// Shared by the explorer's copies of the run.
-    actions: std::sync::Arc<[TimedAction]>,
+    actions: Vec<TimedAction>,
     next_action: usize,
     /// The scenario client's latest context per key, as a real client keeps it.
     contexts: BTreeMap<String, VectorClock>,
@@ -121,7 +120,7 @@ impl Script {
             None => None,
         };
         Ok(Script {
-            actions: scenario.actions.clone().into(),
+            actions: scenario.actions.clone(),
             workload,
             seed: scenario.seed,
             keep,
