@@ -481,8 +481,11 @@ impl Node {
     /// pulled, or a leaver pushed to it), and hands the rest to the current replicas.
     fn placement(&self) -> Placement<'_> {
         let leaving = matches!(self.status(), Some(MemberStatus::Leaving | MemberStatus::Left));
-        let (target, also_kept_on) =
-            if leaving { (&self.future_ring, None) } else { (&self.current_ring, Some(&self.future_ring)) };
+        let (target, also_kept_on) = if leaving {
+            (&*self.future_ring, None)
+        } else {
+            (&*self.current_ring, Some(&*self.future_ring))
+        };
         Placement { target, also_kept_on, me: self.id, n: self.config.replicas_n }
     }
 

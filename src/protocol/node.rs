@@ -3,6 +3,8 @@
 //! blocks: `coordinator` (§4.5, §5), `handoff` (§4.6), `anti_entropy` (§4.7), `gossip` (§4.8,
 //! §4.9) and `failure` (§4.8.3).
 
+use std::sync::Arc;
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -105,8 +107,9 @@ pub const OPERATIONS_MAX: usize = 4096;
 pub struct BootView {
     made_for: (PartitionStrategy, Vec<NodeId>, u64),
     view: MembershipView,
-    /// The view's current and future rings, built once too.
-    rings: (Ring, Ring),
+    /// The view's current and future rings, built once too, and shared by the nodes booted
+    /// from it.
+    rings: (Arc<Ring>, Arc<Ring>),
 }
 
 impl BootView {
@@ -114,7 +117,7 @@ impl BootView {
     pub fn of(config: &ClusterConfig) -> Result<BootView, ConfigError> {
         config.validate()?;
         let view = MembershipView::bootstrap(config.strategy, &config.initial_members, config.token_seed);
-        let rings = (view.current_ring(), view.future_ring());
+        let rings = (Arc::new(view.current_ring()), Arc::new(view.future_ring()));
         Ok(BootView { made_for: BootView::key(config), view, rings })
     }
 
@@ -141,10 +144,12 @@ pub struct Node {
     pub(super) durable: Durable,
     pub(super) durable_changed: bool,
     pub(super) now_ms: u64,
+    /// Shared: a ring changes only with the view, so the nodes booted from one view, and the
+    /// copies of a node `dynamoscope explore` keeps, share it rather than copy its tokens.
     #[serde(skip)]
-    pub(super) current_ring: Ring,
+    pub(super) current_ring: Arc<Ring>,
     #[serde(skip)]
-    pub(super) future_ring: Ring,
+    pub(super) future_ring: Arc<Ring>,
     /// The view's members that have not left, ascending, kept with the rings: gossip picks a
     /// peer from them every interval, and scanning every record for it was 9 % of a 1,024-node
     /// run (issue 14).
@@ -253,7 +258,7 @@ impl Node {
         config.validate().map_err(|error| error.to_string())?;
         let mut durable = Node::read_disk(bytes)?;
         durable.incarnation += 1;
-        let rings = (durable.view.current_ring(), durable.view.future_ring());
+        let rings = (Arc::new(durable.view.current_ring()), Arc::new(durable.view.future_ring()));
         let mut node = Node::start(config, id, seed, durable, rings);
         node.durable_changed = true;
         Ok(node)
@@ -268,9 +273,14 @@ impl Node {
     /// exchanges, transfers, the generator's position): [`Node::from_state_bytes`] continues it
     /// exactly where it stopped. Taken between inputs, with its outputs drained.
     pub fn state_bytes(&self) -> Vec<u8> {
+        postcard::to_allocvec(&self.state()).expect("a node always serializes")
+    }
+
+    /// What [`Node::state_bytes`] encodes: the node and, because the durable state leaves them
+    /// out, the hint store's volatile confirmations. The explorer hashes it without the bytes.
+    pub fn state(&self) -> impl Serialize + '_ {
         assert!(self.outputs.is_empty(), "a node moves between inputs, with its outputs drained");
-        // The hint store's confirmations are volatile, so the durable state leaves them out.
-        postcard::to_allocvec(&(self, self.durable.hints.confirmations())).expect("a node always serializes")
+        (self, self.durable.hints.confirmations())
     }
 
     /// The node [`Node::state_bytes`] wrote, its rings rebuilt from its view (which is not a
@@ -285,7 +295,13 @@ impl Node {
     }
 
     /// A process on `durable`, with the rings its view resolves to.
-    fn start(config: ClusterConfig, id: NodeId, seed: u64, durable: Durable, rings: (Ring, Ring)) -> Node {
+    fn start(
+        config: ClusterConfig,
+        id: NodeId,
+        seed: u64,
+        durable: Durable,
+        rings: (Arc<Ring>, Arc<Ring>),
+    ) -> Node {
         let rng_seed = seed ^ u64::from(id.0).rotate_left(32) ^ durable.incarnation.rotate_left(48);
         let mut node = Node {
             detector: Detector::new(config.failure_detector),
@@ -543,8 +559,8 @@ impl Node {
 
     /// Both rings from the view, and what the node keeps beside them.
     fn build_rings(&mut self) {
-        self.current_ring = self.durable.view.current_ring();
-        self.future_ring = self.durable.view.future_ring();
+        self.current_ring = Arc::new(self.durable.view.current_ring());
+        self.future_ring = Arc::new(self.durable.view.future_ring());
         self.derive_from_view();
     }
 

@@ -20,6 +20,7 @@ use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::error::ActionError;
+use super::fingerprint::StateHasher;
 use super::metrics::Metrics;
 use super::network::{chance, NetworkConfig};
 use super::trace::{DropReason, Fault, Trace, TraceEvent, TraceMode};
@@ -519,47 +520,42 @@ impl FabricCore {
     /// explorer delivers messages itself and a node never sees an id. Also left out, because
     /// nothing after this point reads them: timers of dead processes, the trace, the metrics and
     /// the generator (explore's network has a fixed latency and no random faults).
-    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher, scratch: &mut Vec<u8>) {
-        use std::hash::{Hash, Hasher};
-        let bytes_of = |value: &dyn erased::Encode, scratch: &mut Vec<u8>| -> u64 {
-            scratch.clear();
-            value.encode(scratch);
-            let mut inner = std::hash::DefaultHasher::new();
-            inner.write(scratch);
-            inner.finish()
-        };
-        self.now_ms.hash(hasher);
-        self.next_request.hash(hasher);
+    pub fn fingerprint(&self, hasher: &mut StateHasher) {
+        hasher.add(self.now_ms);
+        hasher.add(self.next_request);
         for (node, slot) in self.slots.iter() {
-            (node.0, slot.status as u8, slot.incarnation, slot.backlog.len()).hash(hasher);
+            hasher.add(u64::from(node.0) << 32 | (slot.status as u64) << 24 | slot.backlog.len() as u64);
+            hasher.add(slot.incarnation);
             for event in &slot.backlog {
-                bytes_of(&event.input, scratch).hash(hasher);
+                hasher.add_encoded(&event.input);
             }
         }
         let mut messages = 0u64;
         for ((at_ms, _), event) in self.queue.iter() {
             match &event.input {
                 Input::Message { from, message, .. } => {
-                    let one = bytes_of(&(event.node, *from, message), scratch);
-                    messages = messages.wrapping_add(one.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ one >> 29);
+                    messages = messages.wrapping_add(hasher.hash_of(&(event.node, *from, message)));
                 }
                 Input::Timer(_)
                     if self
                         .slots
                         .get(&event.node)
                         .is_none_or(|slot| slot.incarnation != event.incarnation) => {}
-                input => (at_ms, event.node.0, bytes_of(input, scratch)).hash(hasher),
+                input => {
+                    hasher.add(*at_ms);
+                    hasher.add_encoded(&(event.node, input));
+                }
             }
         }
-        messages.hash(hasher);
+        hasher.add(messages);
         for (node, group) in self.groups.iter() {
-            (node.0, group).hash(hasher);
+            hasher.add(u64::from(node.0) << 32 | *group as u64);
         }
         for (from, to) in self.cuts.iter() {
-            (from.0, to.0).hash(hasher);
+            hasher.add(u64::from(from.0) << 32 | u64::from(to.0));
         }
         for request in self.requests.keys() {
-            request.0.hash(hasher);
+            hasher.add(request.0);
         }
     }
 
@@ -649,20 +645,5 @@ impl FabricCore {
         self.network = network;
         self.fault(Fault::NetworkChanged);
         Ok(())
-    }
-}
-
-/// Postcard bytes of any serializable value, behind one object-safe method, so the fingerprint
-/// encodes messages, inputs and tuples through one closure.
-mod erased {
-    pub trait Encode {
-        fn encode(&self, into: &mut Vec<u8>);
-    }
-
-    impl<T: serde::Serialize> Encode for T {
-        fn encode(&self, into: &mut Vec<u8>) {
-            let bytes = postcard::to_extend(self, std::mem::take(into)).expect("fabric values serialize");
-            *into = bytes;
-        }
     }
 }

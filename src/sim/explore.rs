@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::checker::{self, Report, Verdict};
+use super::fingerprint::StateHasher;
 use super::network::{Latency, NetworkConfig, LATENCY_MS_MAX};
 use super::promises::IntegrityAudit;
 use super::run::Simulation;
@@ -198,12 +199,16 @@ struct Queued {
 
 impl Queued {
     /// Fingerprints `simulation`, a child of this state, and gives its nodes' hashes.
-    fn fingerprint_child(&self, simulation: &Simulation) -> (u64, Vec<(NodeId, usize, u64)>) {
+    fn fingerprint_child(
+        &self,
+        simulation: &Simulation,
+        hasher: &mut StateHasher,
+    ) -> (u64, Vec<(NodeId, usize, u64)>) {
         let mut hashes = Vec::with_capacity(self.node_hashes.len());
-        let fingerprint = simulation.fingerprint(|id, process| {
+        let fingerprint = simulation.fingerprint(hasher, |id, process, hasher| {
             let address = &**process as *const Node as usize;
             let cached = self.node_hashes.iter().find(|(node, at, _)| *node == id && *at == address);
-            let hash = cached.map_or_else(|| Simulation::node_hash(process), |(_, _, hash)| *hash);
+            let hash = cached.map_or_else(|| Simulation::node_hash(process, hasher), |(_, _, hash)| *hash);
             hashes.push((id, address, hash));
             hash
         });
@@ -292,7 +297,8 @@ pub fn explore(
         faults: 0,
         steps: Vec::new(),
     };
-    let (fingerprint, node_hashes) = empty.fingerprint_child(&root);
+    let mut hasher = StateHasher::default();
+    let (fingerprint, node_hashes) = empty.fingerprint_child(&root, &mut hasher);
     let root = Queued { node_hashes, ..empty };
     let mut result = Exploration { states_unique: 1, ..Exploration::default() };
     let mut seen = Seen::default();
@@ -314,7 +320,7 @@ pub fn explore(
             if result.states_explored.is_multiple_of(PROGRESS_EVERY) {
                 progress(&result);
             }
-            let (fingerprint, node_hashes) = state.fingerprint_child(&next);
+            let (fingerprint, node_hashes) = state.fingerprint_child(&next, &mut hasher);
             if !seen.insert(fingerprint) {
                 continue;
             }

@@ -10,6 +10,7 @@ pub mod core;
 pub mod error;
 pub mod explore;
 pub mod fabric;
+pub mod fingerprint;
 pub mod lesson;
 pub mod metrics;
 pub mod nemesis;

@@ -4,6 +4,7 @@
 use super::core::Reply;
 use super::error::ActionError;
 use super::fabric::{Fabric, Process};
+use super::fingerprint::StateHasher;
 use super::scenario::{Action, Scenario};
 use super::script::{is_end_reached, Host, Keep, Script};
 use super::trace::TraceMode;
@@ -117,30 +118,37 @@ impl Simulation {
     /// node's whole state, each crashed node's disk, the settings and the script's clients.
     /// Each running node's share comes from `node_hash`, which the explorer answers from its
     /// cache for a node the transition did not touch, else with [`Simulation::node_hash`].
-    pub fn fingerprint(&self, mut node_hash: impl FnMut(NodeId, &Process) -> u64) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        let mut scratch = Vec::new();
+    pub fn fingerprint(
+        &self,
+        hasher: &mut StateHasher,
+        mut node_hash: impl FnMut(NodeId, &Process, &mut StateHasher) -> u64,
+    ) -> u64 {
+        hasher.reset();
         let fabric = &self.fabric;
-        fabric.core().fingerprint(&mut hasher, &mut scratch);
+        fabric.core().fingerprint(hasher);
         for id in fabric.node_ids() {
+            hasher.add(u64::from(id.0));
             match (fabric.process(*id), fabric.disk(*id)) {
-                (Some(process), _) => (id.0, 1u8, node_hash(*id, process)).hash(&mut hasher),
-                (None, Some(disk)) => (id.0, 2u8, disk).hash(&mut hasher),
-                (None, None) => (id.0, 3u8).hash(&mut hasher),
+                (Some(process), _) => {
+                    let hash = node_hash(*id, process, hasher);
+                    hasher.add(1);
+                    hasher.add(hash);
+                }
+                (None, Some(disk)) => {
+                    hasher.add(2);
+                    hasher.add_encoded(&disk);
+                }
+                (None, None) => hasher.add(3),
             }
         }
-        postcard::to_allocvec(fabric.config()).expect("settings serialize").hash(&mut hasher);
-        self.script.fingerprint(&mut hasher);
+        hasher.add_encoded(fabric.config());
+        self.script.fingerprint(hasher);
         hasher.finish()
     }
 
-    /// One node's whole state ([`Node::state_bytes`]), hashed.
-    pub fn node_hash(node: &Node) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        node.state_bytes().hash(&mut hasher);
-        hasher.finish()
+    /// One node's whole state (what [`Node::state_bytes`] holds), hashed.
+    pub fn node_hash(node: &Node, hasher: &mut StateHasher) -> u64 {
+        hasher.hash_of(&node.state())
     }
 
     /// Moves every running node through its state bytes between two instants, as the page's

@@ -162,18 +162,17 @@ impl Script {
     /// contexts, the requests awaiting replies and every reply received (promises are judged on
     /// what clients were told). The log and the action errors are left out: they say how the
     /// state was reached, not what it is. Explore refuses workloads, so none is hashed.
-    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher) {
-        use std::hash::Hash;
+    pub fn fingerprint(&self, hasher: &mut super::fingerprint::StateHasher) {
         debug_assert!(self.workload.is_none(), "explore runs no workload");
-        self.next_action.hash(hasher);
-        self.contexts.hash(hasher);
+        hasher.add(self.next_action as u64);
+        hasher.add_encoded(&self.contexts);
         for (request, pending) in &self.pending {
-            (request.0, pending.via.0, &pending.key, pending.kind as u8, &pending.value, &pending.context)
-                .hash(hasher);
+            hasher.add(request.0);
+            hasher.add_encoded(&(pending.via, &pending.key, pending.kind, &pending.value, &pending.context));
         }
         for outcome in &self.history {
-            let result = postcard::to_allocvec(&outcome.result).expect("replies serialize");
-            (outcome.request.0, result).hash(hasher);
+            hasher.add(outcome.request.0);
+            hasher.add_encoded(&outcome.result);
         }
     }
 

@@ -205,8 +205,9 @@ impl Trace {
     /// transition's events into its own audit and keeps no state's whole trace. Afterwards
     /// [`Trace::event`] and [`Trace::events`] count from here.
     pub fn forget_events(&mut self) {
-        self.bytes.clear();
-        self.offsets.clear();
+        self.bytes = Vec::new();
+        self.offsets = Vec::new();
+        self.scratch = Vec::new();
     }
 
     /// A hash over every event's bytes, in order: equal hashes mean equal traces.
