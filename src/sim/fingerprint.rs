@@ -49,18 +49,9 @@ impl StateHasher {
     }
 }
 
-/// Eight bytes at a time, the tail padded with its length, then mixed.
+/// The trace's fold, eight bytes at a time (one home for it: `trace::fold_hash`), then mixed.
 fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut hash = SEED ^ (bytes.len() as u64).wrapping_mul(MULTIPLIER);
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let value = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        hash = (hash ^ value).wrapping_mul(MULTIPLIER).rotate_left(31);
-    }
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(MULTIPLIER);
-    mix(hash)
+    mix(super::trace::fold_hash(SEED, bytes))
 }
 
 /// MurmurHash3's finalizer: every input bit reaches every output bit.

@@ -263,7 +263,7 @@ impl Trace {
 /// Folds bytes into the running hash eight at a time (little-endian words, the tail padded with
 /// its length), FNV-style multiply and rotate: portable across architectures and far cheaper
 /// per byte than byte-wise FNV-1a.
-fn fold_hash(mut hash: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fold_hash(mut hash: u64, bytes: &[u8]) -> u64 {
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let value = u64::from_le_bytes(word.try_into().expect("eight bytes"));
