@@ -54,6 +54,26 @@ struct Event {
     incarnation: u64,
 }
 
+/// A queued event. Natively shared by the copies of a fabric `dynamoscope explore` keeps, so a
+/// copy clones no event until it delivers one; in the page a plain box (the page never copies
+/// its fabric).
+#[cfg(not(target_arch = "wasm32"))]
+type Queued = std::rc::Rc<Event>;
+#[cfg(target_arch = "wasm32")]
+type Queued = Box<Event>;
+
+/// The event out of the queue: natively copied only if a kept copy of the fabric shares it.
+fn unqueue(event: Queued) -> Event {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::rc::Rc::try_unwrap(event).unwrap_or_else(|shared| Event::clone(&shared))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        *event
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeStatus {
     Up,
@@ -115,8 +135,8 @@ pub struct FabricCore {
     /// The slots' ids, ascending, kept beside them: clients ask for every node at each request,
     /// and listing 1,024 slots for each was a walk and an allocation (issue 14).
     ids: Vec<NodeId>,
-    /// Boxed: a B-tree shifts its entries on insert, and a message is large.
-    queue: BTreeMap<(u64, u64), Box<Event>>,
+    /// Behind a pointer: a B-tree shifts its entries on insert, and a message is large.
+    queue: BTreeMap<(u64, u64), Queued>,
     sequence: u64,
     next_message_id: u64,
     next_request: u64,
@@ -326,7 +346,7 @@ impl FabricCore {
         let mut by_node: BTreeMap<NodeId, Vec<Input>> = BTreeMap::new();
         for _ in 0..EVENTS_PER_INSTANT_MAX {
             let Some(entry) = self.queue.first_entry().filter(|entry| entry.key().0 == at_ms) else { break };
-            let event = *entry.remove();
+            let event = unqueue(entry.remove());
             if let Some(input) = self.admit(event) {
                 by_node.entry(input.0).or_default().push(input.1);
             }
@@ -471,7 +491,7 @@ impl FabricCore {
             return self.drop_event(event, DropReason::QueueFull);
         }
         self.sequence += 1;
-        self.queue.insert((at_ms, self.sequence), Box::new(event));
+        self.queue.insert((at_ms, self.sequence), Queued::new(event));
     }
 
     fn drop_event(&mut self, event: Event, reason: DropReason) {
@@ -507,7 +527,7 @@ impl FabricCore {
     /// (`Action::DuplicateMessage`): traced as the network's duplicates are.
     pub fn duplicate_message(&mut self, message_id: u64) -> Result<(), ActionError> {
         let key = *self.copies_of(message_id).first().ok_or(ActionError::NotInFlight(message_id))?;
-        let copy = self.queue.get(&key).expect("a key just found in the queue").as_ref().clone();
+        let copy = Event::clone(self.queue.get(&key).expect("a key just found in the queue"));
         self.trace.push(&TraceEvent::Duplicated { at_ms: self.now_ms, message_id, deliver_at_ms: key.0 });
         self.schedule(key.0, copy);
         Ok(())
