@@ -63,6 +63,8 @@ type Queued = std::rc::Rc<Event>;
 type Queued = Box<Event>;
 
 /// The event out of the queue: natively copied only if a kept copy of the fabric shares it.
+// In the page the event comes boxed because that is how the queue holds it.
+#[cfg_attr(target_arch = "wasm32", allow(clippy::boxed_local))]
 fn unqueue(event: Queued) -> Event {
     #[cfg(not(target_arch = "wasm32"))]
     {
