@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{KeyRange, RingPosition};
+use super::types::{mix64 as mix, KeyRange, RingPosition};
 
 /// A node of the tree: 64 bits keep a whole level small on the wire.
 pub type MerkleHash = u64;
@@ -209,16 +209,6 @@ fn entry_hash(position: RingPosition, digest: u64) -> u64 {
     let high = (position >> 64) as u64;
     let low = position as u64;
     mix(mix(mix(high.wrapping_add(GOLDEN_GAMMA)) ^ low) ^ digest)
-}
-
-/// The splitmix64 finalizer: a bijection on 64 bits with good avalanche, the same on every
-/// architecture, and much cheaper than a cryptographic hash for 100,000 keys.
-fn mix(mut value: u64) -> u64 {
-    value ^= value >> 30;
-    value = value.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    value ^= value >> 27;
-    value = value.wrapping_mul(0x94d0_49bb_1331_11eb);
-    value ^ (value >> 31)
 }
 
 #[cfg(test)]

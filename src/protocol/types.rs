@@ -42,6 +42,17 @@ pub fn fnv1a(digest: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
     bytes.into_iter().fold(digest, |digest, byte| (digest ^ u64::from(byte)).wrapping_mul(FNV_PRIME))
 }
 
+/// The splitmix64 finalizer: a bijection on 64 bits with good avalanche, the same on every
+/// architecture, and much cheaper than a cryptographic hash (Merkle leaves, explore's
+/// fingerprints).
+pub fn mix64(mut value: u64) -> u64 {
+    value ^= value >> 30;
+    value = value.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    value ^= value >> 27;
+    value = value.wrapping_mul(0x94d0_49bb_1331_11eb);
+    value ^ (value >> 31)
+}
+
 /// A point on the 128-bit ring (§4.2).
 pub type RingPosition = u128;
 

@@ -184,7 +184,6 @@ impl Hasher for Fingerprint {
 type Seen = HashSet<u64, BuildHasherDefault<Fingerprint>>;
 
 /// A state waiting to be expanded.
-#[derive(Clone)]
 struct Queued {
     /// Its trace keeps no events: each transition's are folded into `audit`, then forgotten.
     simulation: Simulation,
@@ -367,7 +366,7 @@ fn successors(state: &Queued, bounds: Bounds) -> Vec<Step> {
         steps.extend(in_flight.iter().map(|id| Step::Duplicate(*id)));
         steps.extend(fabric.node_ids().iter().filter(|id| fabric.is_up(**id)).map(|id| Step::Crash(*id)));
     }
-    let crashed = fabric.node_ids().iter().filter(|id| fabric.node(**id).is_none() && fabric.has_disk(**id));
+    let crashed = fabric.node_ids().iter().filter(|id| fabric.disk(**id).is_some());
     steps.extend(crashed.map(|id| Step::Restart(*id)));
     steps
 }
@@ -391,8 +390,8 @@ fn take(simulation: &mut Simulation, step: Step) -> bool {
 }
 
 fn is_finding(report: &Report, bounds: Bounds) -> bool {
-    !report.is_ok()
-        || (bounds.named_losses && matches!(report.verdict("durability"), Some(Verdict::NamedLoss(_))))
+    let (violated, named_loss) = findings_of(report);
+    !violated.is_empty() || (bounds.named_losses && named_loss)
 }
 
 /// The path to `found` as a scenario, checked by replaying it: the same trace hash, and the

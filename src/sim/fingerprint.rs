@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::protocol::types::mix64 as mix;
+
 /// Folds words and encoded values into one 64-bit fingerprint.
 pub struct StateHasher {
     hash: u64,
@@ -52,15 +54,6 @@ impl StateHasher {
 /// The trace's fold, eight bytes at a time (one home for it: `trace::fold_hash`), then mixed.
 fn hash_bytes(bytes: &[u8]) -> u64 {
     mix(super::trace::fold_hash(SEED, bytes))
-}
-
-/// MurmurHash3's finalizer: every input bit reaches every output bit.
-fn mix(mut hash: u64) -> u64 {
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    hash ^ (hash >> 33)
 }
 
 #[cfg(test)]

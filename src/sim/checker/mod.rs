@@ -171,13 +171,7 @@ pub fn check(simulation: &Simulation, history: &[Outcome], watch: &Watch) -> Rep
     let durability =
         promises::durability(&puts, &holders, Scope::EveryReplica, &watch.wiped_only, allowances);
     keys.extend(durability.keys.iter().cloned());
-    let trace = simulation.fabric().trace();
-    let integrity = match trace.mode() {
-        TraceMode::Full => promises::integrity(trace, &scenario.config, &mut keys),
-        TraceMode::HashOnly => {
-            Verdict::NotApplicable("the trace kept no events (run with the full trace)".into())
-        }
-    };
+    let integrity = integrity_from_trace(simulation, &mut keys);
     let invariants = vec![
         ("durability".to_string(), durability.verdict),
         ("integrity".to_string(), integrity),
@@ -204,15 +198,20 @@ pub fn check(simulation: &Simulation, history: &[Outcome], watch: &Watch) -> Rep
 /// scenario that says `"judge": "mid_run"` (a counterexample explore wrote), so both reach the
 /// same verdict on the same state.
 pub fn check_mid_run(simulation: &Simulation) -> Report {
-    let trace = simulation.fabric().trace();
     let mut keys = BTreeSet::new();
-    let integrity = match trace.mode() {
-        TraceMode::Full => promises::integrity(trace, &simulation.scenario().config, &mut keys),
+    let integrity = integrity_from_trace(simulation, &mut keys);
+    judge_mid_run(simulation, integrity, keys)
+}
+
+/// Integrity audited from the run's trace, if it kept its events.
+fn integrity_from_trace(simulation: &Simulation, keys: &mut BTreeSet<Key>) -> Verdict {
+    let trace = simulation.fabric().trace();
+    match trace.mode() {
+        TraceMode::Full => promises::integrity(trace, &simulation.scenario().config, keys),
         TraceMode::HashOnly => {
             Verdict::NotApplicable("the trace kept no events (run with the full trace)".into())
         }
-    };
-    judge_mid_run(simulation, integrity, keys)
+    }
 }
 
 /// [`check_mid_run`] with integrity judged by the caller (the explorer folds it transition by
