@@ -21,7 +21,7 @@ use super::observation::Observation;
 use super::ring::{PartitionStrategy, Ring};
 use super::small_map::SmallMap;
 use super::store::VersionedStore;
-use super::types::{KeyRange, NodeId};
+use super::types::{self, KeyRange, NodeId};
 
 /// Timers the node asks its driver to fire. A timer whose work is already done is ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -164,6 +164,11 @@ pub struct Node {
     /// gossip round need it, and it reads every record.
     #[serde(skip)]
     pub(super) view_digest: u64,
+    /// The view's whole encoding hashed, filled when `dynamoscope explore` first fingerprints
+    /// this node after its rings change ([`Node::fingerprint_state`]): a view changes far more
+    /// rarely than the rest of a node, and its tokens were most of a node's hashing.
+    #[serde(skip)]
+    view_hash: std::cell::Cell<Option<u64>>,
     /// How many times the rings were rebuilt from the view: once at boot, then only when the
     /// membership view changes (issue 14's test holds it; a rebuild walks every token).
     ring_builds: u64,
@@ -255,10 +260,36 @@ impl Node {
     /// Restarts a node from its disk (the bytes of [`Node::durable_bytes`]). Volatile state —
     /// requests in flight, failure-detector suspicions, Merkle exchanges — starts empty.
     pub fn restore(config: ClusterConfig, id: NodeId, seed: u64, bytes: &[u8]) -> Result<Node, String> {
+        Node::restore_with(config, id, seed, bytes, None)
+    }
+
+    /// [`Node::restore`], sharing `boot`'s rings if the disk's view is still the one the cluster
+    /// booted with (membership never changed): building rings hashes every token, and it was a
+    /// twentieth of `dynamoscope explore`'s work, which restarts nodes at every depth.
+    pub fn restore_sharing(
+        config: ClusterConfig,
+        id: NodeId,
+        seed: u64,
+        bytes: &[u8],
+        boot: &BootView,
+    ) -> Result<Node, String> {
+        Node::restore_with(config, id, seed, bytes, Some(boot))
+    }
+
+    fn restore_with(
+        config: ClusterConfig,
+        id: NodeId,
+        seed: u64,
+        bytes: &[u8],
+        boot: Option<&BootView>,
+    ) -> Result<Node, String> {
         config.validate().map_err(|error| error.to_string())?;
         let mut durable = Node::read_disk(bytes)?;
         durable.incarnation += 1;
-        let rings = (Arc::new(durable.view.current_ring()), Arc::new(durable.view.future_ring()));
+        let rings = match boot {
+            Some(boot) if boot.view == durable.view => boot.rings.clone(),
+            _ => (Arc::new(durable.view.current_ring()), Arc::new(durable.view.future_ring())),
+        };
         let mut node = Node::start(config, id, seed, durable, rings);
         node.durable_changed = true;
         Ok(node)
@@ -281,6 +312,63 @@ impl Node {
     pub fn state(&self) -> impl Serialize + '_ {
         assert!(self.outputs.is_empty(), "a node moves between inputs, with its outputs drained");
         (self, self.durable.hints.confirmations())
+    }
+
+    /// What `dynamoscope explore` fingerprints of a node: everything [`Node::state`] encodes
+    /// but its configuration (which the caller hashes once for all nodes that share it) and
+    /// its membership view, which comes as a hash kept with the rings. Every field is named,
+    /// so a field added to [`Node`] or [`Durable`] does not compile until it is placed here.
+    pub fn fingerprint_state(&self) -> (&ClusterConfig, impl Serialize + '_) {
+        let Node {
+            config,
+            id,
+            rng,
+            durable,
+            durable_changed,
+            now_ms,
+            current_ring: _,
+            future_ring: _,
+            live_members: _,
+            replicated_ranges: _,
+            view_digest: _,
+            view_hash: _,
+            ring_builds,
+            operations,
+            forwards,
+            next_operation,
+            boot_ms,
+            lost_disk,
+            detector,
+            exchanges,
+            next_exchange,
+            anti_entropy_cursor,
+            repairs,
+            transfers,
+            gossip_round,
+            pending_gossip,
+            outputs,
+        } = self;
+        let Durable { store, hints, view: _, incarnation, dots_issued } = durable;
+        assert!(outputs.is_empty(), "a node moves between inputs, with its outputs drained");
+        let rng = (rng.get_seed(), rng.get_stream(), rng.get_word_pos());
+        let volatile = (id, rng, durable_changed, now_ms, ring_builds, operations, forwards);
+        let more = (next_operation, boot_ms, lost_disk, detector, exchanges, next_exchange);
+        let rest = (anti_entropy_cursor, repairs, transfers, gossip_round, pending_gossip);
+        let durable = (store, hints, hints.confirmations(), incarnation, dots_issued, self.view_hash());
+        (config, (volatile, more, rest, durable))
+    }
+
+    /// The hash of the membership view's encoding, worked out once per change of the rings.
+    fn view_hash(&self) -> u64 {
+        let fresh =
+            || types::hash_bytes(&postcard::to_allocvec(&self.durable.view).expect("a view serializes"));
+        let hash = self.view_hash.get().unwrap_or_else(|| {
+            let hash = fresh();
+            self.view_hash.set(Some(hash));
+            hash
+        });
+        debug_assert_eq!(hash, fresh(), "the view changed without its rings");
+        hash
     }
 
     /// The node [`Node::state_bytes`] wrote, its rings rebuilt from its view (which is not a
@@ -314,6 +402,7 @@ impl Node {
             live_members: Vec::new(),
             replicated_ranges: None,
             view_digest: 0,
+            view_hash: std::cell::Cell::new(None),
             current_ring: rings.0,
             future_ring: rings.1,
             // The rings it starts with are its one build at boot.
@@ -569,6 +658,7 @@ impl Node {
         self.live_members = self.durable.view.live_members();
         self.replicated_ranges = None;
         self.view_digest = self.durable.view.versions_digest();
+        self.view_hash.set(None);
     }
 
     /// The ranges this node replicates on the current ring (§4.7 compares them), worked out

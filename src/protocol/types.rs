@@ -53,6 +53,30 @@ pub fn mix64(mut value: u64) -> u64 {
     value ^ (value >> 31)
 }
 
+/// Folds bytes into a running hash (the trace's) eight at a time (little-endian words, the
+/// tail padded with its length), FNV-style multiply and rotate: portable across architectures
+/// and far cheaper per byte than byte-wise FNV-1a.
+pub fn fold_hash(mut hash: u64, bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let value = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        hash = (hash ^ value).wrapping_mul(FNV_PRIME).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    tail[7] = bytes.len() as u8;
+    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(FNV_PRIME);
+    hash ^ (hash >> 32)
+}
+
+/// A 64-bit hash of `bytes` alone: [`fold_hash`], then [`mix64`] (explore's fingerprints, a
+/// node's membership view).
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    /// The fold's seed, apart from the trace's so the two never coincide by construction.
+    const SEED: u64 = 0x243f_6a88_85a3_08d3;
+    mix64(fold_hash(SEED, bytes))
+}
+
 /// A point on the 128-bit ring (§4.2).
 pub type RingPosition = u128;
 

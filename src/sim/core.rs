@@ -554,9 +554,13 @@ impl FabricCore {
         }
         let mut messages = 0u64;
         for ((at_ms, _), event) in self.queue.iter() {
+            // An event shared with the parent state is hashed once ([`StateHasher::shared`]);
+            // a message's hash leaves out its id and due time, so they never split a state.
+            let address = &**event as *const Event as usize;
             match &event.input {
                 Input::Message { from, message, .. } => {
-                    messages = messages.wrapping_add(hasher.hash_of(&(event.node, *from, message)));
+                    let hash = hasher.shared(address, |hasher| hasher.hash_of(&(event.node, *from, message)));
+                    messages = messages.wrapping_add(hash);
                 }
                 Input::Timer(_)
                     if self
@@ -565,7 +569,8 @@ impl FabricCore {
                         .is_none_or(|slot| slot.incarnation != event.incarnation) => {}
                 input => {
                     hasher.add(*at_ms);
-                    hasher.add_encoded(&(event.node, input));
+                    let hash = hasher.shared(address, |hasher| hasher.hash_of(&(event.node, input)));
+                    hasher.add(hash);
                 }
             }
         }

@@ -15,14 +15,14 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::checker::{self, Report, Verdict};
-use super::fingerprint::StateHasher;
+use super::fingerprint::{SharedHashes, StateHasher};
 use super::network::{Latency, NetworkConfig, LATENCY_MS_MAX};
 use super::promises::IntegrityAudit;
 use super::run::Simulation;
 use super::scenario::{Action, Judge, Scenario, ScenarioError};
 use super::script::Keep;
 use super::trace::TraceMode;
-use crate::protocol::{Node, NodeId};
+use crate::protocol::NodeId;
 
 /// Nodes a scenario may have for explore: beyond five the space of interleavings is out of reach.
 pub const NODES_MAX: usize = 5;
@@ -183,36 +183,55 @@ impl Hasher for Fingerprint {
 /// Fingerprints seen: membership only, never iterated, so its order cannot leak into a result.
 type Seen = HashSet<u64, BuildHasherDefault<Fingerprint>>;
 
+/// The states waiting, first in first out, in chunks of [`FRONTIER_CHUNK`]: no one block of
+/// them all to grow and copy (a `VecDeque` of 70,000 states moved hundreds of megabytes each
+/// time it doubled), and a chunk's memory is freed as soon as its states are taken.
+#[derive(Default)]
+struct Frontier {
+    ready: VecDeque<std::vec::IntoIter<Queued>>,
+    filling: Vec<Queued>,
+    len: usize,
+}
+
+const FRONTIER_CHUNK: usize = 256;
+
+impl Frontier {
+    fn push(&mut self, state: Queued) {
+        if self.filling.len() == FRONTIER_CHUNK {
+            let full = std::mem::replace(&mut self.filling, Vec::with_capacity(FRONTIER_CHUNK));
+            self.ready.push_back(full.into_iter());
+        }
+        self.filling.push(state);
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
+        // A chunk taken whole is never empty: at most the front chunk, then the one filling.
+        for _ in 0..2 {
+            if let Some(state) = self.ready.front_mut().and_then(Iterator::next) {
+                self.len -= 1;
+                return Some(state);
+            }
+            self.ready.pop_front();
+            if self.ready.is_empty() && !self.filling.is_empty() {
+                self.ready.push_back(std::mem::take(&mut self.filling).into_iter());
+            }
+        }
+        assert!(self.ready.is_empty() && self.len == 0, "no chunk is empty but the one just used up");
+        None
+    }
+}
+
 /// A state waiting to be expanded.
 struct Queued {
     /// Its trace keeps no events: each transition's are folded into `audit`, then forgotten.
     simulation: Simulation,
     audit: IntegrityAudit,
-    /// Each running node's hash, beside the address of the process it was taken of: a child
-    /// whose process is the same shared one has the same hash (one node changes a transition).
-    node_hashes: Vec<(NodeId, usize, u64)>,
+    /// The hashes of its nodes' processes and queued events, which its children mostly share.
+    shared: SharedHashes,
     depth: u32,
     faults: u32,
     steps: Vec<Step>,
-}
-
-impl Queued {
-    /// Fingerprints `simulation`, a child of this state, and gives its nodes' hashes.
-    fn fingerprint_child(
-        &self,
-        simulation: &Simulation,
-        hasher: &mut StateHasher,
-    ) -> (u64, Vec<(NodeId, usize, u64)>) {
-        let mut hashes = Vec::with_capacity(self.node_hashes.len());
-        let fingerprint = simulation.fingerprint(hasher, |id, process, hasher| {
-            let address = &**process as *const Node as usize;
-            let cached = self.node_hashes.iter().find(|(node, at, _)| *node == id && *at == address);
-            let hash = cached.map_or_else(|| Simulation::node_hash(process, hasher), |(_, _, hash)| *hash);
-            hashes.push((id, address, hash));
-            hash
-        });
-        (fingerprint, hashes)
-    }
 }
 
 /// The scenario as explore runs it, or why it cannot: at most [`NODES_MAX`] nodes, no workload
@@ -288,28 +307,23 @@ pub fn explore(
     let mut audit = IntegrityAudit::new(&prepared.config);
     audit.fold(root.fabric().trace().events(), &mut BTreeSet::new());
     root.forget_trace_events();
-    let empty = Queued {
-        simulation: root.clone(),
-        audit,
-        node_hashes: Vec::new(),
-        depth: 0,
-        faults: 0,
-        steps: Vec::new(),
-    };
     let mut hasher = StateHasher::default();
-    let (fingerprint, node_hashes) = empty.fingerprint_child(&root, &mut hasher);
-    let root = Queued { node_hashes, ..empty };
+    let fingerprint = root.fingerprint(&mut hasher);
+    let shared = hasher.shared_hashes();
+    let root = Queued { simulation: root, audit, shared, depth: 0, faults: 0, steps: Vec::new() };
     let mut result = Exploration { states_unique: 1, ..Exploration::default() };
     let mut seen = Seen::default();
     seen.insert(fingerprint);
-    let mut frontier = VecDeque::from([root]);
+    let mut frontier = Frontier::default();
+    frontier.push(root);
     let mut cut_short = false;
-    'search: while let Some(state) = frontier.pop_front() {
+    'search: while let Some(state) = frontier.pop() {
         let steps = successors(&state, bounds);
         if state.depth >= bounds.depth_max {
             cut_short |= !steps.is_empty();
             continue;
         }
+        hasher.children_of(&state.shared);
         for step in steps {
             let mut next = state.simulation.clone();
             if !take(&mut next, step) {
@@ -319,8 +333,7 @@ pub fn explore(
             if result.states_explored.is_multiple_of(PROGRESS_EVERY) {
                 progress(&result);
             }
-            let (fingerprint, node_hashes) = state.fingerprint_child(&next, &mut hasher);
-            if !seen.insert(fingerprint) {
+            if !seen.insert(next.fingerprint(&mut hasher)) {
                 continue;
             }
             if result.states_unique >= bounds.states_max {
@@ -342,8 +355,9 @@ pub fn explore(
                 return Ok(result);
             }
             let faults = state.faults + u32::from(step.is_fault());
-            frontier.push_back(Queued { simulation: next, audit, node_hashes, depth, faults, steps });
-            result.frontier_peak = result.frontier_peak.max(frontier.len());
+            let shared = hasher.shared_hashes();
+            frontier.push(Queued { simulation: next, audit, shared, depth, faults, steps });
+            result.frontier_peak = result.frontier_peak.max(frontier.len);
         }
     }
     result.exhausted = !cut_short;

@@ -43,13 +43,26 @@ pub fn running(process: &mut Process) -> &mut Node {
     }
 }
 
+/// A crashed node's disk: natively shared, so the explorer's copies of a fabric do not copy
+/// it; the page keeps a plain `Vec` and no sharing code in its wasm.
+#[cfg(not(target_arch = "wasm32"))]
+type Disk = std::rc::Rc<[u8]>;
+#[cfg(target_arch = "wasm32")]
+type Disk = Vec<u8>;
+
+// In the page a disk is the `Vec` itself.
+#[cfg_attr(target_arch = "wasm32", allow(clippy::useless_conversion))]
+fn to_disk(bytes: Vec<u8>) -> Disk {
+    bytes.into()
+}
+
 #[derive(Clone)]
 pub struct Fabric {
     core: FabricCore,
     config: ClusterConfig,
     nodes: Processes,
     /// The durable state of nodes that are down, as of their crash. Absent after a wipe.
-    disks: SmallMap<NodeId, Vec<u8>>,
+    disks: SmallMap<NodeId, Disk>,
     /// The view every node boots with, computed once for all of them; shared by the
     /// explorer's copies of the fabric.
     boot: std::sync::Arc<BootView>,
@@ -212,7 +225,7 @@ impl Fabric {
         // The disk is written at the crash: the same bytes a worker would have persisted step
         // by step, since durable state changes only inside steps.
         let node = self.nodes.remove(&id).expect("a node that was up has a process");
-        self.disks.insert(id, node.durable_bytes());
+        self.disks.insert(id, to_disk(node.durable_bytes()));
         Ok(())
     }
 
@@ -225,7 +238,8 @@ impl Fabric {
         }
         let seed = self.core.seed();
         let node = match self.disks.remove(&id) {
-            Some(disk) => Node::restore(self.config.clone(), id, seed, &disk).map_err(ActionError::Disk)?,
+            Some(disk) => Node::restore_sharing(self.config.clone(), id, seed, &disk, &self.boot)
+                .map_err(ActionError::Disk)?,
             None => Node::without_disk(self.config.clone(), id, seed, &self.boot)?,
         };
         self.bring_up(id, node, true);
@@ -271,7 +285,7 @@ impl Fabric {
 
     /// What a crashed node's disk holds, if it is down with one.
     pub fn disk(&self, id: NodeId) -> Option<&[u8]> {
-        self.disks.get(&id).map(Vec::as_slice)
+        self.disks.get(&id).map(|disk| &disk[..])
     }
 
     pub fn heal(&mut self) {

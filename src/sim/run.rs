@@ -3,7 +3,7 @@
 
 use super::core::Reply;
 use super::error::ActionError;
-use super::fabric::{Fabric, Process};
+use super::fabric::Fabric;
 use super::fingerprint::StateHasher;
 use super::scenario::{Action, Scenario};
 use super::script::{is_end_reached, Host, Keep, Script};
@@ -115,14 +115,10 @@ impl Simulation {
     }
 
     /// The state of the run, hashed (`sim::explore`): the fabric (clock, network, queue), every
-    /// node's whole state, each crashed node's disk, the settings and the script's clients.
-    /// Each running node's share comes from `node_hash`, which the explorer answers from its
-    /// cache for a node the transition did not touch, else with [`Simulation::node_hash`].
-    pub fn fingerprint(
-        &self,
-        hasher: &mut StateHasher,
-        mut node_hash: impl FnMut(NodeId, &Process, &mut StateHasher) -> u64,
-    ) -> u64 {
+    /// node's whole state, each crashed node's disk, the settings and the script's clients. A
+    /// running node's share is [`StateHasher::shared`]: a node the transition did not touch is
+    /// the parent's process, hashed once.
+    pub fn fingerprint(&self, hasher: &mut StateHasher) -> u64 {
         hasher.reset();
         let fabric = &self.fabric;
         fabric.core().fingerprint(hasher);
@@ -130,25 +126,26 @@ impl Simulation {
             hasher.add(u64::from(id.0));
             match (fabric.process(*id), fabric.disk(*id)) {
                 (Some(process), _) => {
-                    let hash = node_hash(*id, process, hasher);
+                    let address = &**process as *const Node as usize;
+                    let hash = hasher.shared(address, |hasher| {
+                        let (config, state) = process.fingerprint_state();
+                        let config = hasher.config_hash(config);
+                        hasher.hash_of(&(config, state))
+                    });
                     hasher.add(1);
                     hasher.add(hash);
                 }
                 (None, Some(disk)) => {
                     hasher.add(2);
-                    hasher.add_encoded(&disk);
+                    hasher.add(crate::protocol::types::hash_bytes(disk));
                 }
                 (None, None) => hasher.add(3),
             }
         }
-        hasher.add_encoded(fabric.config());
+        let config = hasher.config_hash(fabric.config());
+        hasher.add(config);
         self.script.fingerprint(hasher);
         hasher.finish()
-    }
-
-    /// One node's whole state (what [`Node::state_bytes`] holds), hashed.
-    pub fn node_hash(node: &Node, hasher: &mut StateHasher) -> u64 {
-        hasher.hash_of(&node.state())
     }
 
     /// Moves every running node through its state bytes between two instants, as the page's

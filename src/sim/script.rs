@@ -89,9 +89,23 @@ pub struct Keep {
     pub log: bool,
 }
 
+/// The scenario's actions, which no run changes: natively shared, so that each state
+/// `dynamoscope explore` keeps does not copy them; the page keeps its one `Vec`, and no sharing
+/// code in its wasm.
+#[cfg(not(target_arch = "wasm32"))]
+type Actions = std::rc::Rc<[TimedAction]>;
+#[cfg(target_arch = "wasm32")]
+type Actions = Vec<TimedAction>;
+
+// In the page the actions are the `Vec` itself.
+#[cfg_attr(target_arch = "wasm32", allow(clippy::useless_conversion))]
+fn to_actions(timed: &[TimedAction]) -> Actions {
+    timed.to_vec().into()
+}
+
 #[derive(Clone, Default)]
 pub struct Script {
-    actions: Vec<TimedAction>,
+    actions: Actions,
     next_action: usize,
     /// The scenario client's latest context per key, as a real client keeps it.
     contexts: BTreeMap<String, VectorClock>,
@@ -120,7 +134,7 @@ impl Script {
             None => None,
         };
         Ok(Script {
-            actions: scenario.actions.clone(),
+            actions: to_actions(&scenario.actions),
             workload,
             seed: scenario.seed,
             keep,

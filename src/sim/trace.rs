@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::message::{ClientRequest, ClientResult, Message, RequestId};
-use crate::protocol::types::{FNV_OFFSET_BASIS as FNV_OFFSET, FNV_PRIME};
+use crate::protocol::types::{fold_hash, FNV_OFFSET_BASIS as FNV_OFFSET};
 use crate::protocol::{AdminCommand, NodeId, Observation, Timer};
 
 /// Why the fabric did not deliver a message.
@@ -258,22 +258,6 @@ impl Trace {
         }
         low
     }
-}
-
-/// Folds bytes into the running hash eight at a time (little-endian words, the tail padded with
-/// its length), FNV-style multiply and rotate: portable across architectures and far cheaper
-/// per byte than byte-wise FNV-1a.
-pub(crate) fn fold_hash(mut hash: u64, bytes: &[u8]) -> u64 {
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let value = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        hash = (hash ^ value).wrapping_mul(FNV_PRIME).rotate_left(29);
-    }
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    tail[7] = bytes.len() as u8;
-    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(FNV_PRIME);
-    hash ^ (hash >> 32)
 }
 
 #[cfg(test)]
