@@ -637,8 +637,9 @@ mod tests {
     use super::*;
     use crate::protocol::config::ClusterConfig;
     use crate::protocol::message::{ClientOperation, ClientRequest, RequestId};
-    use crate::protocol::node::{AdminCommand, Output};
+    use crate::protocol::node::{AdminCommand, BootView, Output};
     use std::collections::BTreeSet;
+    use std::sync::Arc;
 
     /// A RangeTransfer the node sent.
     #[derive(Clone, Debug, PartialEq)]
@@ -884,5 +885,38 @@ mod tests {
         }
         assert_eq!(restarted.status(), Some(MemberStatus::Left));
         assert!(restarted.durable().store.get(&key).is_empty());
+    }
+
+    /// §4.8: a node's rings follow from its membership view alone. A node restarted from a disk
+    /// whose view is still the one the cluster booted with may share the rings every node
+    /// booted with; once its view has changed (here it is leaving), it must build its own.
+    #[test]
+    fn a_restart_shares_the_boot_rings_only_while_its_view_is_the_boot_view_section_4_8() {
+        let (mut node, _) = n1_holding_a_key_alone();
+        let config = node.config().clone();
+        let boot = BootView::of(&config).unwrap();
+        let booted = Node::booting(config.clone(), NodeId(1), 11, &boot).unwrap();
+        let disk = node.durable_bytes();
+        let mut shared = Node::restore_sharing(config.clone(), NodeId(1), 11, &disk, &boot).unwrap();
+        let mut own = Node::restore(config.clone(), NodeId(1), 11, &disk).unwrap();
+        assert!(Arc::ptr_eq(&shared.current_ring, &booted.current_ring), "the boot rings, shared");
+        assert!(Arc::ptr_eq(&shared.future_ring, &booted.future_ring));
+        assert!(!Arc::ptr_eq(&own.current_ring, &booted.current_ring));
+        drained(&mut shared);
+        drained(&mut own);
+        assert_eq!(shared.state_bytes(), own.state_bytes(), "the same node either way");
+
+        node.handle_admin(100, AdminCommand::Leave);
+        drained(&mut node);
+        let disk = node.durable_bytes();
+        let mut leaver = Node::restore_sharing(config.clone(), NodeId(1), 11, &disk, &boot).unwrap();
+        let mut own = Node::restore(config, NodeId(1), 11, &disk).unwrap();
+        assert!(!Arc::ptr_eq(&leaver.future_ring, &booted.future_ring), "its own rings");
+        assert_ne!(*leaver.future_ring, *booted.future_ring, "its view plans its leave");
+        assert_eq!(*leaver.future_ring, *own.future_ring);
+        assert_eq!(*leaver.current_ring, *own.current_ring);
+        drained(&mut leaver);
+        drained(&mut own);
+        assert_eq!(leaver.state_bytes(), own.state_bytes());
     }
 }
