@@ -39,6 +39,12 @@ test('explore\'s counterexample opens from its share link at the state the searc
   assert.equal(drawn.match(/n1: put \{\}/g)?.length, 2, drawn);
   assert.equal(drawn.match(/n2: stored, 1 sibling\(s\) after \{n1:1\}/g)?.length, 2, drawn);
   assert.match(drawn, /put reply to the client \{n1:1\}/, drawn);
+  // Figure 3's graph says what the stores did: one clock, two values, and not siblings (§4.4).
+  const title = await page.textContent('.version-graph-title');
+  assert.match(title, /cart:alice: two values, one clock: a replica keeps one/, title);
+  assert.equal(await page.locator('#version-graph-svg .version-node.clock-shared').count(), 2);
+  assert.equal(await page.locator('#version-graph-svg .version-node.sibling').count(), 0);
+  await page.locator('#version-graph-svg').scrollIntoViewIfNeeded();
   await screenshot(page, 'view-explore-counterexample');
   assert.deepEqual(errors, []);
 });

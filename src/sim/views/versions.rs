@@ -31,6 +31,10 @@ pub struct GraphVersion {
     pub place: usize,
     /// No version drawn descends from it: the key's current versions (two or more are siblings).
     pub latest: bool,
+    /// An earlier-drawn version with this very clock but another value, if any: paper clocks
+    /// give two writes the same clock when one coordinator takes both with one context (§4.4),
+    /// and then they are not siblings: a replica keeps only one of them.
+    pub clock_of: Option<usize>,
 }
 
 /// `from`'s clock is an immediate ancestor of `to`'s. `reconciles`: `to` has two or more
@@ -53,6 +57,18 @@ pub struct VersionGraph {
 }
 
 impl VersionGraph {
+    /// Whether the latest versions are siblings: two or more of them, with different clocks.
+    pub fn siblings(&self) -> bool {
+        let latest = self.versions.iter().filter(|version| version.latest);
+        latest.filter(|version| version.clock_of.is_none()).count() > 1
+    }
+
+    /// Whether two of the latest versions share one clock, so that a replica keeps one value
+    /// and loses the other (§4.4's equal clocks; never under dotted version vectors).
+    pub fn clocks_shared(&self) -> bool {
+        self.versions.iter().any(|version| version.latest && version.clock_of.is_some())
+    }
+
     /// How many generations the graph has.
     pub fn depth(&self) -> usize {
         self.versions.iter().map(|version| version.depth + 1).max().unwrap_or(0)
@@ -105,6 +121,7 @@ pub fn version_graph(trace: &Trace, key: &str, end: usize, versions_max: usize) 
                 depth,
                 place,
                 latest: !edges.iter().any(|edge| edge.from == index),
+                clock_of: found[..index].iter().position(|(earlier, _, _)| earlier.clock == version.clock),
             }
         })
         .collect();
@@ -256,6 +273,39 @@ mod tests {
         let graph = graph(12_500, 64);
         assert_eq!(values(&graph, true), ["D3", "D4"]);
         assert!(graph.edges.iter().all(|edge| !edge.reconciles));
+    }
+
+    /// §4.4 with the paper's clocks: two puts that one coordinator takes with one (empty)
+    /// context get the same clock, `{n1:1}`. Neither descends the other, yet they are not
+    /// siblings: a replica holding one takes the other for the same version and keeps only one
+    /// value. The graph draws both values and says their clock is shared; with dotted version
+    /// vectors the same two puts are siblings.
+    #[test]
+    fn two_values_with_one_clock_are_not_called_siblings_section_4_4() {
+        let text = include_str!("../../../static/scenarios/explore/equal-clocks.json");
+        let mut simulation = Simulation::new(Scenario::from_json(text).unwrap(), TraceMode::Full).unwrap();
+        simulation.run();
+        let trace = simulation.fabric().trace();
+        let graph = version_graph(trace, "cart:alice", trace.len() as usize, 64);
+        assert_eq!(values(&graph, true), ["book", "lamp"], "{graph:#?}");
+        assert_eq!(graph.versions[0].clock, graph.versions[1].clock);
+        assert_eq!(
+            graph.versions.iter().map(|version| version.clock_of).collect::<Vec<_>>(),
+            [None, Some(0)]
+        );
+        assert!(graph.clocks_shared() && !graph.siblings(), "{graph:#?}");
+        for node in simulation.fabric().node_ids() {
+            let stored = simulation.fabric().node(*node).unwrap().durable().store.get("cart:alice").len();
+            assert!(stored <= 1, "a replica keeps one of the two values, not both: {node} holds {stored}");
+        }
+
+        let dotted = include_str!("../../../static/scenarios/explore/equal-clocks-dotted.json");
+        let mut simulation = Simulation::new(Scenario::from_json(dotted).unwrap(), TraceMode::Full).unwrap();
+        simulation.run();
+        let trace = simulation.fabric().trace();
+        let graph = version_graph(trace, "cart:alice", trace.len() as usize, 64);
+        assert_eq!(values(&graph, true), ["book", "lamp"], "{graph:#?}");
+        assert!(graph.siblings() && !graph.clocks_shared(), "{graph:#?}");
     }
 
     /// The graph keeps the latest versions and counts the rest, so a long run stays drawable.

@@ -277,7 +277,7 @@ fn tab_body(
         Tab::History => html! { <>
             <p class="muted">{ format!("Every version of {} across the nodes (§4.4). Pick the key in the Client tab.", page.key) }</p>
             { frame.versions.clone().map(|graph| html! { <VersionGraphDiagram {graph} /> }).unwrap_or_default() }
-            <p class="versions-legend">{ "Figure 3's graph: an arrow from a version to the next that descends it; dashed into a put that reconciled siblings with their merged context. Heavy borders are the key's latest versions; dashed orange, siblings. Below, where each version went, node by node." }</p>
+            <p class="versions-legend">{ "Figure 3's graph: an arrow from a version to the next that descends it; dashed into a put that reconciled siblings with their merged context. Heavy borders are the key's latest versions; dashed orange, siblings; dotted red, one clock on two values. Below, where each version went, node by node." }</p>
             <button data-testid="export-versions" onclick={export("version-graph-svg", "version-graph.svg")}>{ "Export graph SVG" }</button>
             { frame.history.clone().map(|history| html! { <HistoryDiagram history={history} /> }).unwrap_or_default() }
             <button data-testid="export-history" onclick={export("history-svg", "versions.svg")}>{ "Export SVG" }</button>

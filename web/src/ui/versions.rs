@@ -27,7 +27,7 @@ pub struct VersionGraphProps {
 #[function_component(VersionGraphDiagram)]
 pub fn version_graph_diagram(props: &VersionGraphProps) -> Html {
     let graph = &props.graph;
-    let siblings = graph.versions.iter().filter(|version| version.latest).count() > 1;
+    let siblings = graph.siblings();
     // Siblings stand side by side; each generation of descent is a row. The title may be wider.
     let boxes_width = 2.0 * MARGIN + COLUMN_WIDTH * (graph.breadth().max(1) - 1) as f64 + BOX_WIDTH;
     let width = boxes_width.max(MARGIN + 7.2 * title(graph, siblings).chars().count() as f64);
@@ -63,10 +63,11 @@ fn title(graph: &VersionGraph, siblings: bool) -> String {
         0 => String::new(),
         cut => format!(" ({cut} earlier not shown)"),
     };
-    match (graph.versions.len(), siblings) {
-        (0, _) => format!("{}: no version yet", graph.key),
-        (_, true) => format!("{}: its latest versions are siblings{cut}", graph.key),
-        (_, false) => format!("{}{cut}", graph.key),
+    match (graph.versions.len(), graph.clocks_shared(), siblings) {
+        (0, _, _) => format!("{}: no version yet", graph.key),
+        (_, true, _) => format!("{}: two values, one clock: a replica keeps one{cut}", graph.key),
+        (_, false, true) => format!("{}: its latest versions are siblings{cut}", graph.key),
+        (_, false, false) => format!("{}{cut}", graph.key),
     }
 }
 
@@ -84,19 +85,29 @@ fn version_box(graph: &VersionGraph, index: usize, version: &GraphVersion, sibli
         1 => format!("; descends {}", parents[0]),
         _ => format!("; reconciles {} (a put with their merged context)", parents.join(" and ")),
     };
-    let latest = match (version.latest, siblings) {
+    // The other value with this very clock, drawn before or after it (§4.4's equal clocks).
+    let shared_with =
+        version.clock_of.or_else(|| graph.versions.iter().position(|other| other.clock_of == Some(index)));
+    let sibling = version.latest && siblings && shared_with.is_none();
+    let latest = match (version.latest, sibling) {
         (true, true) => "; a latest version, a sibling",
+        (true, false) if siblings || shared_with.is_some() => "; a latest version",
         (true, false) => "; the latest version",
         (false, _) => "",
     };
+    let shared = shared_with.map_or_else(String::new, |other| {
+        let other = graph.versions_cut + other + 1;
+        format!("; D{other}'s clock too: a replica keeps one of the two")
+    });
     let title = format!(
-        "{name}: \"{}\" {}, first sent by {} at {} ms{descent}{latest}",
+        "{name}: \"{}\" {}, first sent by {} at {} ms{descent}{latest}{shared}",
         version.value, version.clock, version.first_from, version.first_at_ms
     );
     let class = classes!(
         "version-node",
         version.latest.then_some("latest"),
-        (version.latest && siblings).then_some("sibling")
+        sibling.then_some("sibling"),
+        shared_with.is_some().then_some("clock-shared")
     );
     html! {
         <g {class} data-version={name.clone()}>
