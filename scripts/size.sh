@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints each wasm file's raw and gzipped size in dist/ and fails over the 518 KB gzip budget
+# Prints each wasm file's raw and gzipped size in dist/ and fails over the 519 KB gzip budget
 # (400 KB until the page learned to play and export scenario files, 470 KB until it learned to
 # play lessons, 485 KB until the classroom fixes, 510 KB until the store kept a ring-order
 # index: ARCHITECTURE.md, "Decisions measured", says what each bought and where the
@@ -12,7 +12,7 @@
 # 423 KB to 400 KB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET_BYTES=$((518 * 1000))
+BUDGET_BYTES=$((519 * 1000))
 total=0
 shopt -s nullglob
 files=(dist/*.wasm)

@@ -132,7 +132,11 @@ impl Cluster {
             if !self.apply_script_until(horizon_ms) {
                 return self.move_out_for_workers();
             }
-            if self.end_reached() {
+            // A fast-forward to a point before the end stops there, as the native lesson
+            // player does, even when nothing is due before the end (the end rule would jump).
+            let settles_short =
+                self.settle_to_ms.zip(self.end).is_some_and(|(to_ms, (end_ms, _))| to_ms < end_ms);
+            if self.end_reached() && !settles_short {
                 if in_page {
                     return self.move_out();
                 }

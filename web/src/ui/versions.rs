@@ -91,13 +91,13 @@ fn version_box(graph: &VersionGraph, index: usize, version: &GraphVersion, sibli
     let sibling = version.latest && siblings && shared_with.is_none();
     let latest = match (version.latest, sibling) {
         (true, true) => "; a latest version, a sibling",
-        (true, false) if siblings || shared_with.is_some() => "; a latest version",
+        (true, false) if shared_with.is_some() => "; a latest version",
         (true, false) => "; the latest version",
         (false, _) => "",
     };
     let shared = shared_with.map_or_else(String::new, |other| {
         let other = graph.versions_cut + other + 1;
-        format!("; D{other}'s clock too: a replica keeps one of the two")
+        format!("; D{other}'s clock too, so a replica keeps one")
     });
     let title = format!(
         "{name}: \"{}\" {}, first sent by {} at {} ms{descent}{latest}{shared}",
