@@ -282,11 +282,7 @@ mod tests {
     /// vectors the same two puts are siblings.
     #[test]
     fn two_values_with_one_clock_are_not_called_siblings_section_4_4() {
-        let text = include_str!("../../../static/scenarios/explore/equal-clocks.json");
-        let mut simulation = Simulation::new(Scenario::from_json(text).unwrap(), TraceMode::Full).unwrap();
-        simulation.run();
-        let trace = simulation.fabric().trace();
-        let graph = version_graph(trace, "cart:alice", trace.len() as usize, 64);
+        let (simulation, graph) = played(include_str!("../../../static/scenarios/explore/equal-clocks.json"));
         assert_eq!(values(&graph, true), ["book", "lamp"], "{graph:#?}");
         assert_eq!(graph.versions[0].clock, graph.versions[1].clock);
         assert_eq!(
@@ -299,13 +295,18 @@ mod tests {
             assert!(stored <= 1, "a replica keeps one of the two values, not both: {node} holds {stored}");
         }
 
-        let dotted = include_str!("../../../static/scenarios/explore/equal-clocks-dotted.json");
-        let mut simulation = Simulation::new(Scenario::from_json(dotted).unwrap(), TraceMode::Full).unwrap();
+        let (_, graph) = played(include_str!("../../../static/scenarios/explore/equal-clocks-dotted.json"));
+        assert_eq!(values(&graph, true), ["book", "lamp"], "{graph:#?}");
+        assert!(graph.siblings() && !graph.clocks_shared(), "{graph:#?}");
+    }
+
+    /// A scenario played to its end, and its graph of cart:alice.
+    fn played(text: &str) -> (Simulation, VersionGraph) {
+        let mut simulation = Simulation::new(Scenario::from_json(text).unwrap(), TraceMode::Full).unwrap();
         simulation.run();
         let trace = simulation.fabric().trace();
         let graph = version_graph(trace, "cart:alice", trace.len() as usize, 64);
-        assert_eq!(values(&graph, true), ["book", "lamp"], "{graph:#?}");
-        assert!(graph.siblings() && !graph.clocks_shared(), "{graph:#?}");
+        (simulation, graph)
     }
 
     /// The graph keeps the latest versions and counts the rest, so a long run stays drawable.
