@@ -308,14 +308,14 @@ impl Node {
     }
 
     /// What [`Node::state_bytes`] encodes: the node and, because the durable state leaves them
-    /// out, the hint store's volatile confirmations. The explorer hashes it without the bytes.
-    pub fn state(&self) -> impl Serialize + '_ {
+    /// out, the hint store's volatile confirmations.
+    fn state(&self) -> impl Serialize + '_ {
         assert!(self.outputs.is_empty(), "a node moves between inputs, with its outputs drained");
         (self, self.durable.hints.confirmations())
     }
 
-    /// What `dynamoscope explore` fingerprints of a node: everything [`Node::state`] encodes
-    /// but its configuration (which the caller hashes once for all nodes that share it) and
+    /// What `dynamoscope explore` fingerprints of a node: everything [`Node::state_bytes`]
+    /// encodes but its configuration (which the caller hashes once for all nodes that share it) and
     /// its membership view, which comes as a hash kept with the rings. Every field is named,
     /// so a field added to [`Node`] or [`Durable`] does not compile until it is placed here.
     pub fn fingerprint_state(&self) -> (&ClusterConfig, impl Serialize + '_) {

@@ -23,6 +23,7 @@ use super::error::ActionError;
 use super::fingerprint::StateHasher;
 use super::metrics::Metrics;
 use super::network::{chance, NetworkConfig};
+use super::shared::{into_owned, Shared};
 use super::trace::{DropReason, Fault, Trace, TraceEvent, TraceMode};
 use crate::protocol::message::{ClientError, ClientOperation, ClientRequest, ClientResult, RequestId};
 use crate::protocol::small_map::{SmallMap, SmallSet};
@@ -54,27 +55,9 @@ struct Event {
     incarnation: u64,
 }
 
-/// A queued event. Natively shared by the copies of a fabric `dynamoscope explore` keeps, so a
-/// copy clones no event until it delivers one; in the page a plain box (the page never copies
-/// its fabric).
-#[cfg(not(target_arch = "wasm32"))]
-type Queued = std::rc::Rc<Event>;
-#[cfg(target_arch = "wasm32")]
-type Queued = Box<Event>;
-
-/// The event out of the queue: natively copied only if a kept copy of the fabric shares it.
-// In the page the event comes boxed because that is how the queue holds it.
-#[cfg_attr(target_arch = "wasm32", allow(clippy::boxed_local))]
-fn unqueue(event: Queued) -> Event {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::rc::Rc::try_unwrap(event).unwrap_or_else(|shared| Event::clone(&shared))
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        *event
-    }
-}
+/// A queued event: shared by the explorer's kept fabrics until one delivers it
+/// ([`shared`](super::shared)).
+type Queued = Shared<Event>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeStatus {
@@ -348,7 +331,7 @@ impl FabricCore {
         let mut by_node: BTreeMap<NodeId, Vec<Input>> = BTreeMap::new();
         for _ in 0..EVENTS_PER_INSTANT_MAX {
             let Some(entry) = self.queue.first_entry().filter(|entry| entry.key().0 == at_ms) else { break };
-            let event = unqueue(entry.remove());
+            let event = into_owned(entry.remove());
             if let Some(input) = self.admit(event) {
                 by_node.entry(input.0).or_default().push(input.1);
             }

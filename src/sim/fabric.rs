@@ -6,6 +6,7 @@ use super::core::{FabricCore, Input, Instant, NodeStatus};
 use super::error::ActionError;
 use super::metrics::Metrics;
 use super::network::NetworkConfig;
+use super::shared::{make_mut, Shared};
 use super::trace::{Fault, Trace, TraceMode};
 use crate::protocol::message::RequestId;
 use crate::protocol::small_map::SmallMap;
@@ -18,42 +19,18 @@ pub use super::core::{Reply, EVENTS_MAX, NODES_MAX};
 /// of a 1,024-node lookup touched another page (issue 14: 16 % of such a run's time).
 pub type Processes = SmallMap<NodeId, Process>;
 
-/// One process. Natively shared copy-on-write, so the states `dynamoscope explore` keeps share
-/// every node a transition did not touch (a clone of the fabric copies no node); in the page a
-/// plain box: the page moves nodes whole and never clones one, nor ships the code to.
-#[cfg(not(target_arch = "wasm32"))]
-pub type Process = std::rc::Rc<Node>;
-#[cfg(target_arch = "wasm32")]
-pub type Process = Box<Node>;
+/// One process: shared by the explorer's kept states until a transition touches it
+/// ([`shared`](super::shared)).
+pub type Process = Shared<Node>;
 
 /// A process around `node`.
 pub fn process(node: Node) -> Process {
     Process::new(node)
 }
 
-/// The node of a process, to hand it an input: natively copied first if a kept state shares it.
+/// The node of a process, to hand it an input.
 pub fn running(process: &mut Process) -> &mut Node {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::rc::Rc::make_mut(process)
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        process
-    }
-}
-
-/// A crashed node's disk: natively shared, so the explorer's copies of a fabric do not copy
-/// it; the page keeps a plain `Vec` and no sharing code in its wasm.
-#[cfg(not(target_arch = "wasm32"))]
-type Disk = std::rc::Rc<[u8]>;
-#[cfg(target_arch = "wasm32")]
-type Disk = Vec<u8>;
-
-// In the page a disk is the `Vec` itself.
-#[cfg_attr(target_arch = "wasm32", allow(clippy::useless_conversion))]
-fn to_disk(bytes: Vec<u8>) -> Disk {
-    bytes.into()
+    make_mut(process)
 }
 
 #[derive(Clone)]
@@ -62,7 +39,7 @@ pub struct Fabric {
     config: ClusterConfig,
     nodes: Processes,
     /// The durable state of nodes that are down, as of their crash. Absent after a wipe.
-    disks: SmallMap<NodeId, Disk>,
+    disks: SmallMap<NodeId, Shared<[u8]>>,
     /// The view every node boots with, computed once for all of them; shared by the
     /// explorer's copies of the fabric.
     boot: std::sync::Arc<BootView>,
@@ -225,7 +202,7 @@ impl Fabric {
         // The disk is written at the crash: the same bytes a worker would have persisted step
         // by step, since durable state changes only inside steps.
         let node = self.nodes.remove(&id).expect("a node that was up has a process");
-        self.disks.insert(id, to_disk(node.durable_bytes()));
+        self.disks.insert(id, node.durable_bytes().into());
         Ok(())
     }
 

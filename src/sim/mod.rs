@@ -20,6 +20,7 @@ pub mod run;
 pub mod scenario;
 pub mod script;
 pub mod share_link;
+pub mod shared;
 pub mod timeline;
 pub mod trace;
 pub mod views;

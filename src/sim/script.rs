@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use super::core::Reply;
 use super::error::ActionError;
 use super::scenario::{is_point_reached, Action, Scenario, TimedAction, ACTIONS_MAX};
+use super::shared::Shared;
 use super::workload::{Workload, WorkloadConfig, WorkloadRequest};
 use crate::protocol::message::{ClientResponse, ClientResult, OperationKind, RequestId};
 use crate::protocol::ring::Ring;
@@ -89,23 +90,10 @@ pub struct Keep {
     pub log: bool,
 }
 
-/// The scenario's actions, which no run changes: natively shared, so that each state
-/// `dynamoscope explore` keeps does not copy them; the page keeps its one `Vec`, and no sharing
-/// code in its wasm.
-#[cfg(not(target_arch = "wasm32"))]
-type Actions = std::rc::Rc<[TimedAction]>;
-#[cfg(target_arch = "wasm32")]
-type Actions = Vec<TimedAction>;
-
-// In the page the actions are the `Vec` itself.
-#[cfg_attr(target_arch = "wasm32", allow(clippy::useless_conversion))]
-fn to_actions(timed: &[TimedAction]) -> Actions {
-    timed.to_vec().into()
-}
-
 #[derive(Clone, Default)]
 pub struct Script {
-    actions: Actions,
+    /// The scenario's actions, which no run changes ([`shared`](super::shared)).
+    actions: Shared<[TimedAction]>,
     next_action: usize,
     /// The scenario client's latest context per key, as a real client keeps it.
     contexts: BTreeMap<String, VectorClock>,
@@ -134,7 +122,7 @@ impl Script {
             None => None,
         };
         Ok(Script {
-            actions: to_actions(&scenario.actions),
+            actions: scenario.actions.clone().into(),
             workload,
             seed: scenario.seed,
             keep,
