@@ -745,12 +745,7 @@ enum Traced {
 /// follow the input they answer), never by the operation ids the nodes chose, so an answer meant
 /// for an earlier incarnation of the coordinator never counts for a later round.
 pub fn integrity(trace: &Trace, config: &ClusterConfig, keys: &mut BTreeSet<Key>) -> Verdict {
-    let mut findings = Findings::default();
-    let mut audit = Audit::new(config);
-    for event in trace.events() {
-        audit.step(&event, &mut findings, keys);
-    }
-    findings.verdict()
+    IntegrityAudit::new(config).fold(trace.events(), keys)
 }
 
 /// [`integrity`]'s audit, fed event by event: the explorer keeps one per state and folds in
